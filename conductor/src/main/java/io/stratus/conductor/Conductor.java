@@ -1,0 +1,149 @@
+package io.stratus.conductor;
+
+import io.grpc.Channel;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.stratus.conductor.api.AgentRegistryService;
+import io.stratus.conductor.api.AuthInterceptor;
+import io.stratus.conductor.api.HostsService;
+import io.stratus.conductor.api.ServersService;
+import io.stratus.conductor.compute.ComputeApi;
+import io.stratus.conductor.compute.RequestValidator;
+import io.stratus.conductor.compute.StatePublisher;
+import io.stratus.conductor.compute.TaskDriver;
+import io.stratus.conductor.config.ConductorConfig;
+import io.stratus.conductor.db.ActionLog;
+import io.stratus.conductor.db.Database;
+import io.stratus.conductor.db.HostStore;
+import io.stratus.conductor.db.InstanceStore;
+import io.stratus.conductor.events.EventBus;
+import io.stratus.conductor.hosts.AgentClients;
+import io.stratus.conductor.hosts.HostRegistry;
+import io.stratus.conductor.image.GatewayImageRegistry;
+import io.stratus.proto.conductor.v1.HostsGrpc;
+import io.stratus.proto.conductor.v1.ServersGrpc;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The conductor process: wires the database, the domain services and the gRPC services
+ * (Servers and Hosts behind bearer-token auth; AgentRegistry for agents; health and
+ * reflection so {@code grpcurl} needs no .proto files) onto a caller-supplied {@link
+ * ServerBuilder}, so tests can serve it in-process.
+ */
+public final class Conductor implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Conductor.class);
+  private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(10);
+
+  private final Database db;
+  private final Server server;
+  private final TaskDriver driver;
+  private final AgentClients agents;
+  private final HostRegistry hosts;
+  private final HealthStatusManager health;
+
+  private Conductor(Database db, Server server, TaskDriver driver, AgentClients agents,
+      HostRegistry hosts, HealthStatusManager health) {
+    this.db = db;
+    this.server = server;
+    this.driver = driver;
+    this.agents = agents;
+    this.hosts = hosts;
+    this.health = health;
+  }
+
+  /**
+   * Opens the database (migrating it), builds the services and starts serving.
+   *
+   * @param agentChannels makes the channel to an agent address
+   * @param gateway channel to the image-gateway
+   */
+  public static Conductor start(
+      ConductorConfig config,
+      ServerBuilder<?> builder,
+      Function<String, ManagedChannel> agentChannels,
+      Channel gateway,
+      Clock clock) throws IOException {
+    Database db = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword(),
+        config.dbPoolSize());
+    try {
+      InstanceStore instances = new InstanceStore(clock);
+      ActionLog actions = new ActionLog(clock);
+      HostRegistry hosts = new HostRegistry(db, new HostStore(), instances, clock,
+          config.heartbeatInterval(), config.missedHeartbeats());
+      EventBus bus = new EventBus();
+      StatePublisher publisher = new StatePublisher(db, instances, bus, clock);
+      AgentClients agents = new AgentClients(agentChannels);
+      var images = new GatewayImageRegistry(gateway);
+      TaskDriver driver = new TaskDriver(db, instances, actions, images, agents, publisher, clock,
+          config.agentCallTimeout());
+      ComputeApi api = new ComputeApi(db, instances, actions, hosts, images, driver, publisher,
+          new RequestValidator(config.maxImageProperties()), clock);
+
+      AuthInterceptor auth = new AuthInterceptor(config.apiTokens());
+      HealthStatusManager health = new HealthStatusManager();
+      Server server =
+          builder
+              .addService(ServerInterceptors.intercept(new ServersService(api, bus, clock), auth))
+              .addService(ServerInterceptors.intercept(new HostsService(hosts), auth))
+              .addService(new AgentRegistryService(hosts))
+              .addService(health.getHealthService())
+              .addService(ProtoReflectionServiceV1.newInstance())
+              .addService(ProtoReflectionService.newInstance())
+              .build()
+              .start();
+      health.setStatus("", ServingStatus.SERVING);
+      health.setStatus(ServersGrpc.SERVICE_NAME, ServingStatus.SERVING);
+      health.setStatus(HostsGrpc.SERVICE_NAME, ServingStatus.SERVING);
+      LOG.info("conductor serving; port={} config={}", server.getPort(), config);
+      return new Conductor(db, server, driver, agents, hosts, health);
+    } catch (IOException | RuntimeException e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /** The port served (useful with port 0). */
+  public int port() {
+    return server.getPort();
+  }
+
+  public TaskDriver taskDriver() {
+    return driver;
+  }
+
+  public HostRegistry hosts() {
+    return hosts;
+  }
+
+  /** Blocks until the server terminates. */
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  /** Graceful stop: stop taking calls, let running calls finish within a deadline. */
+  @Override
+  public void close() throws InterruptedException {
+    health.enterTerminalState();
+    server.shutdown();
+    if (!server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+      server.shutdownNow();
+      server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    driver.close();
+    agents.close();
+    db.close();
+    LOG.info("conductor stopped");
+  }
+}

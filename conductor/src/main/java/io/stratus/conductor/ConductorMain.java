@@ -1,0 +1,60 @@
+package io.stratus.conductor;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.stratus.conductor.config.ConductorConfig;
+import io.stratus.conductor.config.ConfigException;
+import io.stratus.conductor.config.ConfigLoader;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+
+/**
+ * Runs the conductor: {@code java -jar stratus-conductor.jar [--config FILE]}. The config
+ * file is optional when every required key comes from {@code STRATUS_CONDUCTOR_*}
+ * environment variables; a wrong or missing setting stops start-up with a list of
+ * every problem.
+ */
+public final class ConductorMain {
+  private ConductorMain() {}
+
+  public static void main(String[] args) throws Exception {
+    Path file = null;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--config") && i + 1 < args.length) {
+        file = Path.of(args[++i]);
+      } else {
+        System.err.println("usage: stratus-conductor [--config FILE]");
+        System.exit(2);
+      }
+    }
+    ConductorConfig config;
+    try {
+      config = ConfigLoader.load(file, System.getenv());
+    } catch (ConfigException e) {
+      System.err.println(e.getMessage());
+      System.exit(2);
+      return;
+    }
+    ManagedChannel gateway =
+        NettyChannelBuilder.forTarget(config.gatewayAddress()).usePlaintext().build();
+    Conductor conductor =
+        Conductor.start(
+            config,
+            NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port())),
+            address -> NettyChannelBuilder.forTarget(address).usePlaintext().build(),
+            gateway,
+            Clock.systemUTC());
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        conductor.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      gateway.shutdownNow();
+    }, "conductor-shutdown"));
+    System.out.println("conductor listening on " + config.listenHost() + ":" + conductor.port());
+    conductor.awaitTermination();
+  }
+}

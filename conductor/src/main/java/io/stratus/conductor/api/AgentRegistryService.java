@@ -1,0 +1,71 @@
+package io.stratus.conductor.api;
+
+import io.grpc.stub.StreamObserver;
+import io.stratus.conductor.hosts.HostRegistry;
+import io.stratus.proto.agent.v1.AgentRegistryGrpc;
+import io.stratus.proto.agent.v1.HeartbeatRequest;
+import io.stratus.proto.agent.v1.HeartbeatResponse;
+import io.stratus.proto.agent.v1.RegisterRequest;
+import io.stratus.proto.agent.v1.RegisterResponse;
+import java.util.List;
+
+/** gRPC adapter of {@code agent.v1.AgentRegistry}: agents register and heartbeat here. */
+public final class AgentRegistryService extends AgentRegistryGrpc.AgentRegistryImplBase {
+  private final HostRegistry hosts;
+
+  public AgentRegistryService(HostRegistry hosts) {
+    this.hosts = hosts;
+  }
+
+  @Override
+  public void register(RegisterRequest r, StreamObserver<RegisterResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      var caps = r.getCapabilities();
+      var h = hosts.register(new HostRegistry.Registration(
+          r.getHost(), r.getAddress(), r.getAgentVersion(), List.copyOf(r.getContractVersionsList()),
+          caps.getHypervisor(), List.copyOf(caps.getStorageKindsList()), caps.getLiveSnapshot(),
+          caps.getRbdDirectSnapshot(), caps.getQuiesce()));
+      return RegisterResponse.newBuilder()
+          .setHeartbeatIntervalMs((int) hosts.heartbeatInterval().toMillis())
+          .setDisabled(h.disabled())
+          .build();
+    });
+  }
+
+  @Override
+  public StreamObserver<HeartbeatRequest> heartbeat(StreamObserver<HeartbeatResponse> o) {
+    return new StreamObserver<>() {
+      private boolean closed;
+
+      @Override
+      public void onNext(HeartbeatRequest beat) {
+        if (closed) {
+          return;
+        }
+        try {
+          var h = hosts.heartbeat(beat.getHost());
+          o.onNext(HeartbeatResponse.newBuilder()
+              .setHeartbeatIntervalMs((int) hosts.heartbeatInterval().toMillis())
+              .setDisabled(h.disabled())
+              .build());
+        } catch (RuntimeException e) {
+          closed = true;
+          o.onError(GrpcErrors.toStatus(e));
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        closed = true;
+      }
+
+      @Override
+      public void onCompleted() {
+        if (!closed) {
+          closed = true;
+          o.onCompleted();
+        }
+      }
+    };
+  }
+}

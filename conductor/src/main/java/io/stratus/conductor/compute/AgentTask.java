@@ -1,0 +1,28 @@
+package io.stratus.conductor.compute;
+
+import io.stratus.conductor.domain.Operation;
+import io.stratus.proto.agent.v1.InstanceSpec;
+import java.util.UUID;
+
+/**
+ * One piece of work sent to a host's agent.
+ *
+ * @param operation what to do
+ * @param requestId the user request; also the agent's idempotent operation id
+ * @param instance everything the agent needs to rebuild the domain
+ * @param hostAddress the agent's gRPC address
+ * @param imageId the queued image a snapshot fills, else {@code null}
+ * @param stopTimeoutSeconds clean-shutdown timeout for stop
+ */
+public record AgentTask(
+    Operation operation,
+    String requestId,
+    InstanceSpec instance,
+    String hostAddress,
+    String imageId,
+    int stopTimeoutSeconds) {
+
+  public UUID uuid() {
+    return UUID.fromString(instance.getUuid());
+  }
+}

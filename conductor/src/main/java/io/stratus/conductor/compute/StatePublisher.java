@@ -1,0 +1,40 @@
+package io.stratus.conductor.compute;
+
+import io.stratus.conductor.db.Database;
+import io.stratus.conductor.db.InstanceStore;
+import io.stratus.conductor.domain.TaskState;
+import io.stratus.conductor.events.EventBus;
+import io.stratus.conductor.events.ServerEvents;
+import java.time.Clock;
+import java.util.Map;
+import java.util.UUID;
+
+/** Publishes committed instance changes, notifications and progress to watchers. */
+public final class StatePublisher {
+  private final Database db;
+  private final InstanceStore instances;
+  private final EventBus bus;
+  private final Clock clock;
+
+  public StatePublisher(Database db, InstanceStore instances, EventBus bus, Clock clock) {
+    this.db = db;
+    this.instances = instances;
+    this.bus = bus;
+    this.clock = clock;
+  }
+
+  /** Publishes the instance's committed state; call after the transaction committed. */
+  public void stateChanged(UUID uuid, TaskState oldTask) {
+    db.inTransaction(s -> instances.findAny(s, uuid))
+        .ifPresent(i -> bus.publish(ServerEvents.stateChange(i, oldTask, clock.instant())));
+  }
+
+  public void notify(UUID uuid, String eventType, String requestId, Map<String, String> payload) {
+    bus.publish(
+        ServerEvents.notification(uuid.toString(), eventType, requestId, payload, clock.instant()));
+  }
+
+  public void progress(UUID uuid, String requestId, long done, long total) {
+    bus.publish(ServerEvents.progress(uuid.toString(), requestId, done, total, clock.instant()));
+  }
+}

@@ -1,0 +1,69 @@
+package io.stratus.conductor.config;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * The conductor's configuration: immutable, with explicit defaults, validated once at
+ * start-up by {@link ConfigLoader}.
+ *
+ * @param listenHost address the gRPC server binds ({@code 127.0.0.1} by default)
+ * @param port gRPC port; 0 picks a free one
+ * @param dbUrl JDBC URL of the PostgreSQL database (required)
+ * @param dbUser database user (required)
+ * @param dbPassword database password (may be empty)
+ * @param dbPoolSize connection pool size
+ * @param gatewayAddress image-gateway gRPC target, host:port (required)
+ * @param heartbeatInterval how often agents beat
+ * @param missedHeartbeats beats missed before a host counts as down
+ * @param agentCallTimeout deadline of one agent task call
+ * @param maxImageProperties quota of metadata properties on a snapshot image (Nova: 128)
+ * @param apiTokens bearer token → caller
+ */
+public record ConductorConfig(
+    String listenHost,
+    int port,
+    String dbUrl,
+    String dbUser,
+    String dbPassword,
+    int dbPoolSize,
+    String gatewayAddress,
+    Duration heartbeatInterval,
+    int missedHeartbeats,
+    Duration agentCallTimeout,
+    int maxImageProperties,
+    Map<String, ApiToken> apiTokens) {
+
+  public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
+  public static final int DEFAULT_PORT = 8774;
+  public static final int DEFAULT_DB_POOL_SIZE = 10;
+  public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(10);
+  public static final int DEFAULT_MISSED_HEARTBEATS = 3;
+  public static final Duration DEFAULT_AGENT_CALL_TIMEOUT = Duration.ofHours(6);
+  public static final int DEFAULT_MAX_IMAGE_PROPERTIES = 128;
+
+  public ConductorConfig {
+    apiTokens = Map.copyOf(apiTokens);
+  }
+
+  /** How long a host may stay silent before it counts as down. */
+  public Duration hostDownAfter() {
+    return heartbeatInterval.multipliedBy(missedHeartbeats);
+  }
+
+  /** A copy with another port (tests, port 0). */
+  public ConductorConfig withPort(int newPort) {
+    return new ConductorConfig(
+        listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
+        heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens);
+  }
+
+  @Override
+  public String toString() {
+    // Never print secrets.
+    return "ConductorConfig[listen=" + listenHost + ":" + port + ", db=" + dbUrl
+        + ", dbUser=" + dbUser + ", pool=" + dbPoolSize + ", gateway=" + gatewayAddress
+        + ", heartbeat=" + heartbeatInterval + " x" + missedHeartbeats
+        + ", tokens=" + apiTokens.size() + "]";
+  }
+}

@@ -1,0 +1,19 @@
+package io.stratus.conductor.config;
+
+import java.util.List;
+
+/** The configuration is missing something or holds a wrong value; lists every problem. */
+public final class ConfigException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final List<String> problems;
+
+  public ConfigException(List<String> problems) {
+    super("invalid conductor configuration:\n  - " + String.join("\n  - ", problems));
+    this.problems = List.copyOf(problems);
+  }
+
+  public List<String> problems() {
+    return problems;
+  }
+}

@@ -1,0 +1,41 @@
+package io.stratus.conductor.db;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.hibernate.Session;
+
+/** Reads and writes {@code hosts}. */
+public final class HostStore {
+
+  public Optional<HostEntity> find(Session session, String name) {
+    return Optional.ofNullable(session.find(HostEntity.class, name));
+  }
+
+  /** Locks the host row for the rest of the transaction (registration is an upsert). */
+  public Optional<HostEntity> findForUpdate(Session session, String name) {
+    return Optional.ofNullable(
+        session.find(HostEntity.class, name, jakarta.persistence.LockModeType.PESSIMISTIC_WRITE));
+  }
+
+  public void insert(Session session, HostEntity host) {
+    session.persist(host);
+  }
+
+  public List<HostEntity> list(Session session) {
+    return session
+        .createSelectionQuery("from HostEntity h order by h.name", HostEntity.class)
+        .getResultList();
+  }
+
+  /** Records a heartbeat; {@code false} when the host is not registered. */
+  public boolean beat(Session session, String name, Instant at) {
+    return session
+            .createNativeMutationQuery(
+                "UPDATE hosts SET last_heartbeat_at = :at WHERE name = :name")
+            .setParameter("at", at)
+            .setParameter("name", name)
+            .executeUpdate()
+        == 1;
+  }
+}

@@ -1,0 +1,136 @@
+package io.stratus.conductor.db;
+
+import io.stratus.conductor.domain.VmState;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.hibernate.Session;
+import org.hibernate.query.MutationQuery;
+
+/**
+ * Reads and writes {@code instances}. State columns change only through {@link
+ * #apply(Session, StateUpdate)}, a compare-and-swap in SQL; a lost swap returns {@code
+ * false} and changes nothing.
+ */
+public final class InstanceStore {
+  private final Clock clock;
+
+  public InstanceStore(Clock clock) {
+    this.clock = clock;
+  }
+
+  /** A live (not deleted) instance. */
+  public Optional<InstanceEntity> find(Session session, UUID uuid) {
+    InstanceEntity e = session.find(InstanceEntity.class, uuid);
+    return Optional.ofNullable(e).filter(i -> i.deletedAt() == null);
+  }
+
+  /** An instance, deleted or not. */
+  public Optional<InstanceEntity> findAny(Session session, UUID uuid) {
+    return Optional.ofNullable(session.find(InstanceEntity.class, uuid));
+  }
+
+  public void insert(Session session, InstanceEntity instance) {
+    session.persist(instance);
+  }
+
+  /** Applies the compare-and-swap; {@code true} when the row matched and changed. */
+  public boolean apply(Session session, StateUpdate update) {
+    Instant now = clock.instant();
+    MutationQuery query = session.createNativeMutationQuery(update.sql());
+    for (Map.Entry<String, Object> p : update.parameters(now).entrySet()) {
+      query.setParameter(p.getKey(), p.getValue());
+    }
+    int rows = query.executeUpdate();
+    // Later reads in this session must see the new row, not a cached copy.
+    InstanceEntity current = session.find(InstanceEntity.class, update.uuid());
+    if (current != null) {
+      session.refresh(current);
+    }
+    return rows == 1;
+  }
+
+  /** Filters and paging for {@link #list}. */
+  public record ListQuery(
+      String projectId,
+      VmState vmState,
+      String host,
+      String namePrefix,
+      boolean includeDeleted,
+      Instant afterCreatedAt,
+      UUID afterUuid,
+      int limit) {}
+
+  /**
+   * Lists instances newest first, keyset-paged on (created_at, uuid) after the given
+   * position; {@code projectId} null means every project.
+   */
+  public List<InstanceEntity> list(Session session, ListQuery q) {
+    StringBuilder hql = new StringBuilder("from InstanceEntity i where 1 = 1");
+    if (q.projectId() != null) {
+      hql.append(" and i.projectId = :project");
+    }
+    if (q.vmState() != null) {
+      hql.append(" and i.vmState = :vm");
+    }
+    if (q.host() != null) {
+      hql.append(" and i.host = :host");
+    }
+    if (q.namePrefix() != null) {
+      hql.append(" and i.name like :prefix escape '\\'");
+    }
+    if (!q.includeDeleted()) {
+      hql.append(" and i.deletedAt is null");
+    }
+    if (q.afterCreatedAt() != null) {
+      hql.append(" and (i.createdAt < :afterTs or (i.createdAt = :afterTs and i.uuid < :afterId))");
+    }
+    hql.append(" order by i.createdAt desc, i.uuid desc");
+    var query = session.createSelectionQuery(hql.toString(), InstanceEntity.class);
+    if (q.projectId() != null) {
+      query.setParameter("project", q.projectId());
+    }
+    if (q.vmState() != null) {
+      query.setParameter("vm", q.vmState().dbName());
+    }
+    if (q.host() != null) {
+      query.setParameter("host", q.host());
+    }
+    if (q.namePrefix() != null) {
+      query.setParameter("prefix", escapeLike(q.namePrefix()) + "%");
+    }
+    if (q.afterCreatedAt() != null) {
+      query.setParameter("afterTs", q.afterCreatedAt());
+      query.setParameter("afterId", q.afterUuid());
+    }
+    return query.setMaxResults(q.limit()).getResultList();
+  }
+
+  /** Live instances of a host that are in a task state (for recovery). */
+  public List<InstanceEntity> inTaskOnHost(Session session, String host) {
+    return session
+        .createSelectionQuery(
+            "from InstanceEntity i where i.host = :host and i.taskState is not null"
+                + " and i.deletedAt is null",
+            InstanceEntity.class)
+        .setParameter("host", host)
+        .getResultList();
+  }
+
+  /** Number of live instances per host. */
+  public long countOnHost(Session session, String host) {
+    return session
+        .createSelectionQuery(
+            "select count(i) from InstanceEntity i where i.host = :host and i.deletedAt is null",
+            Long.class)
+        .setParameter("host", host)
+        .getSingleResult();
+  }
+
+  private static String escapeLike(String s) {
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
+  }
+}

@@ -1,0 +1,167 @@
+package io.stratus.conductor.hosts;
+
+import io.stratus.conductor.db.Database;
+import io.stratus.conductor.db.HostEntity;
+import io.stratus.conductor.db.HostStore;
+import io.stratus.conductor.db.InstanceStore;
+import io.stratus.conductor.domain.ApiException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The compute hosts: agents register and heartbeat; a host is up while its last beat is
+ * younger than {@code heartbeatInterval × missedHeartbeats}. Liveness is computed from the
+ * stored beat, so every conductor on the database agrees.
+ */
+public final class HostRegistry {
+  private static final Logger LOG = LoggerFactory.getLogger(HostRegistry.class);
+
+  /** The contract version this conductor speaks to agents. */
+  public static final String AGENT_CONTRACT = "stratus.agent.v1";
+
+  /** What an agent says about itself when it registers. */
+  public record Registration(
+      String host,
+      String address,
+      String agentVersion,
+      List<String> contractVersions,
+      String hypervisor,
+      List<String> storageKinds,
+      boolean liveSnapshot,
+      boolean rbdDirectSnapshot,
+      boolean quiesce) {}
+
+  private final Database db;
+  private final HostStore hosts;
+  private final InstanceStore instances;
+  private final Clock clock;
+  private final Duration heartbeatInterval;
+  private final Duration downAfter;
+
+  public HostRegistry(
+      Database db,
+      HostStore hosts,
+      InstanceStore instances,
+      Clock clock,
+      Duration heartbeatInterval,
+      int missedHeartbeats) {
+    this.db = db;
+    this.hosts = hosts;
+    this.instances = instances;
+    this.clock = clock;
+    this.heartbeatInterval = heartbeatInterval;
+    this.downAfter = heartbeatInterval.multipliedBy(missedHeartbeats);
+  }
+
+  public Duration heartbeatInterval() {
+    return heartbeatInterval;
+  }
+
+  /** Registers or re-registers a host; returns the stored record. */
+  public HostEntity register(Registration r) {
+    if (r.host() == null || r.host().isBlank()) {
+      throw ApiException.invalidArgument("host", "must not be empty");
+    }
+    if (r.address() == null || r.address().isBlank()) {
+      throw ApiException.invalidArgument("address", "must not be empty");
+    }
+    if (!r.contractVersions().contains(AGENT_CONTRACT)) {
+      throw ApiException.failedPrecondition(
+          "contract_versions: agent speaks " + r.contractVersions() + ", conductor needs "
+              + AGENT_CONTRACT);
+    }
+    Instant now = clock.instant();
+    HostEntity saved =
+        db.inTransaction(
+            s -> {
+              // Serialize concurrent registrations of one name with an advisory lock.
+              s.createNativeQuery("SELECT pg_advisory_xact_lock(hashtext(:n))", Object.class)
+                  .setParameter("n", r.host())
+                  .getSingleResult();
+              HostEntity h = hosts.find(s, r.host()).orElse(null);
+              if (h == null) {
+                h = new HostEntity(r.host(), now);
+                h.register(r.address(), r.agentVersion(), r.hypervisor(), r.storageKinds(),
+                    r.contractVersions(), r.liveSnapshot(), r.rbdDirectSnapshot(), r.quiesce(), now);
+                hosts.insert(s, h);
+              } else {
+                h.register(r.address(), r.agentVersion(), r.hypervisor(), r.storageKinds(),
+                    r.contractVersions(), r.liveSnapshot(), r.rbdDirectSnapshot(), r.quiesce(), now);
+              }
+              return h;
+            });
+    LOG.info("host registered; host={} address={} agentVersion={}",
+        r.host(), r.address(), r.agentVersion());
+    return saved;
+  }
+
+  /** Records a beat; NOT_FOUND when the host must register first. */
+  public HostEntity heartbeat(String host) {
+    Instant now = clock.instant();
+    return db.inTransaction(
+        s -> {
+          if (!hosts.beat(s, host, now)) {
+            throw ApiException.notFound("host " + host + " is not registered; register first");
+          }
+          return hosts.find(s, host).orElseThrow();
+        });
+  }
+
+  /** Whether a host's last beat is recent enough. */
+  public boolean isUp(HostEntity host) {
+    return host.lastHeartbeatAt() != null
+        && host.lastHeartbeatAt().plus(downAfter).isAfter(clock.instant());
+  }
+
+  /** The host record, checked up; UNAVAILABLE when it is down or unknown. */
+  public HostEntity requireUp(String host) {
+    HostEntity h =
+        db.inTransaction(s -> hosts.find(s, host))
+            .orElseThrow(() -> ApiException.unavailable("host " + host + " is not registered", null));
+    if (!isUp(h)) {
+      throw ApiException.unavailable(
+          "host " + host + " is down (no heartbeat since " + h.lastHeartbeatAt() + ")", null);
+    }
+    return h;
+  }
+
+  /** Picks the up, enabled host with the fewest instances for a new server. */
+  public HostEntity pickForBoot() {
+    return list().stream()
+        .filter(v -> v.up() && !v.host().disabled())
+        .min(Comparator.comparingLong(HostView::instanceCount).thenComparing(v -> v.host().name()))
+        .map(HostView::host)
+        .orElseThrow(() -> ApiException.unavailable("no compute host is up and enabled", null));
+  }
+
+  public List<HostView> list() {
+    return db.inTransaction(
+        s -> hosts.list(s).stream()
+            .map(h -> new HostView(h, isUp(h), instances.countOnHost(s, h.name())))
+            .toList());
+  }
+
+  public Optional<HostView> get(String name) {
+    return db.inTransaction(
+        s -> hosts.find(s, name).map(h -> new HostView(h, isUp(h), instances.countOnHost(s, name))));
+  }
+
+  /** Disables or enables a host; NOT_FOUND when unknown. */
+  public HostView setDisabled(String name, boolean disabled, String reason) {
+    if (reason != null && reason.length() > 255) {
+      throw ApiException.invalidArgument("reason", "must be at most 255 characters");
+    }
+    db.run(
+        s -> hosts.findForUpdate(s, name)
+            .orElseThrow(() -> ApiException.notFound("host " + name + " not found"))
+            .setDisabled(disabled, reason));
+    LOG.info("host {}; host={} reason={}", disabled ? "disabled" : "enabled", name, reason);
+    return get(name).orElseThrow();
+  }
+}

@@ -1,0 +1,534 @@
+package io.stratus.testkit;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A throwaway PostgreSQL cluster started from the machine's own server binaries
+ * ({@code initdb}, {@code pg_ctl}), for tests that need a real database.
+ *
+ * <p>The cluster lives in a fresh temporary directory, listens on a free TCP
+ * port on 127.0.0.1 only, trusts every local connection (superuser
+ * {@value #USER}, no password) and runs with durability switched off
+ * ({@code fsync}, {@code synchronous_commit}, {@code full_page_writes}) for
+ * speed. {@link #close()} stops it and deletes the directory; a JVM shutdown
+ * hook does the same if {@code close()} is never called.
+ *
+ * <p>PostgreSQL refuses to run as root: when this JVM runs as root the server
+ * tools are run as the {@code postgres} OS user through {@code runuser}, and the
+ * temporary directory is handed over to that user.
+ *
+ * <p>The server binaries come from {@code $STRATUS_PG_BIN} or the
+ * highest-version {@code /usr/lib/postgresql/<version>/bin}; run
+ * {@code deploy/scripts/ensure-postgres.sh} to install them.
+ *
+ * <pre>{@code
+ * try (PostgresCluster pg = PostgresCluster.start()) {
+ *     String url = pg.createDatabase("orders");
+ *     try (Connection c = DriverManager.getConnection(url, pg.user(), pg.password())) { ... }
+ * }
+ * }</pre>
+ *
+ * <p>Instances are thread-safe.
+ */
+public final class PostgresCluster implements AutoCloseable {
+
+    /** Environment variable naming the PostgreSQL server bin directory. */
+    public static final String PG_BIN_ENV = "STRATUS_PG_BIN";
+
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresCluster.class);
+
+    private static final String HOST = "127.0.0.1";
+    private static final String USER = "stratus";
+    private static final String OS_USER = "postgres";
+    private static final Path DEBIAN_PG_ROOT = Paths.get("/usr/lib/postgresql");
+    private static final int START_ATTEMPTS = 3;
+    private static final int PG_CTL_WAIT_SECONDS = 60;
+    /** Upper bound for any child process; above pg_ctl's own -t so it can report first. */
+    private static final Duration PROCESS_TIMEOUT = Duration.ofSeconds(PG_CTL_WAIT_SECONDS + 30);
+    private static final int LOG_TAIL_LINES = 40;
+    private static final int MAX_IDENTIFIER_LENGTH = 63;
+
+    private final Path binDir;
+    private final Path baseDir;
+    private final Path dataDir;
+    private final Path logFile;
+    private final boolean asPostgresUser;
+    private final int port;
+    private final AtomicInteger databaseCounter = new AtomicInteger();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Thread shutdownHook;
+
+    private PostgresCluster(Path binDir, Path baseDir, boolean asPostgresUser, int port) {
+        this.binDir = binDir;
+        this.baseDir = baseDir;
+        this.dataDir = dataDir(baseDir);
+        this.logFile = logFile(baseDir);
+        this.asPostgresUser = asPostgresUser;
+        this.port = port;
+        this.shutdownHook = new Thread(this::stopAndDelete, "stratus-pg-shutdown-" + port);
+    }
+
+    /**
+     * Creates and starts a new cluster in a fresh temporary directory.
+     *
+     * @return the running cluster; close it to stop it and delete its files
+     * @throws IllegalStateException if the PostgreSQL server binaries are not
+     *     installed, or initdb or the server fail (the message then carries the
+     *     tool output and the tail of the server log)
+     */
+    public static PostgresCluster start() {
+        long startedAt = System.nanoTime();
+        Path binDir = findBinDir();
+        boolean asPostgresUser = runningAsRoot();
+        Path baseDir;
+        try {
+            baseDir = Files.createTempDirectory("stratus-pg-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a temporary directory for PostgreSQL", e);
+        }
+        try {
+            Path socketDir = Files.createDirectory(baseDir.resolve("socket"));
+            if (asPostgresUser) {
+                handOverToPostgresUser(baseDir, socketDir);
+            }
+            initdb(binDir, baseDir, asPostgresUser);
+            PostgresCluster cluster = startServer(binDir, baseDir, socketDir, asPostgresUser);
+            Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
+            LOG.info("PostgreSQL started on {}:{} from {} in {} ms (data in {})", HOST, cluster.port, binDir,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedAt), baseDir);
+            return cluster;
+        } catch (RuntimeException | Error e) {
+            deleteRecursively(baseDir);
+            throw e;
+        } catch (IOException e) {
+            deleteRecursively(baseDir);
+            throw new UncheckedIOException("cannot prepare PostgreSQL directory " + baseDir, e);
+        }
+    }
+
+    /**
+     * Host the server listens on.
+     *
+     * @return always {@code 127.0.0.1}
+     */
+    public String host() {
+        return HOST;
+    }
+
+    /**
+     * TCP port the server listens on.
+     *
+     * @return the port, chosen free at start
+     */
+    public int port() {
+        return port;
+    }
+
+    /**
+     * Database superuser to connect as.
+     *
+     * @return {@value #USER}
+     */
+    public String user() {
+        return USER;
+    }
+
+    /**
+     * Password of {@link #user()}; the cluster trusts local connections, so any
+     * password works.
+     *
+     * @return the empty string
+     */
+    public String password() {
+        return "";
+    }
+
+    /**
+     * JDBC URL of a database in this cluster.
+     *
+     * @param database database name, for example {@code postgres}
+     * @return {@code jdbc:postgresql://127.0.0.1:<port>/<database>}
+     */
+    public String jdbcUrl(String database) {
+        return "jdbc:postgresql://" + HOST + ":" + port + "/" + database;
+    }
+
+    /**
+     * Creates a new, empty database with a unique name derived from
+     * {@code prefix} (lower-cased, non-identifier characters replaced by
+     * {@code _}, suffixed with a per-cluster counter), owned by {@link #user()}.
+     *
+     * @param prefix human-readable start of the name, for example the test class name
+     * @return the new database's JDBC URL
+     * @throws IllegalStateException if the cluster is closed or the database
+     *     cannot be created
+     */
+    public String createDatabase(String prefix) {
+        ensureOpen();
+        String name = databaseName(prefix, databaseCounter.incrementAndGet());
+        try (Connection connection = DriverManager.getConnection(jdbcUrl("postgres"), user(), password());
+                Statement statement = connection.createStatement()) {
+            statement.execute("CREATE DATABASE \"" + name + "\"");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create database " + name + " on port " + port
+                    + serverLogSection(logFile), e);
+        }
+        LOG.debug("created database {} on port {}", name, port);
+        return jdbcUrl(name);
+    }
+
+    /**
+     * Temporary directory holding the data directory, socket and server log;
+     * deleted by {@link #close()}.
+     *
+     * @return the cluster's base directory
+     */
+    public Path baseDir() {
+        return baseDir;
+    }
+
+    /**
+     * Stops the server ({@code pg_ctl stop -m immediate}), waits for it to exit
+     * and deletes the temporary directory. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed.get()) {
+            return;
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException alreadyShuttingDown) {
+            // The hook is running or about to; stopAndDelete is idempotent.
+        }
+        stopAndDelete();
+    }
+
+    @Override
+    public String toString() {
+        return "PostgresCluster[" + HOST + ":" + port + ", " + baseDir + (closed.get() ? ", closed]" : "]");
+    }
+
+    private void stopAndDelete() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        long stoppingAt = System.nanoTime();
+        try {
+            ProcessResult result = run(command(binDir, asPostgresUser,
+                    "pg_ctl", "stop", "-D", dataDir.toString(), "-m", "immediate", "-w",
+                    "-t", String.valueOf(PG_CTL_WAIT_SECONDS)), baseDir);
+            if (result.exitCode() != 0) {
+                LOG.warn("pg_ctl stop exited {} for port {}: {}{}", result.exitCode(), port, result.output(),
+                        serverLogSection(logFile));
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("cannot stop PostgreSQL on port {}", port, e);
+        } finally {
+            deleteRecursively(baseDir);
+        }
+        LOG.info("PostgreSQL on port {} stopped and removed in {} ms", port,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stoppingAt));
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException(this + " is closed");
+        }
+    }
+
+    // ---------------------------------------------------------------- start-up
+
+    private static Path findBinDir() {
+        String configured = System.getenv(PG_BIN_ENV);
+        if (configured != null && !configured.isBlank()) {
+            Path dir = Paths.get(configured);
+            if (!hasServerTools(dir)) {
+                throw new IllegalStateException(PG_BIN_ENV + "=" + configured
+                        + " does not contain initdb and pg_ctl; fix it, or unset it and run"
+                        + " deploy/scripts/ensure-postgres.sh");
+            }
+            return dir;
+        }
+        return findDebianBinDir().orElseThrow(() -> new IllegalStateException(
+                "PostgreSQL server binaries not found; run deploy/scripts/ensure-postgres.sh"
+                        + " (looked for " + PG_BIN_ENV + " and " + DEBIAN_PG_ROOT + "/<version>/bin/initdb)"));
+    }
+
+    private static Optional<Path> findDebianBinDir() {
+        if (!Files.isDirectory(DEBIAN_PG_ROOT)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> versions = Files.list(DEBIAN_PG_ROOT)) {
+            return versions
+                    .map(version -> version.resolve("bin"))
+                    .filter(PostgresCluster::hasServerTools)
+                    .max(Comparator.comparing(bin -> bin.getParent().getFileName().toString(),
+                            PostgresCluster::compareVersions));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + DEBIAN_PG_ROOT, e);
+        }
+    }
+
+    private static boolean hasServerTools(Path bin) {
+        return Files.isExecutable(bin.resolve("initdb")) && Files.isExecutable(bin.resolve("pg_ctl"));
+    }
+
+    /** Compares dotted versions numerically ("9.6" &lt; "10" &lt; "15"); non-numbers sort first. */
+    static int compareVersions(String a, String b) {
+        String[] left = a.split("\\.");
+        String[] right = b.split("\\.");
+        for (int i = 0; i < Math.max(left.length, right.length); i++) {
+            long l = i < left.length ? parseOrMinus(left[i]) : 0;
+            long r = i < right.length ? parseOrMinus(right[i]) : 0;
+            if (l != r) {
+                return Long.compare(l, r);
+            }
+        }
+        return a.compareTo(b);
+    }
+
+    private static long parseOrMinus(String part) {
+        try {
+            return Long.parseLong(part);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static boolean runningAsRoot() {
+        // Effective uid from /proc (no child process); user.name as fallback.
+        try {
+            for (String line : Files.readAllLines(Paths.get("/proc/self/status"), StandardCharsets.UTF_8)) {
+                if (line.startsWith("Uid:")) {
+                    String[] ids = line.substring(4).trim().split("\\s+");
+                    return ids.length > 1 && ids[1].equals("0");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("cannot read /proc/self/status; falling back to user.name", e);
+        }
+        return "root".equals(System.getProperty("user.name"));
+    }
+
+    private static void handOverToPostgresUser(Path baseDir, Path socketDir) throws IOException {
+        UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
+        UserPrincipal owner;
+        GroupPrincipal group;
+        try {
+            owner = lookup.lookupPrincipalByName(OS_USER);
+            group = lookup.lookupPrincipalByGroupName(OS_USER);
+        } catch (IOException e) {
+            throw new IllegalStateException("running as root, so PostgreSQL must run as the '" + OS_USER
+                    + "' OS user, which does not exist; run deploy/scripts/ensure-postgres.sh", e);
+        }
+        for (Path dir : List.of(baseDir, socketDir)) {
+            PosixFileAttributeView view =
+                    Files.getFileAttributeView(dir, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+            view.setOwner(owner);
+            view.setGroup(group);
+            view.setPermissions(PosixFilePermissions.fromString("rwx------"));
+        }
+    }
+
+    private static void initdb(Path binDir, Path baseDir, boolean asPostgresUser) {
+        List<String> initdb = command(binDir, asPostgresUser, "initdb",
+                "-D", dataDir(baseDir).toString(), "-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8",
+                "--locale=" + serverLocale());
+        ProcessResult result = run(initdb, baseDir);
+        if (result.exitCode() != 0) {
+            throw new IllegalStateException("initdb failed with exit code " + result.exitCode() + ": "
+                    + String.join(" ", initdb) + "\n" + result.output()
+                    + (asPostgresUser ? "\n(running as '" + OS_USER + "': it needs access to " + baseDir
+                            + " and every parent directory; check java.io.tmpdir)" : ""));
+        }
+    }
+
+    /**
+     * C.UTF-8 (codepoint collation, so deterministic ordering, and UTF-8 aware
+     * upper/lower) where glibc ships it, as on Debian 12; plain C elsewhere.
+     * Never the caller's locale, which may not match the UTF8 encoding.
+     */
+    private static String serverLocale() {
+        return Files.isDirectory(Paths.get("/usr/lib/locale/C.utf8")) ? "C.UTF-8" : "C";
+    }
+
+    private static PostgresCluster startServer(Path binDir, Path baseDir, Path socketDir, boolean asPostgresUser) {
+        Path logFile = logFile(baseDir);
+        List<String> failures = new ArrayList<>();
+        for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+            int port = freePort();
+            String serverOptions = "-p " + port
+                    + " -k '" + socketDir + "'"
+                    + " -c listen_addresses=" + HOST
+                    + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                    + " -c max_connections=200";
+            ProcessResult result = run(command(binDir, asPostgresUser, "pg_ctl", "start",
+                    "-D", dataDir(baseDir).toString(), "-w", "-t", String.valueOf(PG_CTL_WAIT_SECONDS),
+                    "-l", logFile.toString(), "-o", serverOptions), baseDir);
+            if (result.exitCode() == 0) {
+                return new PostgresCluster(binDir, baseDir, asPostgresUser, port);
+            }
+            String failure = "attempt " + attempt + " on port " + port + ": pg_ctl exited " + result.exitCode()
+                    + ": " + result.output().strip();
+            LOG.warn("PostgreSQL did not start, {}{}", failure, serverLogSection(logFile));
+            failures.add(failure);
+            // Make sure nothing half-started keeps the data directory before retrying.
+            run(command(binDir, asPostgresUser, "pg_ctl", "stop", "-D", dataDir(baseDir).toString(),
+                    "-m", "immediate", "-w", "-t", "10"), baseDir);
+        }
+        throw new IllegalStateException("PostgreSQL did not start after " + START_ATTEMPTS + " attempts (data in "
+                + baseDir + "):\n" + String.join("\n", failures) + serverLogSection(logFile));
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(false);
+            socket.bind(new InetSocketAddress(InetAddress.getByName(HOST), 0));
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot find a free TCP port on " + HOST, e);
+        }
+    }
+
+    static String databaseName(String prefix, int counter) {
+        String cleaned = (prefix == null ? "" : prefix).toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]+", "_");
+        if (cleaned.isEmpty()) {
+            cleaned = "db";
+        } else if (!(Character.isLetter(cleaned.charAt(0)) || cleaned.charAt(0) == '_')) {
+            cleaned = "db_" + cleaned;
+        }
+        String suffix = "_" + counter;
+        if (cleaned.length() + suffix.length() > MAX_IDENTIFIER_LENGTH) {
+            cleaned = cleaned.substring(0, MAX_IDENTIFIER_LENGTH - suffix.length());
+        }
+        return cleaned + suffix;
+    }
+
+    // ---------------------------------------------------------------- processes and files
+
+    private static Path dataDir(Path baseDir) {
+        return baseDir.resolve("data");
+    }
+
+    private static Path logFile(Path baseDir) {
+        return baseDir.resolve("postgres.log");
+    }
+
+    private static List<String> command(Path binDir, boolean asPostgresUser, String tool, String... args) {
+        List<String> command = new ArrayList<>();
+        if (asPostgresUser) {
+            command.addAll(List.of("runuser", "-u", OS_USER, "--"));
+        }
+        command.add(binDir.resolve(tool).toString());
+        command.addAll(List.of(args));
+        return command;
+    }
+
+    private record ProcessResult(int exitCode, String output) {
+    }
+
+    /**
+     * Runs a command with stdout and stderr captured to a file (never a pipe, so
+     * a daemon inheriting the descriptors cannot block us) and waits at most
+     * {@link #PROCESS_TIMEOUT}.
+     */
+    private static ProcessResult run(List<String> command, Path baseDir) {
+        LOG.debug("running {}", command);
+        Path output = null;
+        try {
+            output = Files.createTempFile("stratus-pg-cmd-", ".out");
+            Process process = new ProcessBuilder(command)
+                    .directory(baseDir.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(output.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(Paths.get("/dev/null").toFile()))
+                    .start();
+            boolean finished;
+            try {
+                finished = process.waitFor(PROCESS_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while running " + String.join(" ", command), e);
+            }
+            if (!finished) {
+                process.destroyForcibly();
+                throw new IllegalStateException("timed out after " + PROCESS_TIMEOUT.toSeconds() + " s: "
+                        + String.join(" ", command) + "\n" + Files.readString(output, StandardCharsets.UTF_8)
+                        + serverLogSection(logFile(baseDir)));
+            }
+            return new ProcessResult(process.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run " + String.join(" ", command), e);
+        } finally {
+            if (output != null) {
+                try {
+                    Files.deleteIfExists(output);
+                } catch (IOException e) {
+                    LOG.debug("cannot delete {}", output, e);
+                }
+            }
+        }
+    }
+
+    private static String serverLogSection(Path logFile) {
+        if (!Files.isReadable(logFile)) {
+            return "\n(no server log at " + logFile + ")";
+        }
+        try {
+            List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8);
+            List<String> tail = lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size());
+            return "\n--- last " + tail.size() + " lines of " + logFile + " ---\n" + String.join("\n", tail);
+        } catch (IOException | UncheckedIOException e) {
+            return "\n(cannot read server log " + logFile + ": " + e + ")";
+        }
+    }
+
+    private static void deleteRecursively(Path path) {
+        try {
+            if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
+                try (DirectoryStream<Path> children = Files.newDirectoryStream(path)) {
+                    for (Path child : children) {
+                        deleteRecursively(child);
+                    }
+                }
+            }
+            Files.deleteIfExists(path);
+        } catch (IOException e) {
+            LOG.warn("cannot delete {}", path, e);
+        }
+    }
+}
