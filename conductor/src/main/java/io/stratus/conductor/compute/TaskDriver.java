@@ -1,5 +1,6 @@
 package io.stratus.conductor.compute;
 
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
@@ -83,8 +84,16 @@ public final class TaskDriver {
     this.callTimeout = callTimeout;
   }
 
-  /** Sends the task to its agent; returns at once, the stream is handled asynchronously. */
+  /**
+   * Sends the task to its agent; returns at once, the stream is handled asynchronously.
+   * The call is detached from the caller's gRPC context: the public request that caused
+   * it returns (and its context is cancelled) long before the task ends.
+   */
   public void dispatch(AgentTask task) {
+    Context.ROOT.run(() -> start(task));
+  }
+
+  private void start(AgentTask task) {
     Operation op = task.operation();
     db.run(s -> actions.startEvent(s, task.requestId(), op.eventName()));
     publisher.notify(task.uuid(), op.startNotification(), task.requestId(), payload(task));
@@ -133,6 +142,10 @@ public final class TaskDriver {
 
   /** Asks the agent to cancel a running task. */
   public void cancel(String hostAddress, String requestId) {
+    Context.ROOT.run(() -> sendCancel(hostAddress, requestId));
+  }
+
+  private void sendCancel(String hostAddress, String requestId) {
     agents.stub(hostAddress)
         .withDeadlineAfter(30, TimeUnit.SECONDS)
         .cancelOperation(

@@ -1,0 +1,246 @@
+package io.stratus.conductor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import io.stratus.conductor.config.ConductorConfig;
+import io.stratus.conductor.config.ConfigLoader;
+import io.stratus.conductor.testing.FakeComputeAgent;
+import io.stratus.conductor.testing.FakeImageGateway;
+import io.stratus.proto.agent.v1.AgentRegistryGrpc;
+import io.stratus.proto.agent.v1.Capabilities;
+import io.stratus.proto.agent.v1.HeartbeatRequest;
+import io.stratus.proto.agent.v1.HeartbeatResponse;
+import io.stratus.proto.agent.v1.RegisterRequest;
+import io.stratus.proto.conductor.v1.CreateServerRequest;
+import io.stratus.proto.conductor.v1.Flavor;
+import io.stratus.proto.conductor.v1.GetServerRequest;
+import io.stratus.proto.conductor.v1.HostsGrpc;
+import io.stratus.proto.conductor.v1.ServersGrpc;
+import io.stratus.proto.conductor.v1.TaskState;
+import io.stratus.proto.conductor.v1.VmState;
+import io.stratus.testkit.PostgresCluster;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A conductor under test: its own database on the shared throwaway PostgreSQL cluster,
+ * the conductor served in-process, and in-process fakes for what lies outside it — a
+ * {@link FakeComputeAgent} for the compute host and a {@link FakeImageGateway} standing in
+ * for the image-gateway component. The host stays up through a real heartbeat stream.
+ */
+public final class ConductorHarness implements AutoCloseable {
+  public static final String HOST = "host-1";
+  public static final String MEMBER_A = "token-member-a";
+  public static final String MEMBER_B = "token-member-b";
+  public static final String ADMIN = "token-admin";
+  /** Heartbeat interval: short, so a host goes down within a test. */
+  public static final Duration HEARTBEAT = Duration.ofMillis(500);
+  public static final int MISSED = 3;
+
+  public final FakeImageGateway gateway = new FakeImageGateway();
+  public final FakeComputeAgent agent = new FakeComputeAgent(HOST, gateway);
+  public final String dbUrl;
+  public final String dbUser;
+  public final Conductor conductor;
+  public final String baseImageId;
+
+  private final String agentName = InProcessServerBuilder.generateName();
+  private final String gatewayName = InProcessServerBuilder.generateName();
+  private final String conductorName = InProcessServerBuilder.generateName();
+  private final Server agentServer;
+  private final Server gatewayServer;
+  private final ManagedChannel gatewayChannel;
+  private final ManagedChannel conductorChannel;
+  private final List<AutoCloseable> closers = new ArrayList<>();
+  private final ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor();
+
+  public ConductorHarness(PostgresCluster cluster) throws Exception {
+    dbUrl = cluster.createDatabase("conductor");
+    dbUser = cluster.user();
+    agentServer = InProcessServerBuilder.forName(agentName).addService(agent).build().start();
+    gatewayServer = InProcessServerBuilder.forName(gatewayName).addService(gateway).build().start();
+    gatewayChannel = InProcessChannelBuilder.forName(gatewayName).build();
+    ConductorConfig config = ConfigLoader.fromMap(Map.of(
+        "db.url", dbUrl,
+        "db.user", dbUser,
+        "db.pool.size", "20",
+        "gateway.address", "in-process:" + gatewayName,
+        "heartbeat.interval", HEARTBEAT.toMillis() + "ms",
+        "heartbeat.missed", Integer.toString(MISSED),
+        "api.tokens", MEMBER_A + "=project-a:user-a:member,"
+            + MEMBER_B + "=project-b:user-b:member,"
+            + ADMIN + "=admin-project:admin-user:admin"));
+    conductor = Conductor.start(config, InProcessServerBuilder.forName(conductorName),
+        address -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
+        Clock.systemUTC());
+    conductorChannel = InProcessChannelBuilder.forName(conductorName).build();
+    register(HOST, agentName);
+    keepBeating(HOST);
+    baseImageId = gateway.seedActiveImage("cirros").getId();
+  }
+
+  /** Registers a host whose agent is served in-process under {@code agentAddress}. */
+  public void register(String host, String agentAddress) {
+    AgentRegistryGrpc.newBlockingStub(conductorChannel).register(RegisterRequest.newBuilder()
+        .setHost(host)
+        .setAddress(agentAddress)
+        .setAgentVersion("fake-1")
+        .addContractVersions("stratus.agent.v1")
+        .setCapabilities(Capabilities.newBuilder()
+            .setHypervisor("fake").addStorageKinds("local").setLiveSnapshot(true))
+        .build());
+  }
+
+  /** Beats for {@code host} over one heartbeat stream until the harness closes. */
+  public void keepBeating(String host) {
+    var call = AgentRegistryGrpc.newStub(conductorChannel).heartbeat(new StreamObserver<>() {
+      @Override
+      public void onNext(HeartbeatResponse value) {}
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onCompleted() {}
+    });
+    var task = beats.scheduleAtFixedRate(
+        () -> call.onNext(HeartbeatRequest.newBuilder().setHost(host).build()),
+        0, 100, TimeUnit.MILLISECONDS);
+    closers.add(() -> {
+      task.cancel(false);
+      call.onCompleted();
+    });
+  }
+
+  public ManagedChannel channel() {
+    return conductorChannel;
+  }
+
+  /** A Servers stub with the given bearer token. */
+  public ServersGrpc.ServersBlockingStub servers(String token) {
+    return ServersGrpc.newBlockingStub(conductorChannel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(token)))
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  public ServersGrpc.ServersStub serversAsync(String token) {
+    return ServersGrpc.newStub(conductorChannel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(token)));
+  }
+
+  public HostsGrpc.HostsBlockingStub hosts(String token) {
+    return HostsGrpc.newBlockingStub(conductorChannel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(token)))
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  public static Metadata bearer(String token) {
+    Metadata m = new Metadata();
+    m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    return m;
+  }
+
+  /** Boots a server in project A and waits until it is active. */
+  public String bootActive(String name) throws InterruptedException {
+    String id = servers(MEMBER_A).createServer(CreateServerRequest.newBuilder()
+        .setName(name)
+        .setImageRef(baseImageId)
+        .setFlavor(Flavor.newBuilder().setVcpus(1).setMemoryMb(128).setRootGb(1))
+        .build()).getServer().getId();
+    var s = awaitIdle(id);
+    assertEquals(VmState.VM_STATE_ACTIVE, s.getVmState(), "server did not boot: " + s);
+    return id;
+  }
+
+  /** Waits until the server has no task and the conductor has no stream open. */
+  public io.stratus.proto.conductor.v1.Server awaitIdle(String id) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (System.nanoTime() < deadline) {
+      var s = servers(ADMIN).getServer(GetServerRequest.newBuilder().setServerId(id).build())
+          .getServer();
+      if (s.getTaskState() == TaskState.TASK_STATE_NONE
+          && conductor.taskDriver().runningRequests().isEmpty()) {
+        return s;
+      }
+      Thread.sleep(10);
+    }
+    fail("server " + id + " still busy after 20 s");
+    return null;
+  }
+
+  /** Test set-up only: puts a server into a state the API has no verb for. */
+  public void forceState(String id, String vmState, String taskState, int powerState)
+      throws SQLException {
+    try (Connection c = jdbc();
+        var st = c.prepareStatement(
+            "UPDATE instances SET vm_state = ?, task_state = ?, power_state = ? WHERE uuid = ?::uuid")) {
+      st.setString(1, vmState);
+      st.setString(2, taskState);
+      st.setInt(3, powerState);
+      st.setString(4, id);
+      assertEquals(1, st.executeUpdate());
+    }
+  }
+
+  /** A plain JDBC connection to the conductor's database, to assert on rows. */
+  public Connection jdbc() throws SQLException {
+    return DriverManager.getConnection(dbUrl, dbUser, "");
+  }
+
+  /** Runs a query returning one long. */
+  public long count(String sql, Object... params) throws SQLException {
+    try (Connection c = jdbc(); var st = c.prepareStatement(sql)) {
+      for (int i = 0; i < params.length; i++) {
+        st.setObject(i + 1, params[i]);
+      }
+      try (var rs = st.executeQuery()) {
+        assertTrue(rs.next());
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  /** Runs a query returning one string (or null). */
+  public String string(String sql, Object... params) throws SQLException {
+    try (Connection c = jdbc(); var st = c.prepareStatement(sql)) {
+      for (int i = 0; i < params.length; i++) {
+        st.setObject(i + 1, params[i]);
+      }
+      try (var rs = st.executeQuery()) {
+        assertTrue(rs.next(), "no row for " + sql);
+        return rs.getString(1);
+      }
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    for (AutoCloseable c : closers) {
+      c.close();
+    }
+    beats.shutdownNow();
+    conductorChannel.shutdownNow();
+    conductor.close();
+    gatewayChannel.shutdownNow();
+    agentServer.shutdownNow();
+    gatewayServer.shutdownNow();
+  }
+}
