@@ -44,6 +44,7 @@ class PowerOperationsTest {
   @AfterEach
   void clearFaults() {
     h.agent.clearFaults();
+    h.agent.delayBetweenUpdates(Duration.ZERO);
   }
 
   private static void stopServer(String id) {
@@ -217,6 +218,9 @@ class PowerOperationsTest {
   void deleteDuringASnapshotWinsAndTheSnapshotStopsWithoutOverwritingIt() throws Exception {
     String id = h.bootActive("delete-mid-snapshot");
     var gate = h.agent.blockAt("Snapshot", 1);  // after image_snapshot
+    // Pace the fake so its upload cannot finish before the conductor sees the lost
+    // swap: an image that did become active would rightly be kept (SPEC §4 step 5).
+    h.agent.delayBetweenUpdates(Duration.ofMillis(500));
     var image = h.servers(MEMBER_A).createImage(
         CreateImageRequest.newBuilder().setServerId(id).setName("doomed").build());
     assertTrue(gate.awaitReached(Duration.ofSeconds(10)));

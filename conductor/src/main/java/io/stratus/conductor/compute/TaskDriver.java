@@ -62,6 +62,7 @@ public final class TaskDriver {
   private final ImageRegistry images;
   private final AgentClients agents;
   private final StatePublisher publisher;
+  private final Clock clock;
   private final Duration callTimeout;
   private final Map<String, TaskStream> running = new ConcurrentHashMap<>();
   private volatile boolean closing;
@@ -81,6 +82,7 @@ public final class TaskDriver {
     this.images = images;
     this.agents = agents;
     this.publisher = publisher;
+    this.clock = clock;
     this.callTimeout = callTimeout;
   }
 
@@ -283,8 +285,7 @@ public final class TaskDriver {
       }
       done = true;
       Status status = Status.fromThrowable(t);
-      fail(status.getCode() == Status.Code.CANCELLED ? status : status,
-          describe(status));
+      fail(status, describe(status));
       finished();
     }
 
@@ -332,7 +333,7 @@ public final class TaskDriver {
       switch (op) {
         case START, REBOOT_HARD, CREATE -> u.vm(VmState.ACTIVE);
         case STOP -> u.vm(VmState.STOPPED);
-        case DELETE -> u.vm(VmState.DELETED).power(PowerState.NOSTATE).deletedAt(java.time.Instant.now());
+        case DELETE -> u.vm(VmState.DELETED).power(PowerState.NOSTATE).deletedAt(clock.instant());
         case CREATE_IMAGE -> { /* vm_state unchanged */ }
       }
       TaskState before = currentTask();
