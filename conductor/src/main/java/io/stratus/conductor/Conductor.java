@@ -26,6 +26,8 @@ import io.stratus.conductor.events.EventBus;
 import io.stratus.conductor.hosts.AgentClients;
 import io.stratus.conductor.hosts.HostRegistry;
 import io.stratus.conductor.image.GatewayImageRegistry;
+import io.stratus.conductor.recovery.ConductorLease;
+import io.stratus.conductor.recovery.Reconciler;
 import io.stratus.proto.conductor.v1.HostsGrpc;
 import io.stratus.proto.conductor.v1.ServersGrpc;
 import java.io.IOException;
@@ -52,15 +54,29 @@ public final class Conductor implements AutoCloseable {
   private final AgentClients agents;
   private final HostRegistry hosts;
   private final HealthStatusManager health;
+  private final ConductorLease lease;
+  private final Reconciler reconciler;
 
   private Conductor(Database db, Server server, TaskDriver driver, AgentClients agents,
-      HostRegistry hosts, HealthStatusManager health) {
+      HostRegistry hosts, HealthStatusManager health, ConductorLease lease,
+      Reconciler reconciler) {
     this.db = db;
     this.server = server;
     this.driver = driver;
     this.agents = agents;
     this.hosts = hosts;
     this.health = health;
+    this.lease = lease;
+    this.reconciler = reconciler;
+  }
+
+  /** This conductor's lease id (the owner recorded on the tasks it drives). */
+  public String id() {
+    return lease.id();
+  }
+
+  public Reconciler reconciler() {
+    return reconciler;
   }
 
   /**
@@ -86,10 +102,15 @@ public final class Conductor implements AutoCloseable {
       StatePublisher publisher = new StatePublisher(db, instances, bus, clock);
       AgentClients agents = new AgentClients(agentChannels);
       var images = new GatewayImageRegistry(gateway);
+      ConductorLease lease = new ConductorLease(db, clock, config.heartbeatInterval(),
+          config.hostDownAfter());
+      lease.start();
       TaskDriver driver = new TaskDriver(db, instances, actions, images, agents, publisher, clock,
-          config.agentCallTimeout());
+          config.agentCallTimeout(), lease.id());
       ComputeApi api = new ComputeApi(db, instances, actions, hosts, images, driver, publisher,
-          new RequestValidator(config.maxImageProperties()), clock);
+          new RequestValidator(config.maxImageProperties()), clock, lease.id());
+      Reconciler reconciler = new Reconciler(db, instances, actions, hosts, images, driver,
+          publisher, lease, config.heartbeatInterval());
 
       AuthInterceptor auth = new AuthInterceptor(config.apiTokens());
       HealthStatusManager health = new HealthStatusManager();
@@ -106,8 +127,10 @@ public final class Conductor implements AutoCloseable {
       health.setStatus("", ServingStatus.SERVING);
       health.setStatus(ServersGrpc.SERVICE_NAME, ServingStatus.SERVING);
       health.setStatus(HostsGrpc.SERVICE_NAME, ServingStatus.SERVING);
-      LOG.info("conductor serving; port={} config={}", server.getPort(), config);
-      return new Conductor(db, server, driver, agents, hosts, health);
+      reconciler.start();
+      LOG.info("conductor serving; port={} conductor={} config={}", server.getPort(), lease.id(),
+          config);
+      return new Conductor(db, server, driver, agents, hosts, health, lease, reconciler);
     } catch (IOException | RuntimeException e) {
       db.close();
       throw e;
@@ -141,8 +164,11 @@ public final class Conductor implements AutoCloseable {
       server.shutdownNow();
       server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS);
     }
+    reconciler.close();
     driver.close();
     agents.close();
+    // Last: once the lease is gone, other conductors adopt what we left in flight.
+    lease.close();
     db.close();
     LOG.info("conductor stopped");
   }

@@ -71,6 +71,7 @@ public final class ConductorHarness implements AutoCloseable {
   private final ManagedChannel conductorChannel;
   private final List<AutoCloseable> closers = new ArrayList<>();
   private final ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor();
+  private final ConductorConfig config;
 
   public ConductorHarness(PostgresCluster cluster) throws Exception {
     dbUrl = cluster.createDatabase("conductor");
@@ -78,7 +79,7 @@ public final class ConductorHarness implements AutoCloseable {
     agentServer = InProcessServerBuilder.forName(agentName).addService(agent).build().start();
     gatewayServer = InProcessServerBuilder.forName(gatewayName).addService(gateway).build().start();
     gatewayChannel = InProcessChannelBuilder.forName(gatewayName).build();
-    ConductorConfig config = ConfigLoader.fromMap(Map.of(
+    config = ConfigLoader.fromMap(Map.of(
         "db.url", dbUrl,
         "db.user", dbUser,
         "db.pool.size", "20",
@@ -186,18 +187,42 @@ public final class ConductorHarness implements AutoCloseable {
     return null;
   }
 
-  /** Test set-up only: puts a server into a state the API has no verb for. */
+  /**
+   * Test set-up only: puts a server into a state the API has no verb for. A task is
+   * recorded as owned by this harness's (live) conductor, so the reconciler leaves it be.
+   */
   public void forceState(String id, String vmState, String taskState, int powerState)
       throws SQLException {
+    forceState(id, vmState, taskState, powerState, taskState == null ? null : conductor.id());
+  }
+
+  /** As {@link #forceState(String, String, String, int)} with an explicit task owner. */
+  public void forceState(String id, String vmState, String taskState, int powerState,
+      String owner) throws SQLException {
     try (Connection c = jdbc();
-        var st = c.prepareStatement(
-            "UPDATE instances SET vm_state = ?, task_state = ?, power_state = ? WHERE uuid = ?::uuid")) {
+        var st = c.prepareStatement("UPDATE instances SET vm_state = ?, task_state = ?,"
+            + " power_state = ?, task_owner = ? WHERE uuid = ?::uuid")) {
       st.setString(1, vmState);
       st.setString(2, taskState);
       st.setInt(3, powerState);
-      st.setString(4, id);
+      st.setString(4, owner);
+      st.setString(5, id);
       assertEquals(1, st.executeUpdate());
     }
+  }
+
+  /** Another conductor on the same database, agent and gateway, served in-process. */
+  public Conductor startAnotherConductor(String serverName) throws Exception {
+    return Conductor.start(config, InProcessServerBuilder.forName(serverName),
+        address -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
+        Clock.systemUTC());
+  }
+
+  /** A Servers stub on another conductor's in-process server. */
+  public static ServersGrpc.ServersBlockingStub servers(ManagedChannel channel, String token) {
+    return ServersGrpc.newBlockingStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(token)))
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
   }
 
   /** A plain JDBC connection to the conductor's database, to assert on rows. */

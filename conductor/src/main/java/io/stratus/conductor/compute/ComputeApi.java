@@ -59,7 +59,12 @@ public final class ComputeApi {
   private final StatePublisher publisher;
   private final RequestValidator validator;
   private final Clock clock;
+  private final String conductorId;
 
+  /**
+   * @param conductorId this conductor's lease id, recorded as the owner of the tasks it
+   *     accepts
+   */
   public ComputeApi(
       Database db,
       InstanceStore instances,
@@ -69,7 +74,8 @@ public final class ComputeApi {
       TaskDriver driver,
       StatePublisher publisher,
       RequestValidator validator,
-      Clock clock) {
+      Clock clock,
+      String conductorId) {
     this.db = db;
     this.instances = instances;
     this.actions = actions;
@@ -79,6 +85,7 @@ public final class ComputeApi {
     this.publisher = publisher;
     this.validator = validator;
     this.clock = clock;
+    this.conductorId = conductorId;
   }
 
   private static String newRequestId() {
@@ -112,7 +119,7 @@ public final class ComputeApi {
     InstanceEntity instance =
         new InstanceEntity(uuid, name, caller.projectId(), caller.userId(), host.name(),
             r.imageRef(), r.rootDiskKind(), r.vcpus(), r.memoryMb(), r.rootGb(), metadata,
-            requestId, clock.instant());
+            requestId, conductorId, clock.instant());
     db.run(
         s -> {
           instances.insert(s, instance);
@@ -172,7 +179,7 @@ public final class ComputeApi {
                         .expectTask((TaskState) null)
                         .expectVm(op.allowedVmStates())
                         .task(op.startTaskState())
-                        .taskRequest(requestId, imageId));
+                        .taskRequest(requestId, imageId, conductorId));
             if (ok) {
               actions.start(s, requestId, uuid, op.actionName(), caller.projectId(),
                   caller.userId());
@@ -224,7 +231,7 @@ public final class ComputeApi {
     boolean accepted =
         db.inTransaction(
             s -> {
-              StateUpdate u = StateUpdate.of(uuid).task(op.startTaskState()).taskRequest(requestId, null);
+              StateUpdate u = StateUpdate.of(uuid).task(op.startTaskState()).taskRequest(requestId, null, conductorId);
               if (op == Operation.DELETE) {
                 u.anyTask();
               } else {
@@ -338,7 +345,8 @@ public final class ComputeApi {
     }
   }
 
-  static InstanceSpec spec(InstanceEntity i) {
+  /** The agent-side description of an instance. */
+  public static InstanceSpec spec(InstanceEntity i) {
     return InstanceSpec.newBuilder()
         .setUuid(i.uuid().toString())
         .setName(i.name())

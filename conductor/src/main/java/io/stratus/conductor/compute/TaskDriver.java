@@ -64,6 +64,7 @@ public final class TaskDriver {
   private final StatePublisher publisher;
   private final Clock clock;
   private final Duration callTimeout;
+  private final String conductorId;
   private final Map<String, TaskStream> running = new ConcurrentHashMap<>();
   private volatile boolean closing;
 
@@ -75,7 +76,8 @@ public final class TaskDriver {
       AgentClients agents,
       StatePublisher publisher,
       Clock clock,
-      Duration callTimeout) {
+      Duration callTimeout,
+      String conductorId) {
     this.db = db;
     this.instances = instances;
     this.actions = actions;
@@ -84,6 +86,7 @@ public final class TaskDriver {
     this.publisher = publisher;
     this.clock = clock;
     this.callTimeout = callTimeout;
+    this.conductorId = conductorId;
   }
 
   /**
@@ -92,14 +95,25 @@ public final class TaskDriver {
    * it returns (and its context is cancelled) long before the task ends.
    */
   public void dispatch(AgentTask task) {
-    Context.ROOT.run(() -> start(task));
+    Context.ROOT.run(() -> start(task, false));
   }
 
-  private void start(AgentTask task) {
+  /**
+   * Re-attaches to a task another conductor started (same operation id, so the agent
+   * replays or continues it instead of running it twice); updates already applied are
+   * recognised and skipped.
+   */
+  public void resume(AgentTask task) {
+    Context.ROOT.run(() -> start(task, true));
+  }
+
+  private void start(AgentTask task, boolean resumed) {
     Operation op = task.operation();
-    db.run(s -> actions.startEvent(s, task.requestId(), op.eventName()));
-    publisher.notify(task.uuid(), op.startNotification(), task.requestId(), payload(task));
-    LOG.info("dispatching task; op={} instance={} request={} agent={}",
+    if (!resumed) {
+      db.run(s -> actions.startEvent(s, task.requestId(), op.eventName()));
+      publisher.notify(task.uuid(), op.startNotification(), task.requestId(), payload(task));
+    }
+    LOG.info("{} task; op={} instance={} request={} agent={}", resumed ? "re-attaching" : "dispatching",
         op, task.uuid(), task.requestId(), task.hostAddress());
     TaskStream stream = new TaskStream(task);
     running.put(task.requestId(), stream);
@@ -259,10 +273,14 @@ public final class TaskDriver {
       TaskState next = domainTaskState(update.getTransition().getTaskState());
       boolean applied =
           db.inTransaction(
-              s -> instances.apply(s, StateUpdate.of(task.uuid()).expectTask(expected).task(next)));
+              s -> instances.apply(s, StateUpdate.of(task.uuid())
+                  .expectTask(expected).expectOwner(conductorId).task(next)));
       if (applied) {
         publisher.stateChanged(task.uuid(), expected);
         return;
+      }
+      if (alreadyApplied(next)) {
+        return;  // a replay after re-attaching: this step was applied before
       }
       // The instance moved on without us (deleted, or another request took over).
       done = true;
@@ -327,6 +345,7 @@ public final class TaskDriver {
       StateUpdate u =
           StateUpdate.of(task.uuid())
               .expectTask(op.ownTaskStates(), false)
+              .expectOwner(conductorId)
               .task(null)
               .clearTaskRequest()
               .power(power);
@@ -369,6 +388,7 @@ public final class TaskDriver {
       StateUpdate u =
           StateUpdate.of(task.uuid())
               .expectTask(op.ownTaskStates(), false)
+              .expectOwner(conductorId)
               .task(null)
               .clearTaskRequest();
       if (op == Operation.REBOOT_HARD || op == Operation.CREATE || op == Operation.DELETE) {
@@ -419,6 +439,18 @@ public final class TaskDriver {
       } catch (RuntimeException e) {
         return null;
       }
+    }
+
+    /** Whether we still own the task and it is already at or past {@code next}. */
+    private boolean alreadyApplied(TaskState next) {
+      var current = db.inTransaction(s -> instances.find(s, task.uuid()));
+      if (current.isEmpty() || !conductorId.equals(current.get().taskOwner())) {
+        return false;
+      }
+      TaskState now = current.get().taskState();
+      Set<TaskState> own = task.operation().ownTaskStates();
+      return now != null && next != null && own.contains(now) && own.contains(next)
+          && now.ordinal() >= next.ordinal();
     }
 
     private TaskState currentTask() {

@@ -76,6 +76,9 @@ public class InstanceEntity {
   @Column(name = "task_image_id")
   private String taskImageId;
 
+  @Column(name = "task_owner")
+  private String taskOwner;
+
   @Column(name = "created_at")
   private Instant createdAt;
 
@@ -110,6 +113,7 @@ public class InstanceEntity {
       int rootGb,
       Map<String, String> metadata,
       String taskRequestId,
+      String taskOwner,
       Instant now) {
     this.uuid = uuid;
     this.name = name;
@@ -126,6 +130,7 @@ public class InstanceEntity {
     this.rootGb = rootGb;
     this.metadata = new HashMap<>(metadata);
     this.taskRequestId = taskRequestId;
+    this.taskOwner = taskOwner;
     this.createdAt = now;
     this.updatedAt = now;
   }
@@ -202,6 +207,11 @@ public class InstanceEntity {
 
   public String taskImageId() {
     return taskImageId;
+  }
+
+  /** The conductor driving the task in flight, or {@code null}. */
+  public String taskOwner() {
+    return taskOwner;
   }
 
   public Instant createdAt() {

@@ -109,6 +109,22 @@ public final class InstanceStore {
     return query.setMaxResults(q.limit()).getResultList();
   }
 
+  /**
+   * Live instances in a task state whose owning conductor has no lease renewed after
+   * {@code expiredBefore} (or that have no owner): work nobody drives any more.
+   */
+  public List<UUID> orphanedTasks(Session session, Instant expiredBefore) {
+    return session
+        .createNativeQuery(
+            "SELECT i.uuid FROM instances i WHERE i.task_state IS NOT NULL"
+                + " AND i.deleted_at IS NULL AND (i.task_owner IS NULL OR NOT EXISTS ("
+                + " SELECT 1 FROM conductors c WHERE c.id = i.task_owner"
+                + " AND c.last_seen_at >= :cutoff)) ORDER BY i.updated_at",
+            UUID.class)
+        .setParameter("cutoff", expiredBefore)
+        .getResultList();
+  }
+
   /** Live instances of a host that are in a task state (for recovery). */
   public List<InstanceEntity> inTaskOnHost(Session session, String host) {
     return session

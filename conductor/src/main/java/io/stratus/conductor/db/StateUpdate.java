@@ -25,6 +25,8 @@ public final class StateUpdate {
   private boolean expectNoTask;
   private boolean anyTask;
   private Set<VmState> expectedVmStates;
+  private boolean checkOwner;
+  private String expectedOwner;
   private final Map<String, Object> sets = new LinkedHashMap<>();
 
   private StateUpdate(UUID uuid) {
@@ -83,15 +85,32 @@ public final class StateUpdate {
     return this;
   }
 
-  /** Records the request (and image) driving the task, for recovery. */
-  public StateUpdate taskRequest(String requestId, String imageId) {
+  /**
+   * Records the request (and image) driving the task and the conductor that owns it, for
+   * recovery.
+   */
+  public StateUpdate taskRequest(String requestId, String imageId, String owner) {
     sets.put("task_request_id", requestId);
     sets.put("task_image_id", imageId);
+    sets.put("task_owner", owner);
     return this;
   }
 
   public StateUpdate clearTaskRequest() {
-    return taskRequest(null, null);
+    return taskRequest(null, null, null);
+  }
+
+  /** Also requires the task to be owned by {@code owner} (null: owned by nobody). */
+  public StateUpdate expectOwner(String owner) {
+    this.expectedOwner = owner;
+    this.checkOwner = true;
+    return this;
+  }
+
+  /** Hands the task over to another conductor. */
+  public StateUpdate owner(String owner) {
+    sets.put("task_owner", owner);
+    return this;
   }
 
   public StateUpdate lock(String lockedBy, String reason) {
@@ -143,6 +162,9 @@ public final class StateUpdate {
     if (expectedVmStates != null) {
       sql.append(" AND vm_state IN (:expected_vm)");
     }
+    if (checkOwner) {
+      sql.append(expectedOwner == null ? " AND task_owner IS NULL" : " AND task_owner = :expected_owner");
+    }
     return sql.toString();
   }
 
@@ -155,6 +177,9 @@ public final class StateUpdate {
     }
     if (expectedVmStates != null) {
       params.put("expected_vm", expectedVmStates.stream().map(VmState::dbName).toList());
+    }
+    if (checkOwner && expectedOwner != null) {
+      params.put("expected_owner", expectedOwner);
     }
     return params;
   }

@@ -627,12 +627,13 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
       }
     }
 
-    /** A caller went away; with nobody left to tell, the operation is cancelled. */
+    /**
+     * A caller went away. The operation keeps running, as the real agent's must: a
+     * conductor that crashed or lost its connection is not a cancel, and another
+     * conductor may re-attach with the same operation id. Only CancelOperation cancels.
+     */
     synchronized void detach(ServerCallStreamObserver<TaskUpdate> stream) {
       streams.remove(stream);
-      if (streams.isEmpty()) {
-        requestCancel();
-      }
     }
 
     synchronized void publish(TaskUpdate update) {

@@ -247,7 +247,7 @@ class FakesSmokeTest {
   }
 
   @Test
-  void callerCancellationStopsTheOperation() throws Exception {
+  void callerGoingAwayDoesNotStopTheOperationAndAReattachFinishesIt() throws Exception {
     String uuid = runningInstance();
     Image queued = createImage("snap-5");
     FakeComputeAgent.Gate gate = agent.blockAt("Snapshot", 2);
@@ -257,22 +257,20 @@ class FakesSmokeTest {
         () -> agentStub.snapshot(snapshot("op-5", uuid, queued.getId())));
     assertTrue(gate.awaitReached(WAIT));
     context.cancel(null);
-
-    // The operation ends CANCELLED; a re-attach replays that.
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (agentStub.listInstances(ListInstancesRequest.getDefaultInstance())
-        .getRunningOperationIdsCount() > 0 && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    StatusRuntimeException error = assertThrows(StatusRuntimeException.class,
-        () -> drain(agentStub.snapshot(snapshot("op-5", uuid, queued.getId()))));
-    assertEquals(Status.Code.CANCELLED, error.getStatus().getCode());
-    assertEquals(1, agent.executionCount("Snapshot"));
-    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED,
-        gateway.image(queued.getId()).orElseThrow().getStatus());
     StatusRuntimeException callerSide = assertThrows(StatusRuntimeException.class,
         () -> drain(stream));
     assertEquals(Status.Code.CANCELLED, callerSide.getStatus().getCode());
+
+    // The work is still running on the agent; re-attaching with the same id continues it.
+    assertEquals(1, agentStub.listInstances(ListInstancesRequest.getDefaultInstance())
+        .getRunningOperationIdsCount());
+    Iterator<TaskUpdate> reattached = agentStub.snapshot(snapshot("op-5", uuid, queued.getId()));
+    gate.release();
+    List<TaskUpdate> updates = drain(reattached);
+    assertTrue(updates.get(updates.size() - 1).hasResult(), updates.toString());
+    assertEquals(1, agent.executionCount("Snapshot"), "the work ran once");
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
+        gateway.image(queued.getId()).orElseThrow().getStatus());
   }
 
   @Test

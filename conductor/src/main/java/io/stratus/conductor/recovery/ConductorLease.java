@@ -1,0 +1,88 @@
+package io.stratus.conductor.recovery;
+
+import io.stratus.conductor.db.Database;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This conductor's lease in {@code conductors}: renewed every interval while the process
+ * runs, deleted on a clean stop. A conductor whose lease is older than {@code expiry} is
+ * considered dead and its tasks are adopted by others.
+ */
+public final class ConductorLease implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ConductorLease.class);
+
+  private final String id = "conductor-" + UUID.randomUUID();
+  private final Database db;
+  private final Clock clock;
+  private final Duration interval;
+  private final Duration expiry;
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "conductor-lease");
+        t.setDaemon(true);
+        return t;
+      });
+
+  public ConductorLease(Database db, Clock clock, Duration interval, Duration expiry) {
+    this.db = db;
+    this.clock = clock;
+    this.interval = interval;
+    this.expiry = expiry;
+  }
+
+  /** This conductor's id, written into {@code instances.task_owner}. */
+  public String id() {
+    return id;
+  }
+
+  /** Writes the lease and keeps renewing it. */
+  public void start() {
+    Instant now = clock.instant();
+    db.run(s -> s.createNativeMutationQuery(
+            "INSERT INTO conductors (id, started_at, last_seen_at) VALUES (:id, :now, :now)")
+        .setParameter("id", id)
+        .setParameter("now", now)
+        .executeUpdate());
+    timer.scheduleAtFixedRate(this::renew, interval.toMillis(), interval.toMillis(),
+        TimeUnit.MILLISECONDS);
+    LOG.info("conductor lease taken; conductor={}", id);
+  }
+
+  private void renew() {
+    try {
+      db.run(s -> s.createNativeMutationQuery(
+              "UPDATE conductors SET last_seen_at = :now WHERE id = :id")
+          .setParameter("id", id)
+          .setParameter("now", clock.instant())
+          .executeUpdate());
+    } catch (RuntimeException e) {
+      LOG.warn("could not renew the conductor lease; conductor={}", id, e);
+    }
+  }
+
+  /** Leases last renewed before this instant are expired. */
+  public Instant expiredBefore() {
+    return clock.instant().minus(expiry);
+  }
+
+  /** Stops renewing and deletes the lease, so other conductors adopt our tasks at once. */
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    try {
+      db.run(s -> s.createNativeMutationQuery("DELETE FROM conductors WHERE id = :id")
+          .setParameter("id", id)
+          .executeUpdate());
+    } catch (RuntimeException e) {
+      LOG.warn("could not delete the conductor lease; conductor={}", id, e);
+    }
+  }
+}

@@ -1,0 +1,147 @@
+package io.stratus.conductor;
+
+import static io.stratus.conductor.ConductorHarness.MEMBER_A;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.ManagedChannel;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.stratus.proto.conductor.v1.CreateImageRequest;
+import io.stratus.proto.conductor.v1.StopServerRequest;
+import io.stratus.proto.conductor.v1.TaskState;
+import io.stratus.proto.conductor.v1.VmState;
+import io.stratus.testkit.PostgresExtension;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Recovery and ownership with two conductors on one database: a task is driven only by
+ * its owner while the owner's lease lives; when a conductor stops, another adopts its
+ * tasks — snapshots are abandoned cleanly, power operations re-attach to the agent's
+ * running operation by its id and finish without running twice.
+ */
+class RecoveryTest {
+  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+
+  static ConductorHarness h;
+
+  @BeforeAll
+  static void start() throws Exception {
+    h = new ConductorHarness(PG.cluster());
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    h.close();
+  }
+
+  @AfterEach
+  void clearFaults() {
+    h.agent.clearFaults();
+  }
+
+  /** A second conductor and a channel to it; closing it stops the conductor. */
+  private static final class Second implements AutoCloseable {
+    final Conductor conductor;
+    final ManagedChannel channel;
+    private boolean closed;
+
+    Second() throws Exception {
+      String name = InProcessServerBuilder.generateName();
+      conductor = h.startAnotherConductor(name);
+      channel = InProcessChannelBuilder.forName(name).build();
+    }
+
+    @Override
+    public void close() throws Exception {
+      if (!closed) {
+        closed = true;
+        channel.shutdownNow();
+        conductor.close();
+      }
+    }
+  }
+
+  @Test
+  void aTaskOwnedByALiveConductorIsLeftAlone() throws Exception {
+    String id = h.bootActive("owned");
+    h.forceState(id, "active", "powering-off", 1);  // owned by the harness's conductor
+    try (Second second = new Second()) {
+      assertEquals(0, second.conductor.reconciler().reconcileOnce());
+      assertEquals(0, h.conductor.reconciler().reconcileOnce());
+      assertEquals("powering-off", h.string("SELECT task_state FROM instances WHERE uuid = ?::uuid", id));
+      assertEquals(h.conductor.id(), h.string("SELECT task_owner FROM instances WHERE uuid = ?::uuid", id));
+    } finally {
+      h.forceState(id, "active", null, 1);
+    }
+  }
+
+  @Test
+  void aSnapshotLeftByAStoppedConductorIsAbandonedCleanly() throws Exception {
+    String id = h.bootActive("orphan-snapshot");
+    var gate = h.agent.blockAt("Snapshot", 2);
+    String imageId;
+    String requestId;
+    try (Second second = new Second()) {
+      var r = ConductorHarness.servers(second.channel, MEMBER_A).createImage(
+          CreateImageRequest.newBuilder().setServerId(id).setName("orphan").build());
+      imageId = r.getImageId();
+      requestId = r.getRequestId();
+      assertTrue(gate.awaitReached(Duration.ofSeconds(10)));
+      assertEquals(second.conductor.id(),
+          h.string("SELECT task_owner FROM instances WHERE uuid = ?::uuid", id));
+    }  // the second conductor stops with the snapshot in flight; its lease goes with it
+
+    assertEquals("image_snapshot", h.string("SELECT task_state FROM instances WHERE uuid = ?::uuid", id),
+        "a stopping conductor leaves its tasks for recovery instead of undoing them");
+    assertEquals(1, h.conductor.reconciler().reconcileOnce());
+    var server = h.awaitIdle(id);
+    assertEquals(TaskState.TASK_STATE_NONE, server.getTaskState());
+    assertTrue(h.gateway.image(imageId).isEmpty(), "the unfinished image is deleted");
+    assertTrue(h.agent.calls().stream().anyMatch(
+        c -> c.rpc().equals("CancelOperation") && c.operationId().equals(requestId)),
+        "the agent was told to stop the abandoned snapshot");
+    assertEquals(null, h.string("SELECT task_owner FROM instances WHERE uuid = ?::uuid", id));
+    assertTrue(h.string("SELECT details FROM instance_action_events e JOIN instance_actions a"
+        + " ON a.id = e.action_id WHERE a.request_id = ?", requestId).startsWith("interrupted: conductor"));
+    gate.release();
+  }
+
+  @Test
+  void aStopLeftByAStoppedConductorIsReattachedAndRunsOnce() throws Exception {
+    String id = h.bootActive("orphan-stop");
+    var gate = h.agent.blockAt("PowerOff", 0);
+    int executionsBefore = h.agent.executionCount("PowerOff");
+    try (Second second = new Second()) {
+      ConductorHarness.servers(second.channel, MEMBER_A).stopServer(
+          StopServerRequest.newBuilder().setServerId(id).build());
+      assertTrue(gate.awaitReached(Duration.ofSeconds(10)));
+    }
+    assertEquals(1, h.conductor.reconciler().reconcileOnce());
+    gate.release();
+    var server = h.awaitIdle(id);
+    assertEquals(VmState.VM_STATE_STOPPED, server.getVmState());
+    assertEquals(executionsBefore + 1, h.agent.executionCount("PowerOff"),
+        "re-attached to the running power-off; it did not run twice");
+    assertEquals("Success", h.string("SELECT e.result FROM instance_action_events e JOIN"
+        + " instance_actions a ON a.id = e.action_id WHERE a.instance_uuid = ?::uuid"
+        + " AND a.action = 'stop'", id));
+  }
+
+  @Test
+  void theReconcileLoopResolvesOwnerlessTasksByItself() throws Exception {
+    String pausing = h.bootActive("ownerless-pausing");
+    String spawning = h.bootActive("ownerless-spawning");
+    h.forceState(pausing, "active", "pausing", 1, null);
+    h.forceState(spawning, "building", "spawning", 0, null);
+    // No explicit round: the loop runs every heartbeat interval.
+    assertEquals(TaskState.TASK_STATE_NONE, h.awaitIdle(pausing).getTaskState());
+    var s = h.awaitIdle(spawning);
+    assertEquals(VmState.VM_STATE_ERROR, s.getVmState(), "an interrupted build ends in error");
+  }
+}
