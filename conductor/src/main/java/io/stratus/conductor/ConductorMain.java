@@ -4,7 +4,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.conductor.config.ConductorConfig;
-import io.stratus.conductor.config.ConfigException;
+import io.stratus.support.config.ConfigException;
 import io.stratus.conductor.config.ConfigLoader;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;

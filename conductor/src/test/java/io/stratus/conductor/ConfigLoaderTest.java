@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.stratus.conductor.config.ApiToken;
 import io.stratus.conductor.config.ConductorConfig;
-import io.stratus.conductor.config.ConfigException;
+import io.stratus.support.config.ConfigException;
 import io.stratus.conductor.config.ConfigLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
