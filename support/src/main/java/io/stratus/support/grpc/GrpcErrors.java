@@ -1,9 +1,9 @@
-package io.stratus.conductor.api;
+package io.stratus.support.grpc;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
-import io.stratus.conductor.domain.ApiException;
+import io.stratus.support.errors.ApiException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +34,7 @@ public final class GrpcErrors {
             case UNAUTHENTICATED -> Status.UNAUTHENTICATED;
             case RESOURCE_EXHAUSTED -> Status.RESOURCE_EXHAUSTED;
             case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
+            case DATA_LOSS -> Status.DATA_LOSS;
           };
       if (e.kind() == ApiException.Kind.UNAVAILABLE) {
         LOG.warn("request failed: {}", e.getMessage(), e.getCause());
@@ -43,7 +44,7 @@ public final class GrpcErrors {
       return status.withDescription(e.getMessage()).asRuntimeException();
     }
     LOG.error("unexpected failure while serving a request", t);
-    return Status.INTERNAL.withDescription("internal error; see the conductor log").asRuntimeException();
+    return Status.INTERNAL.withDescription("internal error; see the server log").asRuntimeException();
   }
 
   /** Runs a unary handler: response on success, mapped status on failure. */

@@ -1,4 +1,4 @@
-package io.stratus.conductor.domain;
+package io.stratus.support.errors;
 
 /**
  * A failure the caller is told about, with its kind (mapped to a gRPC status code by the
@@ -18,7 +18,8 @@ public final class ApiException extends RuntimeException {
     PERMISSION_DENIED,
     UNAUTHENTICATED,
     RESOURCE_EXHAUSTED,
-    ALREADY_EXISTS
+    ALREADY_EXISTS,
+    DATA_LOSS
   }
 
   private final Kind kind;
@@ -60,6 +61,15 @@ public final class ApiException extends RuntimeException {
 
   public static ApiException unauthenticated(String message) {
     return new ApiException(Kind.UNAUTHENTICATED, message, null);
+  }
+
+  public static ApiException resourceExhausted(String message) {
+    return new ApiException(Kind.RESOURCE_EXHAUSTED, message, null);
+  }
+
+  /** Content failed verification (digest mismatch). */
+  public static ApiException dataLoss(String message) {
+    return new ApiException(Kind.DATA_LOSS, message, null);
   }
 
   public static ApiException alreadyExists(String message) {

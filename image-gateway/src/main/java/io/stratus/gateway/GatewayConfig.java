@@ -1,0 +1,64 @@
+package io.stratus.gateway;
+
+import io.stratus.support.config.Settings;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The image-gateway's configuration: immutable, explicit defaults, validated at start-up.
+ *
+ * @param listenHost bind address (127.0.0.1)
+ * @param port gRPC port (9292; 0 picks a free one)
+ * @param backend {@code filesystem}, {@code glance} or {@code rbd}
+ * @param fsDir filesystem store directory (filesystem backend)
+ * @param glanceUrl Glance v2 endpoint, e.g. http://127.0.0.1:9393 (glance backend)
+ * @param glanceToken Keystone token sent as X-Auth-Token; empty for noauth Glance
+ * @param cephConf ceph.conf path (rbd backend)
+ * @param cephPool pool that holds images (rbd backend)
+ * @param maxConcurrentUploads uploads in progress at once; more get RESOURCE_EXHAUSTED
+ * @param maxExtentBytes largest data extent accepted (and sent on download)
+ */
+public record GatewayConfig(
+    String listenHost,
+    int port,
+    String backend,
+    Path fsDir,
+    String glanceUrl,
+    String glanceToken,
+    Path cephConf,
+    String cephPool,
+    int maxConcurrentUploads,
+    int maxExtentBytes) {
+
+  public static final int DEFAULT_PORT = 9292;
+  public static final int DEFAULT_MAX_EXTENT = 4 << 20;
+  private static final String ENV_PREFIX = "STRATUS_GATEWAY_";
+
+  /** Reads file keys ({@code listen.host}, {@code port}, {@code backend}, {@code fs.dir},
+   * {@code glance.url}, {@code glance.token}, {@code ceph.conf}, {@code ceph.pool}, {@code
+   * uploads.max}, {@code extent.max.bytes}) overlaid with {@code STRATUS_GATEWAY_*}. */
+  public static GatewayConfig load(Path file, Map<String, String> env) {
+    return build(Settings.load("image-gateway", ENV_PREFIX, file, env));
+  }
+
+  public static GatewayConfig fromMap(Map<String, String> values) {
+    return build(Settings.of("image-gateway", ENV_PREFIX, values));
+  }
+
+  private static GatewayConfig build(Settings s) {
+    String host = s.string("listen.host", "127.0.0.1");
+    int port = s.integer("port", DEFAULT_PORT, 0, 65535);
+    String backend = s.oneOf("backend", "filesystem", List.of("filesystem", "glance", "rbd"));
+    String fsDir = backend.equals("filesystem") ? s.required("fs.dir") : s.raw("fs.dir");
+    String glanceUrl = backend.equals("glance") ? s.required("glance.url") : s.raw("glance.url");
+    String cephConf = backend.equals("rbd") ? s.required("ceph.conf") : s.raw("ceph.conf");
+    String cephPool = s.string("ceph.pool", "images");
+    int uploads = s.integer("uploads.max", 16, 1, 1024);
+    int extent = s.integer("extent.max.bytes", DEFAULT_MAX_EXTENT, 4096, 16 << 20);
+    s.validate();
+    return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
+        glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
+        cephPool, uploads, extent);
+  }
+}

@@ -1,0 +1,74 @@
+package io.stratus.gateway;
+
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.stratus.gateway.api.ImagesService;
+import io.stratus.gateway.store.ImageBackend;
+import io.stratus.proto.image.v1.ImagesGrpc;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The image-gateway process: the {@code image.v1} service over one store, plus health and
+ * reflection, on a caller-supplied {@link ServerBuilder} (tests pass an in-process one).
+ */
+public final class ImageGateway implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ImageGateway.class);
+  private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(10);
+
+  private final Server server;
+  private final ImageBackend backend;
+  private final HealthStatusManager health;
+
+  private ImageGateway(Server server, ImageBackend backend, HealthStatusManager health) {
+    this.server = server;
+    this.backend = backend;
+    this.health = health;
+  }
+
+  /** Serves {@code backend}; the gateway owns it from now on and closes it. */
+  public static ImageGateway start(GatewayConfig config, ServerBuilder<?> builder,
+      ImageBackend backend) throws IOException {
+    HealthStatusManager health = new HealthStatusManager();
+    Server server = builder
+        // a data extent of maxExtentBytes plus its framing must fit in one message
+        .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
+        .addService(new ImagesService(backend, config.maxConcurrentUploads(), config.maxExtentBytes()))
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance())
+        .addService(ProtoReflectionService.newInstance())
+        .build()
+        .start();
+    health.setStatus("", ServingStatus.SERVING);
+    health.setStatus(ImagesGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    LOG.info("image-gateway serving; port={} backend={}", server.getPort(), backend.info().backend());
+    return new ImageGateway(server, backend, health);
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  @Override
+  public void close() throws InterruptedException, IOException {
+    health.enterTerminalState();
+    server.shutdown();
+    if (!server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+      server.shutdownNow();
+      server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    backend.close();
+    LOG.info("image-gateway stopped");
+  }
+}

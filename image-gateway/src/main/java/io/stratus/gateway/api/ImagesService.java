@@ -1,0 +1,230 @@
+package io.stratus.gateway.api;
+
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.stratus.gateway.domain.ImageCatalog;
+import io.stratus.gateway.domain.ImageMessages;
+import io.stratus.gateway.domain.ImageRecord;
+import io.stratus.gateway.domain.ImageStatus;
+import io.stratus.gateway.domain.NewImage;
+import io.stratus.gateway.store.ImageBackend;
+import io.stratus.gateway.store.RbdDirectImport;
+import io.stratus.gateway.upload.UploadSession;
+import io.stratus.proto.image.v1.CreateImageRequest;
+import io.stratus.proto.image.v1.CreateImageResponse;
+import io.stratus.proto.image.v1.DeleteImageRequest;
+import io.stratus.proto.image.v1.DeleteImageResponse;
+import io.stratus.proto.image.v1.DownloadImageRequest;
+import io.stratus.proto.image.v1.DownloadImageResponse;
+import io.stratus.proto.image.v1.GetImageRequest;
+import io.stratus.proto.image.v1.GetImageResponse;
+import io.stratus.proto.image.v1.GetStoreInfoRequest;
+import io.stratus.proto.image.v1.GetStoreInfoResponse;
+import io.stratus.proto.image.v1.GetUploadStatusRequest;
+import io.stratus.proto.image.v1.GetUploadStatusResponse;
+import io.stratus.proto.image.v1.ImagesGrpc;
+import io.stratus.proto.image.v1.ImportRbdCloneRequest;
+import io.stratus.proto.image.v1.ImportRbdCloneResponse;
+import io.stratus.proto.image.v1.ListImagesRequest;
+import io.stratus.proto.image.v1.ListImagesResponse;
+import io.stratus.proto.image.v1.UpdateImageRequest;
+import io.stratus.proto.image.v1.UpdateImageResponse;
+import io.stratus.proto.image.v1.UploadImageRequest;
+import io.stratus.proto.image.v1.UploadImageResponse;
+import io.stratus.support.errors.ApiException;
+import io.stratus.support.grpc.GrpcErrors;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.HashSet;
+import java.util.concurrent.Semaphore;
+
+/** gRPC adapter of {@code image.v1.Images}. */
+public final class ImagesService extends ImagesGrpc.ImagesImplBase {
+  private final ImageBackend backend;
+  private final ImageCatalog catalog;
+  private final Semaphore uploadSlots;
+  private final int maxExtentBytes;
+
+  public ImagesService(ImageBackend backend, int maxConcurrentUploads, int maxExtentBytes) {
+    this.backend = backend;
+    this.catalog = new ImageCatalog(backend);
+    this.uploadSlots = new Semaphore(maxConcurrentUploads);
+    this.maxExtentBytes = maxExtentBytes;
+  }
+
+  @Override
+  public void createImage(CreateImageRequest r, StreamObserver<CreateImageResponse> o) {
+    GrpcErrors.unary(o, () -> CreateImageResponse.newBuilder()
+        .setImage(ImageMessages.toProto(catalog.create(new NewImage(r.getId(), r.getName(),
+            r.getDiskFormat(), r.getContainerFormat(), r.getOwner(), r.getVisibility(),
+            r.getMinDisk(), r.getMinRam(), r.getPropertiesMap()))))
+        .build());
+  }
+
+  @Override
+  public void getImage(GetImageRequest r, StreamObserver<GetImageResponse> o) {
+    GrpcErrors.unary(o, () -> GetImageResponse.newBuilder()
+        .setImage(ImageMessages.toProto(catalog.get(r.getImageId()))).build());
+  }
+
+  @Override
+  public void listImages(ListImagesRequest r, StreamObserver<ListImagesResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      ImageStatus status = switch (r.getStatus()) {
+        case IMAGE_STATUS_UNSPECIFIED -> null;
+        case UNRECOGNIZED -> throw ApiException.invalidArgument("status", "unknown value");
+        default -> ImageStatus.valueOf(r.getStatus().name().substring("IMAGE_STATUS_".length()));
+      };
+      var page = catalog.list(r.getOwner(), status, r.getPropertiesMap(), r.getPageSize(),
+          r.getPageToken());
+      var b = ListImagesResponse.newBuilder().setNextPageToken(page.nextToken());
+      page.images().forEach(i -> b.addImages(ImageMessages.toProto(i)));
+      return b.build();
+    });
+  }
+
+  @Override
+  public void updateImage(UpdateImageRequest r, StreamObserver<UpdateImageResponse> o) {
+    GrpcErrors.unary(o, () -> UpdateImageResponse.newBuilder()
+        .setImage(ImageMessages.toProto(catalog.update(r.getImageId(), r.getName(),
+            r.getSetPropertiesMap(), new HashSet<>(r.getRemovePropertiesList()))))
+        .build());
+  }
+
+  @Override
+  public void deleteImage(DeleteImageRequest r, StreamObserver<DeleteImageResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      catalog.delete(r.getImageId());
+      return DeleteImageResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void getStoreInfo(GetStoreInfoRequest r, StreamObserver<GetStoreInfoResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      var info = backend.info();
+      return GetStoreInfoResponse.newBuilder().setBackend(info.backend())
+          .setCephFsid(info.cephFsid()).setCephPool(info.cephPool()).build();
+    });
+  }
+
+  @Override
+  public void getUploadStatus(GetUploadStatusRequest r, StreamObserver<GetUploadStatusResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      ImageRecord image = catalog.get(r.getImageId());
+      try {
+        return GetUploadStatusResponse.newBuilder()
+            .setCommittedOffset(backend.resumableOffset(image.id(), r.getUploadId())).build();
+      } catch (IOException e) {
+        throw UploadSession.storeFailure(image.id(), e);
+      }
+    });
+  }
+
+  @Override
+  public void importRbdClone(ImportRbdCloneRequest r, StreamObserver<ImportRbdCloneResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      if (!(backend instanceof RbdDirectImport rbd)) {
+        throw ApiException.failedPrecondition("the image store is " + backend.info().backend()
+            + ", not Ceph RBD: stream the bytes instead");
+      }
+      ImageRecord image = catalog.get(r.getImageId());
+      try {
+        return ImportRbdCloneResponse.newBuilder().setImage(ImageMessages.toProto(rbd.importClone(
+            image, r.getCephFsid(), r.getSourcePool(), r.getSourceImage(), r.getSourceSnapshot())))
+            .build();
+      } catch (IOException e) {
+        throw UploadSession.storeFailure(image.id(), e);
+      }
+    });
+  }
+
+  /**
+   * Client-streaming upload with manual flow control: one message is requested at a time
+   * and only after the previous one was written, so memory per upload stays at one extent.
+   */
+  @Override
+  public StreamObserver<UploadImageRequest> uploadImage(StreamObserver<UploadImageResponse> o) {
+    var call = (ServerCallStreamObserver<UploadImageResponse>) o;
+    call.disableAutoRequest();
+    UploadSession session = new UploadSession(backend, uploadSlots, maxExtentBytes);
+    call.request(1);
+    return new StreamObserver<>() {
+      private boolean failed;
+
+      @Override
+      public void onNext(UploadImageRequest m) {
+        if (failed) {
+          return;
+        }
+        try {
+          switch (m.getKindCase()) {
+            case HEADER -> session.header(m.getHeader());
+            case DATA -> session.data(m.getData());
+            case ZERO -> session.zero(m.getZero());
+            case TRAILER -> session.trailer(m.getTrailer());
+            default -> throw ApiException.invalidArgument("kind", "an empty upload message");
+          }
+          call.request(1);
+        } catch (IOException e) {
+          fail(UploadSession.storeFailure(String.valueOf(m.getHeader().getImageId()), e), true);
+        } catch (RuntimeException e) {
+          fail(e, false);
+        }
+      }
+
+      private void fail(RuntimeException e, boolean keepForResume) {
+        failed = true;
+        session.abandon(keepForResume);
+        o.onError(GrpcErrors.toStatus(e));
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        // The client broke off: keep what is durable for a resume with the same upload id.
+        session.abandon(true);
+      }
+
+      @Override
+      public void onCompleted() {
+        if (failed) {
+          return;
+        }
+        try {
+          ImageRecord active = session.complete();
+          o.onNext(UploadImageResponse.newBuilder().setImage(ImageMessages.toProto(active))
+              .setBytesReceived(session.bytesReceived()).build());
+          o.onCompleted();
+        } catch (IOException e) {
+          fail(UploadSession.storeFailure("", e), false);
+        } catch (RuntimeException e) {
+          fail(e, false);
+        }
+      }
+    };
+  }
+
+  /** Server-streaming download paced by the client's readiness (flow control). */
+  @Override
+  public void downloadImage(DownloadImageRequest r, StreamObserver<DownloadImageResponse> o) {
+    ImageRecord image;
+    try {
+      image = catalog.get(r.getImageId());
+      if (image.status() != ImageStatus.ACTIVE) {
+        throw ApiException.failedPrecondition("image " + image.id() + " is "
+            + image.status().glanceName() + ", not active");
+      }
+    } catch (RuntimeException e) {
+      o.onError(GrpcErrors.toStatus(e));
+      return;
+    }
+    var call = (ServerCallStreamObserver<DownloadImageResponse>) o;
+    try {
+      new DownloadPump(call, image, backend.open(image), maxExtentBytes).start();
+    } catch (IOException e) {
+      o.onError(GrpcErrors.toStatus(UploadSession.storeFailure(image.id(), e)));
+    } catch (UncheckedIOException e) {
+      o.onError(GrpcErrors.toStatus(UploadSession.storeFailure(image.id(), e.getCause())));
+    }
+  }
+}

@@ -1,0 +1,63 @@
+package io.stratus.gateway.store;
+
+import io.stratus.gateway.domain.ImageRecord;
+import io.stratus.gateway.domain.NewImage;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * One image store: it keeps the image records and their bytes (STYLE 12: filesystem,
+ * Glance and Ceph RBD each implement this and pass the same contract kit against the real
+ * service). The gateway core validates input, enforces the upload protocol and computes
+ * digests; a backend only stores.
+ *
+ * <p>Status changes happen only through these verbs: {@link #create} → queued, {@link
+ * #beginUpload} → saving, {@link UploadSink#commit} → active, {@link UploadSink#abort} →
+ * queued, {@link #kill} → killed, {@link #delete} → gone. Failures are {@link
+ * io.stratus.support.errors.ApiException} (NOT_FOUND, FAILED_PRECONDITION, UNAVAILABLE …)
+ * or {@link IOException} for the bytes.
+ */
+public interface ImageBackend extends AutoCloseable {
+  /** Describes the store (kind, and the Ceph fsid/pool for rbd). */
+  StoreInfo info();
+
+  /** Stores a new queued record; ALREADY_EXISTS if the id is taken. */
+  ImageRecord create(NewImage image);
+
+  /** A record that is not deleted. */
+  Optional<ImageRecord> get(String id);
+
+  /** Every record that is not deleted, oldest first. */
+  List<ImageRecord> list();
+
+  /** Renames and sets/removes properties; NOT_FOUND if absent. */
+  ImageRecord update(String id, String newName, Map<String, String> set, Set<String> remove);
+
+  /** Deletes the record, its bytes and any kept partial upload; NOT_FOUND if absent. */
+  void delete(String id) throws IOException;
+
+  /**
+   * Starts (or, with {@code resumeOffset} > 0 and the same {@code uploadId}, resumes) an
+   * upload into a queued image, which becomes saving.
+   */
+  UploadSink beginUpload(ImageRecord image, String uploadId, long virtualSize, long resumeOffset)
+      throws IOException;
+
+  /** How far a kept partial upload got (0 when none, or the backend cannot resume). */
+  long resumableOffset(String id, String uploadId) throws IOException;
+
+  /** Marks an image killed (its content failed verification) and drops its bytes. */
+  void kill(String id) throws IOException;
+
+  /** Reads an active image's content. */
+  ExtentSource open(ImageRecord image) throws IOException;
+
+  /** Bytes the store really holds for an image (sparse backends: allocated bytes). */
+  long storedBytes(String id) throws IOException;
+
+  @Override
+  void close() throws IOException;
+}

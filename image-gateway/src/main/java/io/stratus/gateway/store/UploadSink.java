@@ -1,0 +1,46 @@
+package io.stratus.gateway.store;
+
+import io.stratus.gateway.domain.ImageRecord;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Where one upload's bytes go. The gateway core calls it with extents already checked to
+ * be in increasing, non-overlapping offset order within the virtual size, and computes the
+ * digests itself. Exactly one of {@link #commit} or {@link #abort} ends it.
+ */
+public interface UploadSink {
+  /** Writes bytes at {@code offset}. */
+  void data(long offset, ByteBuffer data) throws IOException;
+
+  /** Records that {@code [offset, offset + length)} reads as zeros (a backend keeps it a hole). */
+  void zero(long offset, long length) throws IOException;
+
+  /**
+   * Offset up to which everything received is durable, so a resumed upload can start
+   * there (0 for a backend that cannot resume).
+   */
+  long durableOffset() throws IOException;
+
+  /**
+   * The durable prefix's content, read back to rebuild the digests of a resumed upload.
+   * Only called on backends whose {@link ImageBackend#resumableOffset} can be non-zero.
+   */
+  default ExtentSource durablePrefix() throws IOException {
+    throw new UnsupportedOperationException("this store cannot resume uploads");
+  }
+
+  /**
+   * Makes the content durable and visible: the image becomes active with the given size
+   * and digests (a backend that computes its own, like Glance, returns those instead, and
+   * the core compares).
+   */
+  ImageRecord commit(long virtualSize, String md5, String sha512) throws IOException;
+
+  /**
+   * Ends the upload without content: the image goes back to queued. With {@code
+   * keepForResume} a backend that supports resuming keeps the durable prefix privately
+   * (never visible) for a later upload with the same id; otherwise nothing is left.
+   */
+  void abort(boolean keepForResume);
+}

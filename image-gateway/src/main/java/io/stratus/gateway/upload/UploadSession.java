@@ -1,0 +1,278 @@
+package io.stratus.gateway.upload;
+
+import io.stratus.gateway.domain.ImageRecord;
+import io.stratus.gateway.domain.ImageStatus;
+import io.stratus.gateway.domain.ImageValidator;
+import io.stratus.gateway.store.Extent;
+import io.stratus.gateway.store.ExtentSource;
+import io.stratus.gateway.store.ImageBackend;
+import io.stratus.gateway.store.UploadSink;
+import io.stratus.proto.image.v1.DataExtent;
+import io.stratus.proto.image.v1.UploadHeader;
+import io.stratus.proto.image.v1.UploadTrailer;
+import io.stratus.proto.image.v1.ZeroExtent;
+import io.stratus.support.errors.ApiException;
+import java.io.IOException;
+import java.util.concurrent.Semaphore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One UploadImage call, as an explicit state machine:
+ *
+ * <pre>
+ *   AWAITING_HEADER ──header──► RECEIVING ──data/zero──► RECEIVING
+ *                                   │ trailer ──► TRAILED ──end──► COMMITTED (image active)
+ *                                   │ end ──────────────────────► COMMITTED
+ *   any protocol error ──► FAILED (partial data removed, image queued again)
+ *   digest mismatch    ──► FAILED (image killed)
+ *   call broken        ──► FAILED (durable prefix kept privately for a resume)
+ * </pre>
+ *
+ * Extents must come in increasing, non-overlapping order within the header's virtual size;
+ * a gap between extents is a hole. md5 and sha512 are computed here over the guest-visible
+ * content, independent of the store.
+ */
+public final class UploadSession {
+  private static final Logger LOG = LoggerFactory.getLogger(UploadSession.class);
+
+  /** Where the session is. */
+  public enum State {
+    AWAITING_HEADER,
+    RECEIVING,
+    TRAILED,
+    COMMITTED,
+    FAILED
+  }
+
+  private final ImageBackend backend;
+  private final Semaphore uploadSlots;
+  private final int maxExtentBytes;
+  private State state = State.AWAITING_HEADER;
+  private String imageId;
+  private String uploadId;
+  private long virtualSize;
+  private long position;
+  private long bytesReceived;
+  private UploadTrailer trailer;
+  private UploadSink sink;
+  private ContentDigests digests;
+  private boolean holdsSlot;
+
+  public UploadSession(ImageBackend backend, Semaphore uploadSlots, int maxExtentBytes) {
+    this.backend = backend;
+    this.uploadSlots = uploadSlots;
+    this.maxExtentBytes = maxExtentBytes;
+  }
+
+  public State state() {
+    return state;
+  }
+
+  public long bytesReceived() {
+    return bytesReceived;
+  }
+
+  /** The first message: which image, how large, and where to (re)start. */
+  public void header(UploadHeader h) throws IOException {
+    expect(State.AWAITING_HEADER, "header");
+    imageId = ImageValidator.id("header.image_id", h.getImageId());
+    if (h.getUploadId().isEmpty() || h.getUploadId().length() > 128) {
+      throw protocol("header.upload_id", "must be 1..128 characters");
+    }
+    if (h.getVirtualSize() <= 0) {
+      throw protocol("header.virtual_size", "must be positive");
+    }
+    if (!h.getDiskFormat().isEmpty() && !h.getDiskFormat().equals("raw")) {
+      throw protocol("header.disk_format", "extents carry raw content; got '" + h.getDiskFormat() + "'");
+    }
+    ImageRecord image = backend.get(imageId)
+        .orElseThrow(() -> ApiException.notFound("image " + imageId + " not found"));
+    if (image.status() != ImageStatus.QUEUED) {
+      throw ApiException.failedPrecondition("image " + imageId + " is "
+          + image.status().glanceName() + ", not queued; it cannot take an upload");
+    }
+    long resume = h.getResumeOffset();
+    if (resume < 0 || resume > h.getVirtualSize()) {
+      throw protocol("header.resume_offset", "must be between 0 and virtual_size");
+    }
+    if (!uploadSlots.tryAcquire()) {
+      throw ApiException.resourceExhausted("too many uploads in progress; retry later");
+    }
+    holdsSlot = true;
+    uploadId = h.getUploadId();
+    virtualSize = h.getVirtualSize();
+    try {
+      sink = backend.beginUpload(image, uploadId, virtualSize, resume);
+      digests = new ContentDigests();
+      if (resume > 0) {
+        rehashPrefix(resume);
+      }
+    } catch (IOException | RuntimeException e) {
+      release();
+      if (sink != null) {
+        sink.abort(true);
+      }
+      state = State.FAILED;
+      throw e;
+    }
+    position = resume;
+    state = State.RECEIVING;
+    LOG.info("upload started; image={} upload={} virtualSize={} resumeOffset={}",
+        imageId, uploadId, virtualSize, resume);
+  }
+
+  private void rehashPrefix(long upTo) throws IOException {
+    long at = 0;
+    try (ExtentSource prefix = sink.durablePrefix()) {
+      Extent e;
+      while (at < upTo && (e = prefix.next(4 << 20)) != null) {
+        long len = Math.min(e.length(), upTo - at);
+        if (e instanceof Extent.Data d) {
+          digests.data(d.data().duplicate().limit(d.data().position() + (int) len));
+        } else {
+          digests.zeros(len);
+        }
+        at += len;
+      }
+    }
+    if (at < upTo) {
+      digests.zeros(upTo - at);
+    }
+  }
+
+  /** A data extent. */
+  public void data(DataExtent d) throws IOException {
+    expect(State.RECEIVING, "data");
+    long length = d.getData().size();
+    if (length == 0 || length > maxExtentBytes) {
+      throw protocol("data.data", "must hold 1.." + maxExtentBytes + " bytes, got " + length);
+    }
+    place("data", d.getOffset(), length);
+    var bytes = d.getData().asReadOnlyByteBuffer();
+    digests.data(bytes);
+    sink.data(d.getOffset(), bytes);
+    bytesReceived += length;
+    position = d.getOffset() + length;
+  }
+
+  /** A zero extent (a hole). */
+  public void zero(ZeroExtent z) throws IOException {
+    expect(State.RECEIVING, "zero");
+    if (z.getLength() <= 0) {
+      throw protocol("zero.length", "must be positive");
+    }
+    place("zero", z.getOffset(), z.getLength());
+    digests.zeros(z.getLength());
+    sink.zero(z.getOffset(), z.getLength());
+    position = z.getOffset() + z.getLength();
+  }
+
+  /** Checks order and bounds, and hashes the hole before the extent, if any. */
+  private void place(String kind, long offset, long length) {
+    if (offset < position) {
+      throw protocol(kind + ".offset", offset + " goes back or overlaps: the next extent must"
+          + " start at or after " + position);
+    }
+    if (offset + length > virtualSize) {
+      throw protocol(kind + ".offset", "extent [" + offset + ", " + (offset + length)
+          + ") ends past virtual_size " + virtualSize);
+    }
+    if (offset > position) {
+      digests.zeros(offset - position);
+    }
+  }
+
+  /** The uploader's digests, checked at the end. */
+  public void trailer(UploadTrailer t) {
+    expect(State.RECEIVING, "trailer");
+    trailer = t;
+    state = State.TRAILED;
+  }
+
+  /** The client finished sending: verify and publish. */
+  public ImageRecord complete() throws IOException {
+    if (state != State.RECEIVING && state != State.TRAILED) {
+      throw protocol("header", "the upload ended before its header");
+    }
+    if (position < virtualSize) {
+      digests.zeros(virtualSize - position);
+    }
+    String md5 = digests.md5Hex();
+    String sha512 = digests.sha512Hex();
+    if (trailer != null && !trailer.getMd5().isEmpty() && !trailer.getMd5().equalsIgnoreCase(md5)) {
+      kill("md5 " + trailer.getMd5() + " sent by the uploader differs from " + md5 + " received");
+    }
+    if (trailer != null && !trailer.getSha512().isEmpty()
+        && !trailer.getSha512().equalsIgnoreCase(sha512)) {
+      kill("sha512 sent by the uploader differs from the sha512 of the bytes received");
+    }
+    ImageRecord active;
+    try {
+      active = sink.commit(virtualSize, md5, sha512);
+    } finally {
+      release();
+    }
+    if (!active.checksum().equalsIgnoreCase(md5) || !active.osHashValue().equalsIgnoreCase(sha512)) {
+      state = State.FAILED;
+      backend.kill(imageId);
+      throw ApiException.dataLoss("the store computed other digests than the gateway for image "
+          + imageId + "; the image was killed");
+    }
+    state = State.COMMITTED;
+    LOG.info("upload committed; image={} upload={} bytes={} virtualSize={}",
+        imageId, uploadId, bytesReceived, virtualSize);
+    return active;
+  }
+
+  private void kill(String why) throws IOException {
+    state = State.FAILED;
+    release();
+    sink.abort(false);
+    backend.kill(imageId);
+    LOG.warn("upload failed verification, image killed; image={} reason={}", imageId, why);
+    throw ApiException.dataLoss(why + "; image " + imageId + " was killed");
+  }
+
+  /**
+   * The client broke off or the call failed: keep the durable prefix for a resume when
+   * {@code keepForResume}, else drop everything. The image is queued again either way.
+   */
+  public void abandon(boolean keepForResume) {
+    if (state == State.COMMITTED || state == State.FAILED) {
+      return;
+    }
+    state = State.FAILED;
+    release();
+    if (sink != null) {
+      sink.abort(keepForResume);
+      LOG.info("upload abandoned; image={} upload={} keptForResume={}", imageId, uploadId,
+          keepForResume);
+    }
+  }
+
+  private void release() {
+    if (holdsSlot) {
+      holdsSlot = false;
+      uploadSlots.release();
+    }
+  }
+
+  private void expect(State expected, String what) {
+    if (state != expected) {
+      throw protocol(what, state == State.AWAITING_HEADER
+          ? "the first message must be the header"
+          : "not expected after " + (state == State.TRAILED ? "the trailer" : "the " + what));
+    }
+  }
+
+  private static ApiException protocol(String field, String problem) {
+    return ApiException.invalidArgument(field, problem);
+  }
+
+  /** Wraps an unexpected I/O failure of the store. */
+  public static ApiException storeFailure(String imageId, IOException e) {
+    return ApiException.unavailable("the image store failed for image " + imageId + ": "
+        + e.getMessage(), e);
+  }
+}

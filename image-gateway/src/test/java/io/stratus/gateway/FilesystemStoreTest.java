@@ -1,0 +1,168 @@
+package io.stratus.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stratus.gateway.store.ImageBackend;
+import io.stratus.gateway.store.fs.FilesystemBackend;
+import io.stratus.proto.image.v1.GetUploadStatusRequest;
+import io.stratus.proto.image.v1.Image;
+import io.stratus.proto.image.v1.ImageStatus;
+import io.stratus.proto.image.v1.UploadHeader;
+import io.stratus.proto.image.v1.UploadImageRequest;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** The filesystem store: the contract kit, plus sparseness, atomic publish and resume. */
+class FilesystemStoreTest extends ImageStoreContract {
+  private Path dir;
+
+  @Override
+  protected ImageBackend openBackend() throws Exception {
+    dir = Files.createTempDirectory("stratus-fs-store-");
+    return new FilesystemBackend(dir, Clock.systemUTC());
+  }
+
+  @Override
+  protected void closeService() throws Exception {
+    try (Stream<Path> files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  @Override
+  protected String expectedBackend() {
+    return "filesystem";
+  }
+
+  /** Bytes really allocated on disk for a file (st_blocks × 512), as du reports them. */
+  private static long allocated(Path file) throws Exception {
+    Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).start();
+    String[] out = new String(p.getInputStream().readAllBytes()).trim().split(" ");
+    assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+    return Long.parseLong(out[0]) * Long.parseLong(out[1]);
+  }
+
+  private List<Path> files(String sub) throws Exception {
+    try (Stream<Path> s = Files.list(dir.resolve(sub))) {
+      return s.toList();
+    }
+  }
+
+  @Test
+  void aHalfSparseImageTakesHalfItsSizeOnDisk() throws Exception {
+    Image image = create("half-sparse");
+    TestImage content = TestImage.halfSparse(64L << 20, 1 << 20, 7);
+    upload(content.messages(image.getId(), "u", CHUNK, true));
+    Path raw = dir.resolve("data").resolve(image.getId() + ".raw");
+    assertEquals(64L << 20, Files.size(raw));
+    long used = allocated(raw);
+    assertTrue(used <= 0.52 * (64L << 20), "allocated " + used + " bytes for a 64 MiB half-sparse image");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    long[] got = downloadInto(image.getId(), out);
+    assertEquals(32L << 20, got[1], "the holes come back as zero extents");
+  }
+
+  @Test
+  void nothingIsVisibleBeforeTheCommitAndNothingIsLeftAfterDelete() throws Exception {
+    Image image = create("atomic");
+    TestImage content = new TestImage(4L << 20).data(0, 2 << 20, 31);
+    List<UploadImageRequest> messages = content.messages(image.getId(), "u", CHUNK, true);
+    var pending = send(messages.subList(0, 2), false);  // header + one extent, then give up
+    try {
+      pending.get(30, TimeUnit.SECONDS);
+    } catch (Exception expected) {
+      // the call was cancelled by the client
+    }
+    assertTrue(files("data").stream().noneMatch(p -> p.getFileName().toString().startsWith(image.getId())),
+        "no visible content before a commit");
+    upload(content.messages(image.getId(), "u2", CHUNK, true));
+    assertTrue(Files.exists(dir.resolve("data").resolve(image.getId() + ".raw")));
+    images().deleteImage(io.stratus.proto.image.v1.DeleteImageRequest.newBuilder().setImageId(image.getId()).build());
+    for (String sub : List.of("data", "partial", "records")) {
+      assertTrue(files(sub).stream().noneMatch(p -> p.getFileName().toString().contains(image.getId())),
+          sub + " still holds files of the deleted image: " + files(sub));
+    }
+  }
+
+  /**
+   * Sends the messages, waits until the gateway reports {@code durable} bytes of this
+   * upload as committed, then breaks the call off as a dying client would.
+   */
+  private java.util.concurrent.CompletableFuture<io.stratus.proto.image.v1.UploadImageResponse>
+      sendThenDie(List<UploadImageRequest> messages, String imageId, String uploadId, long durable)
+      throws Exception {
+    var result = new java.util.concurrent.CompletableFuture<io.stratus.proto.image.v1.UploadImageResponse>();
+    var out = io.stratus.proto.image.v1.ImagesGrpc.newStub(channel).uploadImage(
+        new io.grpc.stub.StreamObserver<>() {
+          @Override
+          public void onNext(io.stratus.proto.image.v1.UploadImageResponse value) {
+            result.complete(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            result.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    messages.forEach(out::onNext);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (images().getUploadStatus(GetUploadStatusRequest.newBuilder().setImageId(imageId)
+        .setUploadId(uploadId).build()).getCommittedOffset() < durable) {
+      assertTrue(System.nanoTime() < deadline, "the gateway never made " + durable + " bytes durable");
+      Thread.sleep(20);
+    }
+    out.onError(io.grpc.Status.CANCELLED.withDescription("client died").asRuntimeException());
+    return result;
+  }
+
+  @Test
+  void anInterruptedUploadResumesFromItsDurableOffset() throws Exception {
+    Image image = create("resume");
+    // 160 MiB of data so at least two durable checkpoints (every 64 MiB) pass.
+    TestImage content = new TestImage(200L << 20).data(0, 160 << 20, 41);
+    List<UploadImageRequest> all = content.messages(image.getId(), "up-1", 4 << 20, true);
+    // Header + 144 MiB; the client dies once the gateway has made 128 MiB durable.
+    var first = sendThenDie(all.subList(0, 1 + 36), image.getId(), "up-1", 128L << 20);
+    try {
+      first.get(60, TimeUnit.SECONDS);
+    } catch (Exception expected) {
+      // cancelled
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    long committed = 0;
+    while (System.nanoTime() < deadline
+        && get(image.getId()).getStatus() != ImageStatus.IMAGE_STATUS_QUEUED) {
+      Thread.sleep(20);
+    }
+    committed = images().getUploadStatus(GetUploadStatusRequest.newBuilder()
+        .setImageId(image.getId()).setUploadId("up-1").build()).getCommittedOffset();
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+    assertTrue(committed >= 128L << 20 && committed <= 144L << 20, "committed " + committed);
+
+    List<UploadImageRequest> rest = new ArrayList<>();
+    rest.add(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
+        .setImageId(image.getId()).setUploadId("up-1").setVirtualSize(content.virtualSize)
+        .setResumeOffset(committed)).build());
+    for (UploadImageRequest m : all.subList(1, all.size())) {
+      if (!m.hasData() || m.getData().getOffset() >= committed) {
+        rest.add(m);
+      }
+    }
+    var done = upload(rest);
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, done.getImage().getStatus());
+    assertEquals(content.sha512(), done.getImage().getOsHashValue(),
+        "digests cover the resumed prefix too");
+    assertTrue(files("partial").stream().noneMatch(p -> p.getFileName().toString().contains(image.getId())));
+  }
+}

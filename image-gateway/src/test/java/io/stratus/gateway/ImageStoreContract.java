@@ -1,0 +1,378 @@
+package io.stratus.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.stratus.gateway.store.ImageBackend;
+import io.stratus.proto.image.v1.CreateImageRequest;
+import io.stratus.proto.image.v1.DataExtent;
+import io.stratus.proto.image.v1.DeleteImageRequest;
+import io.stratus.proto.image.v1.DownloadImageRequest;
+import io.stratus.proto.image.v1.DownloadImageResponse;
+import io.stratus.proto.image.v1.GetImageRequest;
+import io.stratus.proto.image.v1.GetStoreInfoRequest;
+import io.stratus.proto.image.v1.Image;
+import io.stratus.proto.image.v1.ImageStatus;
+import io.stratus.proto.image.v1.ImagesGrpc;
+import io.stratus.proto.image.v1.ListImagesRequest;
+import io.stratus.proto.image.v1.UpdateImageRequest;
+import io.stratus.proto.image.v1.UploadImageRequest;
+import io.stratus.proto.image.v1.UploadImageResponse;
+import io.stratus.proto.image.v1.UploadTrailer;
+import java.io.ByteArrayOutputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The contract every image store passes (STYLE 12), through the real gRPC service with
+ * the store plugged in: records, validation, the upload protocol, verification, clean-up
+ * of failed uploads, download, listing. Each store's test class extends this and opens
+ * its backend against the real service (a directory, a real Glance, a real Ceph).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+public abstract class ImageStoreContract {
+  /** Data extents are sent in chunks of this size. */
+  protected static final int CHUNK = 1 << 20;
+
+  protected ImageBackend backend;
+  protected ImageGateway gateway;
+  protected ManagedChannel channel;
+  protected ImagesGrpc.ImagesBlockingStub images;
+
+  /** Opens the store under test (called once per class). */
+  protected abstract ImageBackend openBackend() throws Exception;
+
+  /** Stops whatever real service the store used (after the gateway closed). */
+  protected void closeService() throws Exception {}
+
+  /** The store's kind, as GetStoreInfo reports it. */
+  protected abstract String expectedBackend();
+
+  @BeforeAll
+  void startGateway() throws Exception {
+    backend = openBackend();
+    String name = InProcessServerBuilder.generateName();
+    gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", "/unused", "uploads.max", "8")),
+        InProcessServerBuilder.forName(name), backend);
+    channel = InProcessChannelBuilder.forName(name).maxInboundMessageSize(8 << 20).build();
+    images = ImagesGrpc.newBlockingStub(channel);
+  }
+
+  @AfterAll
+  void stopGateway() throws Exception {
+    channel.shutdownNow();
+    gateway.close();
+    closeService();
+  }
+
+  protected ImagesGrpc.ImagesBlockingStub images() {
+    return images.withDeadlineAfter(120, TimeUnit.SECONDS);
+  }
+
+  protected Image create(String name) {
+    return images().createImage(CreateImageRequest.newBuilder().setName(name)
+        .setDiskFormat("raw").setContainerFormat("bare").setOwner("project-a")
+        .putProperties("image_type", "snapshot").build()).getImage();
+  }
+
+  protected Image get(String id) {
+    return images().getImage(GetImageRequest.newBuilder().setImageId(id).build()).getImage();
+  }
+
+  /** Sends the messages in order and half-closes; returns the response or the error. */
+  protected CompletableFuture<UploadImageResponse> send(List<UploadImageRequest> messages,
+      boolean complete) {
+    CompletableFuture<UploadImageResponse> result = new CompletableFuture<>();
+    StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(channel)
+        .withDeadlineAfter(300, TimeUnit.SECONDS)
+        .uploadImage(new StreamObserver<>() {
+          @Override
+          public void onNext(UploadImageResponse value) {
+            result.complete(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            result.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    for (UploadImageRequest m : messages) {
+      if (result.isDone()) {
+        break;
+      }
+      out.onNext(m);
+    }
+    if (complete) {
+      out.onCompleted();
+    } else {
+      out.onError(Status.CANCELLED.withDescription("client gave up").asRuntimeException());
+    }
+    return result;
+  }
+
+  protected UploadImageResponse upload(List<UploadImageRequest> messages) throws Exception {
+    return send(messages, true).get(300, TimeUnit.SECONDS);
+  }
+
+  protected StatusRuntimeException uploadFails(List<UploadImageRequest> messages) {
+    var e = assertThrows(Exception.class, () -> upload(messages));
+    return (StatusRuntimeException) e.getCause();
+  }
+
+  /** Downloads and rebuilds the whole content; returns its sha512 and the zero-extent bytes. */
+  protected long[] downloadInto(String id, ByteArrayOutputStream content) throws Exception {
+    Iterator<DownloadImageResponse> it = images().downloadImage(
+        DownloadImageRequest.newBuilder().setImageId(id).build());
+    assertTrue(it.next().hasImage(), "the first message describes the image");
+    long pos = 0;
+    long zeroBytes = 0;
+    while (it.hasNext()) {
+      var m = it.next();
+      if (m.hasData()) {
+        assertEquals(pos, m.getData().getOffset(), "extents arrive in order without gaps");
+        m.getData().getData().writeTo(content);
+        pos += m.getData().getData().size();
+      } else {
+        assertEquals(pos, m.getZero().getOffset(), "extents arrive in order without gaps");
+        content.writeBytes(new byte[Math.toIntExact(m.getZero().getLength())]);
+        zeroBytes += m.getZero().getLength();
+        pos += m.getZero().getLength();
+      }
+    }
+    return new long[] {pos, zeroBytes};
+  }
+
+  private static String sha512(byte[] b) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-512").digest(b));
+  }
+
+  @Test
+  void recordsFollowGlancesLifecycle() {
+    Image created = create("lifecycle");
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, created.getStatus());
+    assertEquals("snapshot", created.getPropertiesMap().get("image_type"));
+    assertEquals("private", created.getVisibility());
+    assertEquals(created.getId(), get(created.getId()).getId());
+
+    Image updated = images().updateImage(UpdateImageRequest.newBuilder().setImageId(created.getId())
+        .setName("renamed").putSetProperties("os_distro", "cirros")
+        .addRemoveProperties("image_type").build()).getImage();
+    assertEquals("renamed", updated.getName());
+    assertEquals("cirros", updated.getPropertiesMap().get("os_distro"));
+    assertFalse(updated.getPropertiesMap().containsKey("image_type"));
+
+    images().deleteImage(DeleteImageRequest.newBuilder().setImageId(created.getId()).build());
+    var again = assertThrows(StatusRuntimeException.class, () -> images().deleteImage(
+        DeleteImageRequest.newBuilder().setImageId(created.getId()).build()));
+    assertEquals(Status.Code.NOT_FOUND, again.getStatus().getCode());
+    assertEquals("image " + created.getId() + " not found", again.getStatus().getDescription());
+  }
+
+  @Test
+  void badRecordsAreRefusedNamingTheField() {
+    var format = assertThrows(StatusRuntimeException.class, () -> images().createImage(
+        CreateImageRequest.newBuilder().setName("x").setDiskFormat("qcow3").build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, format.getStatus().getCode());
+    assertTrue(format.getStatus().getDescription().startsWith("disk_format: 'qcow3' is not one of"),
+        format.getStatus().getDescription());
+    var reserved = assertThrows(StatusRuntimeException.class, () -> images().createImage(
+        CreateImageRequest.newBuilder().setName("x").putProperties("status", "active").build()));
+    assertEquals("properties.status: is a reserved attribute, not a property",
+        reserved.getStatus().getDescription());
+    var badId = assertThrows(StatusRuntimeException.class, () -> get("nope"));
+    assertEquals(Status.Code.INVALID_ARGUMENT, badId.getStatus().getCode());
+    assertEquals("image_id: 'nope' is not a UUID", badId.getStatus().getDescription());
+  }
+
+  @Test
+  void sparseUploadBecomesActiveWithTheContentsDigestsAndDownloadsIdentically() throws Exception {
+    Image image = create("sparse");
+    TestImage content = new TestImage(24L << 20)
+        .data(0, 3 << 20, 1)
+        .data(8L << 20, 1 << 20, 2)
+        .data(20L << 20, 2 << 20, 3);  // the last 2 MiB are a hole nobody sends
+    UploadImageResponse r = upload(content.messages(image.getId(), "u1", CHUNK, true));
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
+    assertEquals(content.dataBytes(), r.getBytesReceived(), "holes were never sent as bytes");
+    Image active = get(image.getId());
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, active.getStatus());
+    assertEquals(content.md5(), active.getChecksum());
+    assertEquals("sha512", active.getOsHashAlgo());
+    assertEquals(content.sha512(), active.getOsHashValue());
+    assertEquals(content.virtualSize, active.getVirtualSize());
+
+    ByteArrayOutputStream downloaded = new ByteArrayOutputStream();
+    long[] got = downloadInto(image.getId(), downloaded);
+    assertEquals(content.virtualSize, got[0]);
+    assertEquals(content.sha512(), sha512(downloaded.toByteArray()));
+  }
+
+  @Test
+  void extentsOutOfOrderAreRefusedAndTheImageIsQueuedAgainWithNothingStored() throws Exception {
+    Image image = create("out-of-order");
+    TestImage content = new TestImage(8L << 20).data(4L << 20, 1 << 20, 5);
+    List<UploadImageRequest> messages = new ArrayList<>(content.messages(image.getId(), "u1", CHUNK, false));
+    messages.add(UploadImageRequest.newBuilder().setData(DataExtent.newBuilder()
+        .setOffset(1L << 20).setData(ByteString.copyFrom(new byte[4096]))).build());
+    var e = uploadFails(messages);
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertEquals("data.offset: 1048576 goes back or overlaps: the next extent must start at or after 5242880",
+        e.getStatus().getDescription());
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+    assertEquals(0, backend.storedBytes(image.getId()), "partial data was removed");
+
+    // The image takes a correct upload afterwards.
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
+        upload(content.messages(image.getId(), "u2", CHUNK, true)).getImage().getStatus());
+  }
+
+  @Test
+  void protocolMistakesNameTheField() {
+    Image image = create("protocol");
+    TestImage content = new TestImage(4L << 20).data(0, 4096, 9);
+    var noHeader = uploadFails(List.of(content.messages(image.getId(), "u", CHUNK, false).get(1)));
+    assertEquals("data: the first message must be the header", noHeader.getStatus().getDescription());
+
+    List<UploadImageRequest> past = new ArrayList<>(content.messages(image.getId(), "u", CHUNK, false));
+    past.add(TestImage.zero(4096, 8L << 20));
+    var pastEnd = uploadFails(past);
+    assertEquals(Status.Code.INVALID_ARGUMENT, pastEnd.getStatus().getCode());
+    assertEquals("zero.offset: extent [4096, 8392704) ends past virtual_size 4194304",
+        pastEnd.getStatus().getDescription());
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+
+    var unknown = uploadFails(content.messages(UUID.randomUUID().toString(), "u", CHUNK, false));
+    assertEquals(Status.Code.NOT_FOUND, unknown.getStatus().getCode());
+  }
+
+  @Test
+  void aSecondUploadToAnActiveImageIsRefusedAndChangesNothing() throws Exception {
+    Image image = create("twice");
+    TestImage content = new TestImage(2L << 20).data(0, 1 << 20, 11);
+    upload(content.messages(image.getId(), "u1", CHUNK, true));
+    TestImage other = new TestImage(2L << 20).data(0, 1 << 20, 12);
+    var e = uploadFails(other.messages(image.getId(), "u2", CHUNK, true));
+    assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
+    assertEquals("image " + image.getId() + " is active, not queued; it cannot take an upload",
+        e.getStatus().getDescription());
+    assertEquals(content.sha512(), get(image.getId()).getOsHashValue());
+  }
+
+  @Test
+  void digestsThatDifferFromTheUploadersKillTheImage() throws Exception {
+    Image image = create("corrupt");
+    TestImage content = new TestImage(2L << 20).data(0, 1 << 20, 13);
+    List<UploadImageRequest> messages = new ArrayList<>(content.messages(image.getId(), "u", CHUNK, false));
+    messages.add(UploadImageRequest.newBuilder().setTrailer(UploadTrailer.newBuilder()
+        .setSha512("00".repeat(64))).build());
+    var e = uploadFails(messages);
+    assertEquals(Status.Code.DATA_LOSS, e.getStatus().getCode());
+    assertTrue(e.getStatus().getDescription().contains("was killed"), e.getStatus().getDescription());
+    Image after = images().getImage(GetImageRequest.newBuilder().setImageId(image.getId()).build()).getImage();
+    assertEquals(ImageStatus.IMAGE_STATUS_KILLED, after.getStatus());
+    assertEquals(0, backend.storedBytes(image.getId()));
+  }
+
+  @Test
+  void aClientThatGivesUpLeavesTheImageQueuedAndNothingVisible() throws Exception {
+    Image image = create("abandoned");
+    TestImage content = new TestImage(8L << 20).data(0, 4 << 20, 15);
+    List<UploadImageRequest> messages = content.messages(image.getId(), "u", CHUNK, true);
+    var r = send(messages.subList(0, 3), false);
+    assertThrows(Exception.class, () -> r.get(30, TimeUnit.SECONDS));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (get(image.getId()).getStatus() != ImageStatus.IMAGE_STATUS_QUEUED
+        && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+    var download = assertThrows(StatusRuntimeException.class, () -> images().downloadImage(
+        DownloadImageRequest.newBuilder().setImageId(image.getId()).build()).next());
+    assertEquals(Status.Code.FAILED_PRECONDITION, download.getStatus().getCode());
+    images().deleteImage(DeleteImageRequest.newBuilder().setImageId(image.getId()).build());
+    assertEquals(0, backend.storedBytes(image.getId()));
+  }
+
+  @Test
+  void concurrentUploadsOfDifferentImagesAllLand() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    List<Future<Boolean>> results = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      int n = i;
+      results.add(pool.submit(() -> {
+        Image image = create("concurrent-" + n);
+        TestImage content = TestImage.halfSparse(8L << 20, 1 << 20, 100 + n);
+        upload(content.messages(image.getId(), "u", CHUNK, true));
+        return content.sha512().equals(get(image.getId()).getOsHashValue());
+      }));
+    }
+    for (Future<Boolean> f : results) {
+      assertTrue(f.get(300, TimeUnit.SECONDS));
+    }
+    pool.shutdown();
+  }
+
+  @Test
+  void listFiltersAndPages() {
+    String marker = UUID.randomUUID().toString();
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ids.add(images().createImage(CreateImageRequest.newBuilder().setName("list-" + i)
+          .setOwner("project-list").putProperties("marker", marker).build()).getImage().getId());
+    }
+    List<String> seen = new ArrayList<>();
+    String token = "";
+    do {
+      var page = images().listImages(ListImagesRequest.newBuilder().setPageSize(2)
+          .putProperties("marker", marker).setPageToken(token).build());
+      page.getImagesList().forEach(i -> seen.add(i.getId()));
+      token = page.getNextPageToken();
+    } while (!token.isEmpty());
+    assertEquals(ids, seen);
+    assertEquals(3, images().listImages(ListImagesRequest.newBuilder().setOwner("project-list")
+        .setStatus(ImageStatus.IMAGE_STATUS_QUEUED).build()).getImagesCount());
+  }
+
+  @Test
+  void storeInfoNamesTheBackend() {
+    assertEquals(expectedBackend(),
+        images().getStoreInfo(GetStoreInfoRequest.getDefaultInstance()).getBackend());
+  }
+
+  @Test
+  void downloadSendsTheSameBytesInOrder() throws Exception {
+    Image image = create("dense");
+    TestImage content = new TestImage(3L << 20).data(0, 3 << 20, 21);
+    upload(content.messages(image.getId(), "u", CHUNK, false));
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    downloadInto(image.getId(), out);
+    assertArrayEquals(content.runs.get(0).bytes(), out.toByteArray());
+  }
+}
