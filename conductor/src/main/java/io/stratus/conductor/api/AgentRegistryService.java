@@ -1,5 +1,6 @@
 package io.stratus.conductor.api;
 
+import io.stratus.support.grpc.GrpcErrors;
 import io.grpc.stub.StreamObserver;
 import io.stratus.conductor.hosts.HostRegistry;
 import io.stratus.proto.agent.v1.AgentRegistryGrpc;

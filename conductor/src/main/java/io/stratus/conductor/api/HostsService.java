@@ -1,7 +1,8 @@
 package io.stratus.conductor.api;
 
+import io.stratus.support.grpc.GrpcErrors;
 import io.grpc.stub.StreamObserver;
-import io.stratus.conductor.domain.ApiException;
+import io.stratus.support.errors.ApiException;
 import io.stratus.conductor.events.ServerEvents;
 import io.stratus.conductor.hosts.HostRegistry;
 import io.stratus.conductor.hosts.HostView;

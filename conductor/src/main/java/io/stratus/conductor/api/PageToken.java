@@ -1,6 +1,6 @@
 package io.stratus.conductor.api;
 
-import io.stratus.conductor.domain.ApiException;
+import io.stratus.support.errors.ApiException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Base64;

@@ -1,12 +1,13 @@
 package io.stratus.conductor.api;
 
+import io.stratus.support.grpc.GrpcErrors;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.stratus.conductor.compute.Caller;
 import io.stratus.conductor.compute.ComputeApi;
 import io.stratus.conductor.db.InstanceActionEntity;
 import io.stratus.conductor.db.InstanceStore;
-import io.stratus.conductor.domain.ApiException;
+import io.stratus.support.errors.ApiException;
 import io.stratus.conductor.domain.RootDiskKind;
 import io.stratus.conductor.domain.VmState;
 import io.stratus.conductor.events.EventBus;

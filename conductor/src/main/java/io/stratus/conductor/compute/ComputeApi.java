@@ -8,7 +8,7 @@ import io.stratus.conductor.db.InstanceEntity;
 import io.stratus.conductor.db.InstanceFaultEntity;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.db.StateUpdate;
-import io.stratus.conductor.domain.ApiException;
+import io.stratus.support.errors.ApiException;
 import io.stratus.conductor.domain.Operation;
 import io.stratus.conductor.domain.RootDiskKind;
 import io.stratus.conductor.domain.TaskState;

@@ -1,6 +1,6 @@
 package io.stratus.conductor.compute;
 
-import io.stratus.conductor.domain.ApiException;
+import io.stratus.support.errors.ApiException;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;

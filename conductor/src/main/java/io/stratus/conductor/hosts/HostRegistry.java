@@ -4,7 +4,7 @@ import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.HostEntity;
 import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceStore;
-import io.stratus.conductor.domain.ApiException;
+import io.stratus.support.errors.ApiException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

@@ -3,7 +3,7 @@ package io.stratus.conductor.image;
 import io.grpc.Channel;
 
 import io.grpc.StatusRuntimeException;
-import io.stratus.conductor.domain.ApiException;
+import io.stratus.support.errors.ApiException;
 import io.stratus.proto.image.v1.CreateImageRequest;
 import io.stratus.proto.image.v1.DeleteImageRequest;
 import io.stratus.proto.image.v1.GetImageRequest;
