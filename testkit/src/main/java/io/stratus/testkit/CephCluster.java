@@ -2,18 +2,15 @@ package io.stratus.testkit;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +50,7 @@ import org.slf4j.LoggerFactory;
 public final class CephCluster implements AutoCloseable {
 
     /** Environment variable naming the repository root (holding {@code deploy/scripts}). */
-    public static final String REPO_ENV = "STRATUS_REPO";
+    public static final String REPO_ENV = RepoScripts.REPO_ENV;
 
     private static final Logger LOG = LoggerFactory.getLogger(CephCluster.class);
 
@@ -76,8 +73,9 @@ public final class CephCluster implements AutoCloseable {
     private final String diskPool;
     private final String imagePool;
     private final List<Long> pids;
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final Thread shutdownHook;
+    private final StopOnce stopOnce;
+    /** What went wrong when {@link #stopOnce} stopped the cluster, or null. */
+    private volatile String stopFailure;
 
     private CephCluster(Path downScript, Path dir, Map<String, String> env) {
         this.downScript = downScript;
@@ -88,7 +86,7 @@ public final class CephCluster implements AutoCloseable {
         this.diskPool = env.get("CEPH_POOL_DISKS");
         this.imagePool = env.get("CEPH_POOL_IMAGES");
         this.pids = parsePids(env.get("CEPH_PIDS"));
-        this.shutdownHook = new Thread(this::stopAndDelete, "stratus-ceph-shutdown-" + dir.getFileName());
+        this.stopOnce = new StopOnce("stratus-ceph-shutdown-" + dir.getFileName(), this::stopAndDelete);
     }
 
     /**
@@ -115,7 +113,7 @@ public final class CephCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create a temporary directory for Ceph", e);
         }
-        ProcessResult result;
+        Processes.Captured result;
         try {
             Map<String, String> extraEnv = Map.of("STRATUS_CEPH_OWNER_PID",
                     Long.toString(ProcessHandle.current().pid()));
@@ -131,11 +129,11 @@ public final class CephCluster implements AutoCloseable {
             throw new IllegalStateException((result.timedOut()
                     ? "ceph-up.sh did not finish within " + START_TIMEOUT.toMinutes() + " min"
                     : "ceph-up.sh failed with exit code " + result.exitCode())
-                    + ": bash " + upScript + " " + dir + "\n" + result.output());
+                    + ": bash " + upScript + " " + dir + "\n" + result.stdout());
         }
         CephCluster cluster;
         try {
-            Map<String, String> env = parseEnv(Files.readString(dir.resolve("env"), StandardCharsets.UTF_8));
+            Map<String, String> env = EnvFile.read(dir.resolve("env"));
             for (String key : REQUIRED_KEYS) {
                 if (env.get(key) == null || env.get(key).isEmpty()) {
                     throw new IllegalStateException("no " + key + " in " + dir.resolve("env"));
@@ -145,9 +143,9 @@ public final class CephCluster implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             runDown(downScript, dir);
             throw new IllegalStateException("ceph-up.sh succeeded but its env file is unusable: " + e
-                    + "\n" + result.output(), e);
+                    + "\n" + result.stdout(), e);
         }
-        Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
+        cluster.stopOnce.registerHook();
         LOG.info("Ceph started on {} (fsid {}, pids {}) in {} ms (dir {})", cluster.monHost, cluster.fsid,
                 cluster.pids, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedAt), dir);
         return cluster;
@@ -229,35 +227,22 @@ public final class CephCluster implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed.get()) {
-            return;
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(shutdownHook);
-        } catch (IllegalStateException alreadyShuttingDown) {
-            // The hook is running or about to; stopAndDelete is idempotent.
-        }
-        String failure = stopAndDelete();
-        if (failure != null) {
-            throw new IllegalStateException(failure);
+        if (stopOnce.close() && stopFailure != null) {
+            throw new IllegalStateException(stopFailure);
         }
     }
 
     @Override
     public String toString() {
-        return "CephCluster[" + monHost + ", " + dir + (closed.get() ? ", closed]" : "]");
+        return "CephCluster[" + monHost + ", " + dir + (stopOnce.isStopped() ? ", closed]" : "]");
     }
 
-    /** Stops the cluster once; returns a description of the failure, or null. */
-    private String stopAndDelete() {
-        if (!closed.compareAndSet(false, true)) {
-            return null;
-        }
+    /** Run once, by {@link #stopOnce}; records a description of a failure in {@link #stopFailure}. */
+    private void stopAndDelete() {
         long stoppingAt = System.nanoTime();
-        String failure = runDown(downScript, dir);
+        stopFailure = runDown(downScript, dir);
         LOG.info("Ceph on {} stopped and removed in {} ms", monHost,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stoppingAt));
-        return failure;
     }
 
     // ---------------------------------------------------------------- scripts
@@ -268,33 +253,18 @@ public final class CephCluster implements AutoCloseable {
      * {@code deploy/scripts/ceph-up.sh}.
      */
     static Path findRepoRoot() {
-        String configured = System.getenv(REPO_ENV);
-        if (configured != null && !configured.isBlank()) {
-            Path repo = Paths.get(configured).toAbsolutePath().normalize();
-            if (!Files.isRegularFile(repo.resolve(UP_SCRIPT))) {
-                throw new IllegalStateException(REPO_ENV + "=" + configured + " has no " + UP_SCRIPT);
-            }
-            return repo;
-        }
-        Path start = Paths.get("").toAbsolutePath().normalize();
-        for (Path dir = start; dir != null; dir = dir.getParent()) {
-            if (Files.isRegularFile(dir.resolve(UP_SCRIPT))) {
-                return dir;
-            }
-        }
-        throw new IllegalStateException("cannot find " + UP_SCRIPT + " in " + start
-                + " or any parent directory; set " + REPO_ENV + " to the repository root");
+        return RepoScripts.root(UP_SCRIPT);
     }
 
     /** Runs ceph-down.sh DIR; returns a description of the failure, or null. Never throws. */
     private static String runDown(Path downScript, Path dir) {
         try {
-            ProcessResult result = run(List.of("bash", downScript.toString(), dir.toString()),
+            Processes.Captured result = run(List.of("bash", downScript.toString(), dir.toString()),
                     downScript.getParent(), Map.of(), STOP_TIMEOUT, Duration.ofSeconds(5));
             if (result.timedOut() || result.exitCode() != 0) {
                 String failure = "ceph-down.sh " + dir + (result.timedOut()
                         ? " did not finish within " + STOP_TIMEOUT.toSeconds() + " s"
-                        : " failed with exit code " + result.exitCode()) + ": " + result.output();
+                        : " failed with exit code " + result.exitCode()) + ": " + result.stdout();
                 LOG.warn(failure);
                 return failure;
             }
@@ -303,32 +273,6 @@ public final class CephCluster implements AutoCloseable {
             LOG.warn("cannot run ceph-down.sh {}", dir, e);
             return "cannot run ceph-down.sh " + dir + ": " + e;
         }
-    }
-
-    /**
-     * Parses the {@code KEY=VALUE} lines of {@code ceph-up.sh}'s env file; a
-     * value may be enclosed in double or single quotes. Other lines are ignored.
-     */
-    static Map<String, String> parseEnv(String text) {
-        Map<String, String> env = new LinkedHashMap<>();
-        for (String raw : text.split("\n")) {
-            String line = raw.strip();
-            int eq = line.indexOf('=');
-            if (line.isEmpty() || line.startsWith("#") || eq <= 0) {
-                continue;
-            }
-            String key = line.substring(0, eq);
-            if (!key.matches("[A-Za-z_][A-Za-z0-9_]*")) {
-                continue;
-            }
-            String value = line.substring(eq + 1);
-            if (value.length() >= 2 && (value.startsWith("\"") && value.endsWith("\"")
-                    || value.startsWith("'") && value.endsWith("'"))) {
-                value = value.substring(1, value.length() - 1);
-            }
-            env.put(key, value);
-        }
-        return env;
     }
 
     static List<Long> parsePids(String value) {
@@ -341,74 +285,31 @@ public final class CephCluster implements AutoCloseable {
         return Collections.unmodifiableList(result);
     }
 
-    private record ProcessResult(int exitCode, boolean timedOut, String output) {
-    }
-
     /**
      * Runs a command with stdout and stderr captured to a file (never a pipe, so
      * a process it leaves behind cannot block us) and waits at most
      * {@code timeout}. On timeout sends SIGTERM (the scripts clean up on it),
-     * waits at most {@code grace}, then kills the whole process tree.
+     * waits at most {@code grace}, then kills the whole process tree; the result
+     * then says {@link Processes.Captured#timedOut()}.
      */
-    private static ProcessResult run(List<String> command, Path workDir, Map<String, String> extraEnv,
+    private static Processes.Captured run(List<String> command, Path workDir, Map<String, String> extraEnv,
             Duration timeout, Duration grace) {
-        LOG.debug("running {}", command);
-        Path output = null;
-        try {
-            output = Files.createTempFile("stratus-ceph-cmd-", ".out");
-            ProcessBuilder builder = new ProcessBuilder(command)
-                    .directory(workDir.toFile())
-                    .redirectErrorStream(true)
-                    .redirectOutput(output.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(Paths.get("/dev/null").toFile()));
-            builder.environment().putAll(extraEnv);
-            Process process = builder.start();
-            boolean timedOut = false;
-            try {
-                if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                    timedOut = true;
+        return Processes.command(command)
+                .log(LOG)
+                .tempFiles("stratus-ceph-cmd-")
+                .mergeOutput()
+                .directory(workDir)
+                .environment(extraEnv)
+                .timeout(timeout)
+                .reader(Processes.LENIENT_UTF8.keepingTail(OUTPUT_LIMIT, "characters"))
+                .onTimeout(process -> {
                     LOG.warn("{} still running after {} s; terminating it", command, timeout.toSeconds());
                     process.destroy();
                     if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-                        destroyTree(process);
+                        Processes.killTree(process);
                     }
-                }
-            } catch (InterruptedException e) {
-                destroyTree(process);
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while running " + String.join(" ", command), e);
-            }
-            return new ProcessResult(timedOut ? -1 : process.exitValue(), timedOut, readOutput(output));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot run " + String.join(" ", command), e);
-        } finally {
-            if (output != null) {
-                try {
-                    Files.deleteIfExists(output);
-                } catch (IOException e) {
-                    LOG.debug("cannot delete {}", output, e);
-                }
-            }
-        }
-    }
-
-    private static void destroyTree(Process process) {
-        process.descendants().forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
-        try {
-            process.waitFor(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static String readOutput(Path output) throws IOException {
-        // Lenient decoding: a daemon log tail may hold anything.
-        String text = new String(Files.readAllBytes(output), StandardCharsets.UTF_8);
-        if (text.length() > OUTPUT_LIMIT) {
-            text = "[... " + (text.length() - OUTPUT_LIMIT) + " characters cut ...]\n"
-                    + text.substring(text.length() - OUTPUT_LIMIT);
-        }
-        return text;
+                })
+                .onInterrupt(Processes::killTree)
+                .run();
     }
 }

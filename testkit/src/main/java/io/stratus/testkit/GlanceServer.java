@@ -4,18 +4,14 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,7 +53,7 @@ import org.slf4j.LoggerFactory;
 public final class GlanceServer implements AutoCloseable {
 
     /** Environment variable naming the repository root that holds {@value #UP_SCRIPT}. */
-    public static final String REPO_ENV = "STRATUS_REPO";
+    public static final String REPO_ENV = RepoScripts.REPO_ENV;
 
     /** System property naming the repository root; overrides {@value #REPO_ENV}. */
     public static final String REPO_PROPERTY = "stratus.repo";
@@ -79,21 +75,22 @@ public final class GlanceServer implements AutoCloseable {
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
     /** After SIGTERM to a script that timed out, wait this long before SIGKILL. */
     private static final Duration TERMINATE_GRACE = Duration.ofSeconds(15);
+    /** After SIGKILL to such a script, wait at most this long for it. */
+    private static final Duration KILL_WAIT = Duration.ofSeconds(5);
     private static final int OUTPUT_LIMIT = 20_000;
 
     private final Path repo;
     private final Path dir;
     private final URI url;
     private final long pid;
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final Thread shutdownHook;
+    private final StopOnce stopOnce;
 
     private GlanceServer(Path repo, Path dir, URI url, long pid) {
         this.repo = repo;
         this.dir = dir;
         this.url = url;
         this.pid = pid;
-        this.shutdownHook = new Thread(this::stopAndDelete, "stratus-glance-shutdown-" + url.getPort());
+        this.stopOnce = new StopOnce("stratus-glance-shutdown-" + url.getPort(), this::stopAndDelete);
     }
 
     /**
@@ -115,10 +112,10 @@ public final class GlanceServer implements AutoCloseable {
         Duration timeout = Files.isExecutable(INSTALLED_MARKER) ? START_TIMEOUT : INSTALL_AND_START_TIMEOUT;
         GlanceServer server;
         try {
-            ScriptResult result = runScript(repo, UP_SCRIPT, dir, timeout);
+            Processes.Captured result = runScript(repo, UP_SCRIPT, dir, timeout);
             if (result.exitCode() != 0) {
                 throw new IllegalStateException(UP_SCRIPT + " " + dir + " exited with " + result.exitCode()
-                        + result.describe());
+                        + describe(result));
             }
             Map<String, String> env = readEnv(dir.resolve("env"), result);
             server = new GlanceServer(repo, dir, parseUrl(env, result), parsePid(env, result));
@@ -127,9 +124,9 @@ public final class GlanceServer implements AutoCloseable {
             throw e;
         }
         try {
-            Runtime.getRuntime().addShutdownHook(server.shutdownHook);
+            server.stopOnce.registerHook();
         } catch (IllegalStateException shuttingDown) {
-            server.stopAndDelete();
+            server.stopOnce.stop();
             throw new IllegalStateException("the JVM is shutting down; Glance stopped again", shuttingDown);
         }
         LOG.info("Glance started at {} (pid {}) in {} ms (files in {})", server.url, server.pid,
@@ -172,63 +169,56 @@ public final class GlanceServer implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed.get()) {
-            return;
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(shutdownHook);
-        } catch (IllegalStateException alreadyShuttingDown) {
-            // The hook is running or about to; stopAndDelete is idempotent.
-        }
-        stopAndDelete();
+        stopOnce.close();
     }
 
     @Override
     public String toString() {
-        return "GlanceServer[" + url + ", pid " + pid + ", " + dir + (closed.get() ? ", closed]" : "]");
+        return "GlanceServer[" + url + ", pid " + pid + ", " + dir + (stopOnce.isStopped() ? ", closed]" : "]");
     }
 
+    /** Run once, by {@link #stopOnce}. */
     private void stopAndDelete() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
         long stoppingAt = System.nanoTime();
-        // Stop the server even when called from an interrupted thread; restore the flag afterwards.
-        boolean interrupted = Thread.interrupted();
         try {
-            ScriptResult result = runScript(repo, DOWN_SCRIPT, dir, STOP_TIMEOUT);
+            Processes.Captured result = runDownScript(repo, dir);
             if (result.exitCode() != 0) {
-                LOG.warn("{} {} exited with {}{}", DOWN_SCRIPT, dir, result.exitCode(), result.describe());
+                LOG.warn("{} {} exited with {}{}", DOWN_SCRIPT, dir, result.exitCode(), describe(result));
             }
         } catch (RuntimeException e) {
             LOG.warn("cannot stop Glance at {} (pid {}, files in {})", url, pid, dir, e);
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
         }
         LOG.info("Glance at {} stopped and removed in {} ms", url,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stoppingAt));
     }
 
     private static void cleanUpAfterFailedStart(Path repo, Path dir, Throwable failure) {
-        // Clean up even when the failure was an interrupt; restore the flag afterwards.
-        boolean interrupted = Thread.interrupted();
         try {
-            ScriptResult result = runScript(repo, DOWN_SCRIPT, dir, STOP_TIMEOUT);
+            Processes.Captured result = runDownScript(repo, dir);
             if (result.exitCode() != 0) {
                 failure.addSuppressed(new IllegalStateException("cleanup " + DOWN_SCRIPT + " " + dir
-                        + " exited with " + result.exitCode() + result.describe()));
+                        + " exited with " + result.exitCode() + describe(result)));
             }
         } catch (RuntimeException e) {
             failure.addSuppressed(e);
+        }
+        if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Dirs.deleteRecursively(dir);
+        }
+    }
+
+    /**
+     * Runs {@value #DOWN_SCRIPT} DIR even from an interrupted thread (a failed
+     * start may be an interrupt); the interrupt flag is restored afterwards.
+     */
+    private static Processes.Captured runDownScript(Path repo, Path dir) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            return runScript(repo, DOWN_SCRIPT, dir, STOP_TIMEOUT);
         } finally {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
-        }
-        if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            deleteRecursively(dir);
         }
     }
 
@@ -240,35 +230,14 @@ public final class GlanceServer implements AutoCloseable {
      * above the working directory that contains it.
      */
     static Path findRepo() {
-        String configured = System.getProperty(REPO_PROPERTY);
-        String source = "system property " + REPO_PROPERTY;
-        if (configured == null || configured.isBlank()) {
-            configured = System.getenv(REPO_ENV);
-            source = "$" + REPO_ENV;
-        }
-        if (configured != null && !configured.isBlank()) {
-            Path root = Paths.get(configured).toAbsolutePath().normalize();
-            if (!Files.isRegularFile(root.resolve(UP_SCRIPT))) {
-                throw new IllegalStateException(source + "=" + configured + " does not contain " + UP_SCRIPT);
-            }
-            return root;
-        }
-        Path start = Paths.get(System.getProperty("user.dir")).toAbsolutePath().normalize();
-        for (Path candidate = start; candidate != null; candidate = candidate.getParent()) {
-            if (Files.isRegularFile(candidate.resolve(UP_SCRIPT))) {
-                return candidate;
-            }
-        }
-        throw new IllegalStateException("cannot find " + UP_SCRIPT + " in " + start
-                + " or any parent directory; set " + REPO_ENV + " to the Stratus repository root");
+        return RepoScripts.root(UP_SCRIPT, REPO_PROPERTY);
     }
 
     // ---------------------------------------------------------------- running the scripts
 
-    private record ScriptResult(int exitCode, String stdout, String stderr) {
-        String describe() {
-            return "\n--- stdout ---\n" + stdout.strip() + "\n--- stderr ---\n" + stderr.strip();
-        }
+    /** The script's output for messages: both streams, each stripped, under headings. */
+    private static String describe(Processes.Captured result) {
+        return "\n--- stdout ---\n" + result.stdout().strip() + "\n--- stderr ---\n" + result.stderr().strip();
     }
 
     /**
@@ -276,97 +245,34 @@ public final class GlanceServer implements AutoCloseable {
      * stderr captured to files (never pipes, so a daemon that inherited them
      * could not block us), waiting at most {@code timeout}. On timeout or
      * interruption the script gets SIGTERM (its trap stops what it started),
-     * then SIGKILL after {@link #TERMINATE_GRACE}.
+     * then SIGKILL after {@link #TERMINATE_GRACE}, and an
+     * {@link IllegalStateException} carrying its output is thrown.
      */
-    private static ScriptResult runScript(Path repo, String script, Path dir, Duration timeout) {
-        List<String> command = List.of("bash", repo.resolve(script).toString(), dir.toString());
-        LOG.debug("running {}", command);
-        Path out = null;
-        Path err = null;
-        try {
-            out = Files.createTempFile("stratus-glance-", ".out");
-            err = Files.createTempFile("stratus-glance-", ".err");
-            Process process = new ProcessBuilder(command)
-                    .directory(repo.toFile())
-                    .redirectOutput(out.toFile())
-                    .redirectError(err.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(Paths.get("/dev/null").toFile()))
-                    .start();
-            boolean finished;
-            try {
-                finished = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                terminate(process);
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while running " + String.join(" ", command)
-                        + new ScriptResult(-1, read(out), read(err)).describe(), e);
-            }
-            if (!finished) {
-                terminate(process);
-                throw new IllegalStateException("timed out after " + timeout.toSeconds() + " s: "
-                        + String.join(" ", command) + new ScriptResult(-1, read(out), read(err)).describe());
-            }
-            return new ScriptResult(process.exitValue(), read(out), read(err));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot run " + String.join(" ", command), e);
-        } finally {
-            for (Path file : new Path[] {out, err}) {
-                if (file != null) {
-                    try {
-                        Files.deleteIfExists(file);
-                    } catch (IOException e) {
-                        LOG.debug("cannot delete {}", file, e);
-                    }
-                }
-            }
-        }
-    }
-
-    private static void terminate(Process process) {
-        process.destroy();
-        try {
-            if (!process.waitFor(TERMINATE_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static String read(Path file) {
-        try {
-            String text = Files.readString(file, StandardCharsets.UTF_8);
-            return text.length() <= OUTPUT_LIMIT ? text
-                    : "[... " + (text.length() - OUTPUT_LIMIT) + " chars cut ...]\n"
-                            + text.substring(text.length() - OUTPUT_LIMIT);
-        } catch (IOException | UncheckedIOException e) {
-            return "(cannot read " + file + ": " + e + ")";
-        }
+    private static Processes.Captured runScript(Path repo, String script, Path dir, Duration timeout) {
+        return Processes.command(List.of("bash", repo.resolve(script).toString(), dir.toString()))
+                .log(LOG)
+                .tempFiles("stratus-glance-")
+                .directory(repo)
+                .timeout(timeout)
+                .reader(Processes.UTF8.keepingTail(OUTPUT_LIMIT, "chars").orPlaceholder())
+                .stopWith(Processes.terminateThenKill(TERMINATE_GRACE, KILL_WAIT))
+                .failOnTimeout(GlanceServer::describe)
+                .interruptDetail(GlanceServer::describe)
+                .run();
     }
 
     // ---------------------------------------------------------------- parsing DIR/env
 
-    private static Map<String, String> readEnv(Path envFile, ScriptResult result) {
-        List<String> lines;
+    private static Map<String, String> readEnv(Path envFile, Processes.Captured result) {
         try {
-            lines = Files.readAllLines(envFile, StandardCharsets.UTF_8);
+            return EnvFile.read(envFile);
         } catch (IOException e) {
             throw new IllegalStateException(UP_SCRIPT + " succeeded but " + envFile + " is unreadable: " + e
-                    + result.describe(), e);
+                    + describe(result), e);
         }
-        Map<String, String> env = new LinkedHashMap<>();
-        for (String line : lines) {
-            int eq = line.indexOf('=');
-            if (eq > 0 && !line.startsWith("#")) {
-                env.put(line.substring(0, eq).strip(), line.substring(eq + 1).strip());
-            }
-        }
-        return env;
     }
 
-    private static URI parseUrl(Map<String, String> env, ScriptResult result) {
+    private static URI parseUrl(Map<String, String> env, Processes.Captured result) {
         String value = env.get("GLANCE_URL");
         try {
             URI uri = new URI(value == null ? "" : value);
@@ -375,11 +281,11 @@ public final class GlanceServer implements AutoCloseable {
             }
             return uri;
         } catch (URISyntaxException e) {
-            throw new IllegalStateException("bad or missing GLANCE_URL in env: " + value + result.describe(), e);
+            throw new IllegalStateException("bad or missing GLANCE_URL in env: " + value + describe(result), e);
         }
     }
 
-    private static long parsePid(Map<String, String> env, ScriptResult result) {
+    private static long parsePid(Map<String, String> env, Processes.Captured result) {
         String value = env.get("GLANCE_PID");
         try {
             long pid = Long.parseLong(value == null ? "" : value);
@@ -388,22 +294,7 @@ public final class GlanceServer implements AutoCloseable {
             }
             return pid;
         } catch (NumberFormatException e) {
-            throw new IllegalStateException("bad or missing GLANCE_PID in env: " + value + result.describe(), e);
-        }
-    }
-
-    private static void deleteRecursively(Path path) {
-        try {
-            if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
-                try (DirectoryStream<Path> children = Files.newDirectoryStream(path)) {
-                    for (Path child : children) {
-                        deleteRecursively(child);
-                    }
-                }
-            }
-            Files.deleteIfExists(path);
-        } catch (IOException e) {
-            LOG.warn("cannot delete {}", path, e);
+            throw new IllegalStateException("bad or missing GLANCE_PID in env: " + value + describe(result), e);
         }
     }
 }

@@ -2,19 +2,13 @@ package io.stratus.testkit;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipal;
-import java.nio.file.attribute.UserPrincipalLookupService;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,7 +60,7 @@ public final class Libvirt {
     public static final String DEFAULT_URI = "qemu:///system";
 
     /** Environment variable naming the Stratus repository root (holding {@value #UP_SCRIPT}). */
-    public static final String REPO_ENV = "STRATUS_REPO";
+    public static final String REPO_ENV = RepoScripts.REPO_ENV;
 
     /**
      * Environment variable naming the parent directory of {@link #scratchDir(String)}
@@ -166,23 +160,7 @@ public final class Libvirt {
      * walking up from the current working directory.
      */
     static Path findUpScript() {
-        String repo = System.getenv(REPO_ENV);
-        if (repo != null && !repo.isBlank()) {
-            Path script = Paths.get(repo).toAbsolutePath().resolve(UP_SCRIPT);
-            if (!Files.isRegularFile(script)) {
-                throw new IllegalStateException(REPO_ENV + "=" + repo + " but " + script + " does not exist");
-            }
-            return script;
-        }
-        Path start = Paths.get("").toAbsolutePath();
-        for (Path dir = start; dir != null; dir = dir.getParent()) {
-            Path script = dir.resolve(UP_SCRIPT);
-            if (Files.isRegularFile(script)) {
-                return script;
-            }
-        }
-        throw new IllegalStateException("cannot find " + UP_SCRIPT + " in " + start
-                + " or any parent directory; set " + REPO_ENV + " to the Stratus repository root");
+        return RepoScripts.root(UP_SCRIPT).resolve(UP_SCRIPT);
     }
 
     /**
@@ -218,27 +196,21 @@ public final class Libvirt {
             throw new UncheckedIOException("cannot create a scratch directory in " + parent, e);
         }
         try {
-            PosixFileAttributeView view =
-                    Files.getFileAttributeView(dir, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-            if (runningAsRoot()) {
-                UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
-                UserPrincipal user;
-                GroupPrincipal group;
+            if (Processes.runningAsRoot()) {
+                Dirs.Owner qemu;
                 try {
-                    user = lookup.lookupPrincipalByName(QEMU_USER);
-                    group = lookup.lookupPrincipalByGroupName(QEMU_USER);
+                    qemu = Dirs.Owner.named(QEMU_USER);
                 } catch (IOException e) {
                     throw new IllegalStateException("the '" + QEMU_USER + "' user or group does not exist;"
                             + " call Libvirt.ensureRunning() (or run " + UP_SCRIPT + ") first", e);
                 }
-                view.setOwner(user);
-                view.setGroup(group);
-                view.setPermissions(PosixFilePermissions.fromString("rwxrwx---"));
+                Dirs.handOver(dir, qemu, "rwxrwx---");
             } else {
-                view.setPermissions(PosixFilePermissions.fromString("rwxrwxrwx"));
+                Files.getFileAttributeView(dir, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                        .setPermissions(PosixFilePermissions.fromString("rwxrwxrwx"));
             }
         } catch (IOException | RuntimeException e) {
-            deleteRecursively(dir);
+            Dirs.deleteRecursively(dir);
             if (e instanceof IOException io) {
                 throw new UncheckedIOException("cannot hand " + dir + " over to " + QEMU_USER, io);
             }
@@ -380,57 +352,18 @@ public final class Libvirt {
      * @throws UncheckedIOException if the command cannot be started
      */
     public static Result run(Duration timeout, String... command) {
-        List<String> cmd = List.of(command);
-        Path out = null;
-        Path err = null;
-        try {
-            out = Files.createTempFile("stratus-libvirt-", ".out");
-            err = Files.createTempFile("stratus-libvirt-", ".err");
-            LOG.debug("running {}", cmd);
-            Process process = new ProcessBuilder(cmd)
-                    .redirectInput(ProcessBuilder.Redirect.from(Paths.get("/dev/null").toFile()))
-                    .redirectOutput(out.toFile())
-                    .redirectError(err.toFile())
-                    .start();
-            boolean finished;
-            try {
-                finished = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                stop(process);
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while running " + String.join(" ", cmd)
-                        + "\n" + new Result(cmd, -1, read(out), read(err)).describeOutput(), e);
-            }
-            if (!finished) {
-                stop(process);
-                throw new IllegalStateException("timed out after " + timeout.toSeconds() + " s: "
-                        + String.join(" ", cmd) + "\n" + new Result(cmd, -1, read(out), read(err)).describeOutput());
-            }
-            return new Result(cmd, process.exitValue(), read(out), read(err));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot run " + String.join(" ", cmd), e);
-        } finally {
-            deleteQuietly(out);
-            deleteQuietly(err);
-        }
-    }
-
-    /**
-     * SIGTERM only the process itself (a script's trap then cleans up; its
-     * daemons and a running apt/dpkg must not be killed half-way), SIGKILL
-     * after a grace period.
-     */
-    private static void stop(Process process) {
-        process.destroy();
-        try {
-            if (!process.waitFor(KILL_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(KILL_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        // SIGTERM only the process itself (a script's trap then cleans up; its daemons and a
+        // running apt/dpkg must not be killed half-way), SIGKILL after a grace period.
+        Processes.Captured captured = Processes.command(List.of(command))
+                .log(LOG)
+                .tempFiles("stratus-libvirt-")
+                .timeout(timeout)
+                .reader(Processes.UTF8.orPlaceholder())
+                .stopWith(Processes.terminateThenKill(KILL_GRACE, KILL_GRACE))
+                .failOnTimeout(soFar -> "\n" + Result.of(soFar).describeOutput())
+                .interruptDetail(soFar -> "\n" + Result.of(soFar).describeOutput())
+                .run();
+        return Result.of(captured);
     }
 
     /**
@@ -442,6 +375,10 @@ public final class Libvirt {
      * @param stderr everything written to standard error
      */
     public record Result(List<String> command, int exitCode, String stdout, String stderr) {
+
+        private static Result of(Processes.Captured captured) {
+            return new Result(captured.command(), captured.exitCode(), captured.stdout(), captured.stderr());
+        }
 
         /**
          * The command, its exit code and its output, for error messages.
@@ -466,64 +403,16 @@ public final class Libvirt {
 
     // ---------------------------------------------------------------- helpers
 
-    private static String read(Path file) {
-        try {
-            return Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException | RuntimeException e) {
-            return "(cannot read " + file + ": " + e + ")";
-        }
-    }
-
-    private static void deleteQuietly(Path file) {
-        if (file == null) {
-            return;
-        }
-        try {
-            Files.deleteIfExists(file);
-        } catch (IOException e) {
-            LOG.debug("cannot delete {}", file, e);
-        }
-    }
-
     private static void registerForCleanup(Path dir) {
         SCRATCH_DIRS.add(dir);
         if (!cleanupHookAdded) {
             synchronized (SCRATCH_DIRS) {
                 if (!cleanupHookAdded) {
                     Runtime.getRuntime().addShutdownHook(new Thread(
-                            () -> SCRATCH_DIRS.forEach(Libvirt::deleteRecursively), "stratus-libvirt-scratch-cleanup"));
+                            () -> SCRATCH_DIRS.forEach(Dirs::deleteRecursively), "stratus-libvirt-scratch-cleanup"));
                     cleanupHookAdded = true;
                 }
             }
-        }
-    }
-
-    private static boolean runningAsRoot() {
-        try {
-            for (String line : Files.readAllLines(Paths.get("/proc/self/status"), StandardCharsets.UTF_8)) {
-                if (line.startsWith("Uid:")) {
-                    String[] ids = line.substring(4).trim().split("\\s+");
-                    return ids.length > 1 && ids[1].equals("0");
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("cannot read /proc/self/status; falling back to user.name", e);
-        }
-        return "root".equals(System.getProperty("user.name"));
-    }
-
-    static void deleteRecursively(Path path) {
-        try {
-            if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
-                try (DirectoryStream<Path> children = Files.newDirectoryStream(path)) {
-                    for (Path child : children) {
-                        deleteRecursively(child);
-                    }
-                }
-            }
-            Files.deleteIfExists(path);
-        } catch (IOException e) {
-            LOG.warn("cannot delete {}", path, e);
         }
     }
 }

@@ -6,17 +6,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.nio.file.attribute.GroupPrincipal;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipal;
-import java.nio.file.attribute.UserPrincipalLookupService;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -28,7 +20,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -87,8 +78,7 @@ public final class PostgresCluster implements AutoCloseable {
     private final boolean asPostgresUser;
     private final int port;
     private final AtomicInteger databaseCounter = new AtomicInteger();
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final Thread shutdownHook;
+    private final StopOnce stopOnce;
 
     private PostgresCluster(Path binDir, Path baseDir, boolean asPostgresUser, int port) {
         this.binDir = binDir;
@@ -97,7 +87,7 @@ public final class PostgresCluster implements AutoCloseable {
         this.logFile = logFile(baseDir);
         this.asPostgresUser = asPostgresUser;
         this.port = port;
-        this.shutdownHook = new Thread(this::stopAndDelete, "stratus-pg-shutdown-" + port);
+        this.stopOnce = new StopOnce("stratus-pg-shutdown-" + port, this::stopAndDelete);
     }
 
     /**
@@ -111,7 +101,7 @@ public final class PostgresCluster implements AutoCloseable {
     public static PostgresCluster start() {
         long startedAt = System.nanoTime();
         Path binDir = findBinDir();
-        boolean asPostgresUser = runningAsRoot();
+        boolean asPostgresUser = Processes.runningAsRoot();
         Path baseDir;
         try {
             baseDir = Files.createTempDirectory("stratus-pg-");
@@ -125,15 +115,15 @@ public final class PostgresCluster implements AutoCloseable {
             }
             initdb(binDir, baseDir, asPostgresUser);
             PostgresCluster cluster = startServer(binDir, baseDir, socketDir, asPostgresUser);
-            Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
+            cluster.stopOnce.registerHook();
             LOG.info("PostgreSQL started on {}:{} from {} in {} ms (data in {})", HOST, cluster.port, binDir,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedAt), baseDir);
             return cluster;
         } catch (RuntimeException | Error e) {
-            deleteRecursively(baseDir);
+            Dirs.deleteRecursively(baseDir);
             throw e;
         } catch (IOException e) {
-            deleteRecursively(baseDir);
+            Dirs.deleteRecursively(baseDir);
             throw new UncheckedIOException("cannot prepare PostgreSQL directory " + baseDir, e);
         }
     }
@@ -225,46 +215,36 @@ public final class PostgresCluster implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed.get()) {
-            return;
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(shutdownHook);
-        } catch (IllegalStateException alreadyShuttingDown) {
-            // The hook is running or about to; stopAndDelete is idempotent.
-        }
-        stopAndDelete();
+        stopOnce.close();
     }
 
     @Override
     public String toString() {
-        return "PostgresCluster[" + HOST + ":" + port + ", " + baseDir + (closed.get() ? ", closed]" : "]");
+        return "PostgresCluster[" + HOST + ":" + port + ", " + baseDir + (stopOnce.isStopped() ? ", closed]" : "]");
     }
 
+    /** Run once, by {@link #stopOnce}. */
     private void stopAndDelete() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
         long stoppingAt = System.nanoTime();
         try {
-            ProcessResult result = run(command(binDir, asPostgresUser,
+            Processes.Captured result = run(command(binDir, asPostgresUser,
                     "pg_ctl", "stop", "-D", dataDir.toString(), "-m", "immediate", "-w",
                     "-t", String.valueOf(PG_CTL_WAIT_SECONDS)), baseDir);
             if (result.exitCode() != 0) {
-                LOG.warn("pg_ctl stop exited {} for port {}: {}{}", result.exitCode(), port, result.output(),
+                LOG.warn("pg_ctl stop exited {} for port {}: {}{}", result.exitCode(), port, result.stdout(),
                         serverLogSection(logFile));
             }
         } catch (RuntimeException e) {
             LOG.warn("cannot stop PostgreSQL on port {}", port, e);
         } finally {
-            deleteRecursively(baseDir);
+            Dirs.deleteRecursively(baseDir);
         }
         LOG.info("PostgreSQL on port {} stopped and removed in {} ms", port,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stoppingAt));
     }
 
     private void ensureOpen() {
-        if (closed.get()) {
+        if (stopOnce.isStopped()) {
             throw new IllegalStateException(this + " is closed");
         }
     }
@@ -328,38 +308,16 @@ public final class PostgresCluster implements AutoCloseable {
         }
     }
 
-    private static boolean runningAsRoot() {
-        // Effective uid from /proc (no child process); user.name as fallback.
-        try {
-            for (String line : Files.readAllLines(Paths.get("/proc/self/status"), StandardCharsets.UTF_8)) {
-                if (line.startsWith("Uid:")) {
-                    String[] ids = line.substring(4).trim().split("\\s+");
-                    return ids.length > 1 && ids[1].equals("0");
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("cannot read /proc/self/status; falling back to user.name", e);
-        }
-        return "root".equals(System.getProperty("user.name"));
-    }
-
     private static void handOverToPostgresUser(Path baseDir, Path socketDir) throws IOException {
-        UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
-        UserPrincipal owner;
-        GroupPrincipal group;
+        Dirs.Owner owner;
         try {
-            owner = lookup.lookupPrincipalByName(OS_USER);
-            group = lookup.lookupPrincipalByGroupName(OS_USER);
+            owner = Dirs.Owner.named(OS_USER);
         } catch (IOException e) {
             throw new IllegalStateException("running as root, so PostgreSQL must run as the '" + OS_USER
                     + "' OS user, which does not exist; run deploy/scripts/ensure-postgres.sh", e);
         }
         for (Path dir : List.of(baseDir, socketDir)) {
-            PosixFileAttributeView view =
-                    Files.getFileAttributeView(dir, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-            view.setOwner(owner);
-            view.setGroup(group);
-            view.setPermissions(PosixFilePermissions.fromString("rwx------"));
+            Dirs.handOver(dir, owner, "rwx------");
         }
     }
 
@@ -367,10 +325,10 @@ public final class PostgresCluster implements AutoCloseable {
         List<String> initdb = command(binDir, asPostgresUser, "initdb",
                 "-D", dataDir(baseDir).toString(), "-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8",
                 "--locale=" + serverLocale());
-        ProcessResult result = run(initdb, baseDir);
+        Processes.Captured result = run(initdb, baseDir);
         if (result.exitCode() != 0) {
             throw new IllegalStateException("initdb failed with exit code " + result.exitCode() + ": "
-                    + String.join(" ", initdb) + "\n" + result.output()
+                    + String.join(" ", initdb) + "\n" + result.stdout()
                     + (asPostgresUser ? "\n(running as '" + OS_USER + "': it needs access to " + baseDir
                             + " and every parent directory; check java.io.tmpdir)" : ""));
         }
@@ -395,14 +353,14 @@ public final class PostgresCluster implements AutoCloseable {
                     + " -c listen_addresses=" + HOST
                     + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
                     + " -c max_connections=200";
-            ProcessResult result = run(command(binDir, asPostgresUser, "pg_ctl", "start",
+            Processes.Captured result = run(command(binDir, asPostgresUser, "pg_ctl", "start",
                     "-D", dataDir(baseDir).toString(), "-w", "-t", String.valueOf(PG_CTL_WAIT_SECONDS),
                     "-l", logFile.toString(), "-o", serverOptions), baseDir);
             if (result.exitCode() == 0) {
                 return new PostgresCluster(binDir, baseDir, asPostgresUser, port);
             }
             String failure = "attempt " + attempt + " on port " + port + ": pg_ctl exited " + result.exitCode()
-                    + ": " + result.output().strip();
+                    + ": " + result.stdout().strip();
             LOG.warn("PostgreSQL did not start, {}{}", failure, serverLogSection(logFile));
             failures.add(failure);
             // Make sure nothing half-started keeps the data directory before retrying.
@@ -457,51 +415,21 @@ public final class PostgresCluster implements AutoCloseable {
         return command;
     }
 
-    private record ProcessResult(int exitCode, String output) {
-    }
-
     /**
-     * Runs a command with stdout and stderr captured to a file (never a pipe, so
-     * a daemon inheriting the descriptors cannot block us) and waits at most
-     * {@link #PROCESS_TIMEOUT}.
+     * Runs a command in {@code baseDir} with stdout and stderr captured to one
+     * file (never a pipe, so a daemon inheriting the descriptors cannot block
+     * us) and waits at most {@link #PROCESS_TIMEOUT}; on timeout or interrupt
+     * the command is killed and an {@link IllegalStateException} thrown.
      */
-    private static ProcessResult run(List<String> command, Path baseDir) {
-        LOG.debug("running {}", command);
-        Path output = null;
-        try {
-            output = Files.createTempFile("stratus-pg-cmd-", ".out");
-            Process process = new ProcessBuilder(command)
-                    .directory(baseDir.toFile())
-                    .redirectErrorStream(true)
-                    .redirectOutput(output.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(Paths.get("/dev/null").toFile()))
-                    .start();
-            boolean finished;
-            try {
-                finished = process.waitFor(PROCESS_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                process.destroyForcibly();
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while running " + String.join(" ", command), e);
-            }
-            if (!finished) {
-                process.destroyForcibly();
-                throw new IllegalStateException("timed out after " + PROCESS_TIMEOUT.toSeconds() + " s: "
-                        + String.join(" ", command) + "\n" + Files.readString(output, StandardCharsets.UTF_8)
-                        + serverLogSection(logFile(baseDir)));
-            }
-            return new ProcessResult(process.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot run " + String.join(" ", command), e);
-        } finally {
-            if (output != null) {
-                try {
-                    Files.deleteIfExists(output);
-                } catch (IOException e) {
-                    LOG.debug("cannot delete {}", output, e);
-                }
-            }
-        }
+    private static Processes.Captured run(List<String> command, Path baseDir) {
+        return Processes.command(command)
+                .log(LOG)
+                .tempFiles("stratus-pg-cmd-")
+                .mergeOutput()
+                .directory(baseDir)
+                .timeout(PROCESS_TIMEOUT)
+                .failOnTimeout(timedOut -> "\n" + timedOut.stdout() + serverLogSection(logFile(baseDir)))
+                .run();
     }
 
     private static String serverLogSection(Path logFile) {
@@ -514,21 +442,6 @@ public final class PostgresCluster implements AutoCloseable {
             return "\n--- last " + tail.size() + " lines of " + logFile + " ---\n" + String.join("\n", tail);
         } catch (IOException | UncheckedIOException e) {
             return "\n(cannot read server log " + logFile + ": " + e + ")";
-        }
-    }
-
-    private static void deleteRecursively(Path path) {
-        try {
-            if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
-                try (DirectoryStream<Path> children = Files.newDirectoryStream(path)) {
-                    for (Path child : children) {
-                        deleteRecursively(child);
-                    }
-                }
-            }
-            Files.deleteIfExists(path);
-        } catch (IOException e) {
-            LOG.warn("cannot delete {}", path, e);
         }
     }
 }

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
@@ -44,7 +43,7 @@ class CephClusterTest {
             assertEquals("images", ceph.imagePool());
             assertEquals(4, pids.size(), "mon, osd, mgr, supervisor: " + pids);
             for (long pid : pids) {
-                assertTrue(running(pid), "pid " + pid + " not running");
+                assertTrue(Processes.isRunning(pid), "pid " + pid + " not running");
             }
             LOG.info("Ceph daemons' RSS: {}", rss(pids));
 
@@ -78,7 +77,7 @@ class CephClusterTest {
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stoppingNanos));
         }
         for (long pid : pids) {
-            assertFalse(running(pid), "pid " + pid + " still running after close");
+            assertFalse(Processes.isRunning(pid), "pid " + pid + " still running after close");
         }
         assertFalse(Files.exists(dir), dir + " still exists after close");
         assertTrue(processesMentioning(dir.toString()).isEmpty(),
@@ -88,7 +87,7 @@ class CephClusterTest {
 
     @Test
     void parsesTheEnvFile() {
-        Map<String, String> env = CephCluster.parseEnv("""
+        Map<String, String> env = EnvFile.parse("""
                 CEPH_CONF=/tmp/x/ceph.conf
                 # comment
                 CEPH_MON_HOST=v2:127.0.0.1:6789
@@ -132,18 +131,6 @@ class CephClusterTest {
         }
     }
 
-    /** True while the process exists and is not a zombie (PID 1 may reap late). */
-    private static boolean running(long pid) throws IOException {
-        String stat;
-        try {
-            stat = Files.readString(Paths.get("/proc/" + pid + "/stat"));
-        } catch (NoSuchFileException e) {
-            return false;
-        }
-        char state = stat.substring(stat.lastIndexOf(')') + 2).charAt(0);
-        return state != 'Z' && state != 'X';
-    }
-
     private static String rss(List<Long> pids) {
         StringBuilder result = new StringBuilder();
         for (long pid : pids) {
@@ -165,13 +152,7 @@ class CephClusterTest {
     private static List<String> processesMentioning(String text) {
         return ProcessHandle.allProcesses()
                 .filter(p -> p.pid() != ProcessHandle.current().pid())
-                .filter(p -> {
-                    try {
-                        return running(p.pid());
-                    } catch (IOException e) {
-                        return false;
-                    }
-                })
+                .filter(p -> Processes.isRunning(p.pid()))
                 .map(p -> p.pid() + " " + p.info().commandLine().orElse(""))
                 .filter(line -> line.contains(text + "/") || line.contains(text + " ") || line.endsWith(text))
                 .toList();

@@ -53,7 +53,7 @@ class GlanceServerTest {
             assertEquals("http", url.getScheme());
             assertEquals("127.0.0.1", url.getHost());
             assertTrue(Files.isDirectory(dir), dir::toString);
-            assertTrue(isRunning(pid), "glance-api pid " + pid + " should be running");
+            assertTrue(Processes.isRunning(pid), "glance-api pid " + pid + " should be running");
 
             byte[] data = new byte[IMAGE_SIZE];
             new Random(42).nextBytes(data);
@@ -107,26 +107,13 @@ class GlanceServerTest {
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stoppingNanos));
         }
 
-        assertFalse(isRunning(pid), "glance-api pid " + pid + " should be gone after close()");
+        assertFalse(Processes.isRunning(pid), "glance-api pid " + pid + " should be gone after close()");
         assertFalse(Files.exists(dir), dir + " should be removed by close()");
         glance.close(); // idempotent
     }
 
     private HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
         return http.send(request.timeout(REQUEST_TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    /** True while PID exists and is not a zombie (glance-api's parent is init, which reaps lazily). */
-    private static boolean isRunning(long pid) {
-        Path stat = Paths.get("/proc/" + pid + "/stat");
-        try {
-            String text = Files.readString(stat, StandardCharsets.UTF_8);
-            String afterName = text.substring(text.lastIndexOf(')') + 2);
-            char state = afterName.charAt(0);
-            return state != 'Z' && state != 'X';
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
     }
 
     private static String rss(long pid) {

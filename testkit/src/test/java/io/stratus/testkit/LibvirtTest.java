@@ -82,7 +82,7 @@ class LibvirtTest {
                     TimeUnit.NANOSECONDS.toMillis(undefinedAt - destroyedAt));
         } finally {
             Libvirt.destroyDomainsWithPrefix(name);
-            Libvirt.deleteRecursively(dir);
+            Dirs.deleteRecursively(dir);
         }
     }
 
@@ -109,7 +109,7 @@ class LibvirtTest {
             Libvirt.destroyDomainsWithPrefix(prefix); // nothing left: a no-op
         } finally {
             Libvirt.destroyDomainsWithPrefix(RUN_PREFIX);
-            Libvirt.deleteRecursively(dir);
+            Dirs.deleteRecursively(dir);
         }
         assertEquals(List.of(), domainsStartingWith(RUN_PREFIX));
     }
@@ -138,9 +138,9 @@ class LibvirtTest {
             Path other = Libvirt.scratchDir("libvirt-perm-test-");
             assertNotEquals(dir, other);
             assertEquals(dir.getParent(), other.getParent());
-            Libvirt.deleteRecursively(other);
+            Dirs.deleteRecursively(other);
         } finally {
-            Libvirt.deleteRecursively(dir);
+            Dirs.deleteRecursively(dir);
         }
         assertFalse(Files.exists(dir));
     }
