@@ -1,0 +1,83 @@
+package io.stratus.agent;
+
+import io.stratus.support.config.Settings;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * The compute-agent's configuration: immutable, explicit defaults, validated at start-up.
+ *
+ * @param host this compute host's name, unique among hosts (required)
+ * @param listenHost bind address of the agent's gRPC server
+ * @param port gRPC port (8775; 0 picks a free one)
+ * @param advertiseAddress host:port the conductor dials; defaults to listenHost:port
+ * @param conductorAddress the conductor's gRPC target (required)
+ * @param gatewayAddress the image-gateway's gRPC target (required)
+ * @param libvirtUri e.g. qemu:///system, or test:///default for lifecycle-only hosts
+ * @param instancesDir where instance disks live (DIR/UUID/disk)
+ * @param imageCacheDir where base images are cached, shared by instances
+ * @param maxConcurrentSnapshots snapshots running at once; more wait (Nova's
+ *     max_concurrent_snapshots)
+ * @param liveSnapshots whether running guests are snapshotted live
+ * @param readThreads parallel readers of disk extents
+ * @param powerOnTimeout bound on waiting for a booted domain to run
+ * @param shutdownRetry how often a clean shutdown request is re-sent
+ */
+public record AgentConfig(
+    String host,
+    String listenHost,
+    int port,
+    String advertiseAddress,
+    String conductorAddress,
+    String gatewayAddress,
+    String libvirtUri,
+    Path instancesDir,
+    Path imageCacheDir,
+    int maxConcurrentSnapshots,
+    boolean liveSnapshots,
+    int readThreads,
+    Duration powerOnTimeout,
+    Duration shutdownRetry) {
+
+  private static final String ENV_PREFIX = "STRATUS_AGENT_";
+
+  /** File keys: host, listen.host, port, advertise.address, conductor.address,
+   * gateway.address, libvirt.uri, instances.dir, image.cache.dir, snapshots.max,
+   * snapshots.live, read.threads, power.on.timeout, shutdown.retry; env STRATUS_AGENT_*. */
+  public static AgentConfig load(Path file, Map<String, String> env) {
+    return build(Settings.load("compute-agent", ENV_PREFIX, file, env));
+  }
+
+  public static AgentConfig fromMap(Map<String, String> values) {
+    return build(Settings.of("compute-agent", ENV_PREFIX, values));
+  }
+
+  private static AgentConfig build(Settings s) {
+    String host = s.required("host");
+    String listenHost = s.string("listen.host", "127.0.0.1");
+    int port = s.integer("port", 8775, 0, 65535);
+    String advertise = s.string("advertise.address", listenHost + ":" + port);
+    String conductor = s.required("conductor.address");
+    String gateway = s.required("gateway.address");
+    String uri = s.string("libvirt.uri", "qemu:///system");
+    String instances = s.string("instances.dir", "/var/lib/stratus/instances");
+    String cache = s.string("image.cache.dir", "/var/lib/stratus/images");
+    int snapshots = s.integer("snapshots.max", 2, 1, 64);
+    String live = s.oneOf("snapshots.live", "true", java.util.List.of("true", "false"));
+    int threads = s.integer("read.threads", 4, 1, 64);
+    Duration powerOn = s.duration("power.on.timeout", Duration.ofSeconds(60));
+    Duration retry = s.duration("shutdown.retry", Duration.ofSeconds(10));
+    s.validate();
+    return new AgentConfig(host, listenHost, port, advertise, conductor, gateway, uri,
+        Path.of(instances), Path.of(cache), snapshots, Boolean.parseBoolean(live), threads,
+        powerOn, retry);
+  }
+
+  /** A copy that advertises another address (port 0 resolved after binding). */
+  public AgentConfig withAdvertiseAddress(String address) {
+    return new AgentConfig(host, listenHost, port, address, conductorAddress, gatewayAddress,
+        libvirtUri, instancesDir, imageCacheDir, maxConcurrentSnapshots, liveSnapshots,
+        readThreads, powerOnTimeout, shutdownRetry);
+  }
+}

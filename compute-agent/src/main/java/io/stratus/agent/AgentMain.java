@@ -1,0 +1,54 @@
+package io.stratus.agent;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
+import io.stratus.support.config.ConfigException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+
+/** Runs the compute-agent: {@code java -jar stratus-compute-agent.jar [--config FILE]}. */
+public final class AgentMain {
+  private AgentMain() {}
+
+  public static void main(String[] args) throws Exception {
+    Path file = null;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--config") && i + 1 < args.length) {
+        file = Path.of(args[++i]);
+      } else {
+        System.err.println("usage: stratus-compute-agent [--config FILE]");
+        System.exit(2);
+      }
+    }
+    AgentConfig config;
+    try {
+      config = AgentConfig.load(file, System.getenv());
+    } catch (ConfigException e) {
+      System.err.println(e.getMessage());
+      System.exit(2);
+      return;
+    }
+    ManagedChannel conductor = NettyChannelBuilder.forTarget(config.conductorAddress()).usePlaintext().build();
+    ManagedChannel gateway = NettyChannelBuilder.forTarget(config.gatewayAddress()).usePlaintext()
+        .maxInboundMessageSize(8 << 20).build();
+    String advertised = config.advertiseAddress();
+    ComputeAgent agent = ComputeAgent.start(config,
+        NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port())),
+        new LibvirtHypervisor(config.libvirtUri()), conductor, gateway,
+        port -> config.port() == 0 ? config.listenHost() + ":" + port : advertised);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        agent.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      conductor.shutdownNow();
+      gateway.shutdownNow();
+    }, "agent-shutdown"));
+    System.out.println("compute-agent " + config.host() + " listening on " + config.listenHost()
+        + ":" + agent.port());
+    agent.awaitTermination();
+  }
+}

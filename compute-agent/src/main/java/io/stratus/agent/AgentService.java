@@ -1,0 +1,162 @@
+package io.stratus.agent;
+
+import io.grpc.stub.StreamObserver;
+import io.stratus.agent.hypervisor.Hypervisor;
+import io.stratus.agent.ops.OperationRegistry;
+import io.stratus.agent.tasks.AgentEnv;
+import io.stratus.agent.tasks.DestroyTask;
+import io.stratus.agent.tasks.PowerOffTask;
+import io.stratus.agent.tasks.PowerOnTask;
+import io.stratus.agent.tasks.RebootTask;
+import io.stratus.agent.tasks.SnapshotTask;
+import io.stratus.agent.tasks.SpawnTask;
+import io.stratus.proto.agent.v1.CancelOperationRequest;
+import io.stratus.proto.agent.v1.CancelOperationResponse;
+import io.stratus.proto.agent.v1.Capabilities;
+import io.stratus.proto.agent.v1.ComputeAgentGrpc;
+import io.stratus.proto.agent.v1.DestroyRequest;
+import io.stratus.proto.agent.v1.GetAgentInfoRequest;
+import io.stratus.proto.agent.v1.GetAgentInfoResponse;
+import io.stratus.proto.agent.v1.GetInstanceInfoRequest;
+import io.stratus.proto.agent.v1.GetInstanceInfoResponse;
+import io.stratus.proto.agent.v1.InstanceInfo;
+import io.stratus.proto.agent.v1.InstanceSpec;
+import io.stratus.proto.agent.v1.ListInstancesRequest;
+import io.stratus.proto.agent.v1.ListInstancesResponse;
+import io.stratus.proto.agent.v1.PowerOffRequest;
+import io.stratus.proto.agent.v1.PowerOnRequest;
+import io.stratus.proto.agent.v1.PowerState;
+import io.stratus.proto.agent.v1.RebootRequest;
+import io.stratus.proto.agent.v1.RebootType;
+import io.stratus.proto.agent.v1.SnapshotRequest;
+import io.stratus.proto.agent.v1.SpawnRequest;
+import io.stratus.proto.agent.v1.TaskUpdate;
+import io.stratus.support.errors.ApiException;
+import io.stratus.support.grpc.GrpcErrors;
+import java.util.List;
+import java.util.UUID;
+
+/** gRPC adapter of {@code agent.v1.ComputeAgent}: validates, then runs tasks by operation id. */
+public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
+  /** Contract versions this agent speaks. */
+  public static final List<String> CONTRACTS = List.of("stratus.agent.v1");
+  public static final String VERSION = "0.1.0";
+
+  private final AgentEnv env;
+  private final OperationRegistry operations;
+
+  public AgentService(AgentEnv env, OperationRegistry operations) {
+    this.env = env;
+    this.operations = operations;
+  }
+
+  /** What this agent can do, advertised to the conductor (STYLE 4). */
+  public Capabilities capabilities() {
+    boolean real = env.hypervisor().uri().startsWith("qemu");
+    return Capabilities.newBuilder()
+        .setHypervisor(real ? "qemu" : "test")
+        .addStorageKinds("local")
+        .setLiveSnapshot(real && env.config().liveSnapshots())
+        .setMaxConcurrentSnapshots(env.config().maxConcurrentSnapshots())
+        .build();
+  }
+
+  private static InstanceSpec checked(InstanceSpec i) {
+    if (i.getUuid().isEmpty()) {
+      throw ApiException.invalidArgument("instance.uuid", "is required");
+    }
+    try {
+      UUID.fromString(i.getUuid());
+    } catch (IllegalArgumentException e) {
+      throw ApiException.invalidArgument("instance.uuid", "'" + i.getUuid() + "' is not a UUID");
+    }
+    return i;
+  }
+
+  @Override
+  public void getAgentInfo(GetAgentInfoRequest r, StreamObserver<GetAgentInfoResponse> o) {
+    GrpcErrors.unary(o, () -> GetAgentInfoResponse.newBuilder().setHost(env.config().host())
+        .setAgentVersion(VERSION).addAllContractVersions(CONTRACTS)
+        .setCapabilities(capabilities()).build());
+  }
+
+  @Override
+  public void snapshot(SnapshotRequest r, StreamObserver<TaskUpdate> o) {
+    operations.run(r.getOperationId(), "Snapshot", r.getInstance().getUuid(), o, () -> {
+      if (r.getImageId().isEmpty()) {
+        throw ApiException.invalidArgument("image_id", "is required");
+      }
+      return new SnapshotTask(env, checked(r.getInstance()), r.getOperationId(), r.getImageId(),
+          r.getAllowLive());
+    });
+  }
+
+  @Override
+  public void powerOn(PowerOnRequest r, StreamObserver<TaskUpdate> o) {
+    operations.run(r.getOperationId(), "PowerOn", r.getInstance().getUuid(), o,
+        () -> new PowerOnTask(env, checked(r.getInstance())));
+  }
+
+  @Override
+  public void powerOff(PowerOffRequest r, StreamObserver<TaskUpdate> o) {
+    operations.run(r.getOperationId(), "PowerOff", r.getInstance().getUuid(), o,
+        () -> new PowerOffTask(env, checked(r.getInstance()), r.getCleanShutdownTimeoutSeconds()));
+  }
+
+  @Override
+  public void reboot(RebootRequest r, StreamObserver<TaskUpdate> o) {
+    operations.run(r.getOperationId(), "Reboot", r.getInstance().getUuid(), o, () -> {
+      if (r.getType() != RebootType.REBOOT_TYPE_HARD) {
+        throw ApiException.invalidArgument("type", "only HARD reboots are supported");
+      }
+      return new RebootTask(env, checked(r.getInstance()));
+    });
+  }
+
+  @Override
+  public void spawn(SpawnRequest r, StreamObserver<TaskUpdate> o) {
+    operations.run(r.getOperationId(), "Spawn", r.getInstance().getUuid(), o, () -> {
+      if (r.getInstance().getImageRef().isEmpty()) {
+        throw ApiException.invalidArgument("instance.image_ref", "is required");
+      }
+      return new SpawnTask(env, checked(r.getInstance()));
+    });
+  }
+
+  @Override
+  public void destroy(DestroyRequest r, StreamObserver<TaskUpdate> o) {
+    operations.run(r.getOperationId(), "Destroy", r.getInstance().getUuid(), o,
+        () -> new DestroyTask(env, checked(r.getInstance())));
+  }
+
+  @Override
+  public void cancelOperation(CancelOperationRequest r, StreamObserver<CancelOperationResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      operations.cancel(r.getOperationId());
+      return CancelOperationResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void getInstanceInfo(GetInstanceInfoRequest r, StreamObserver<GetInstanceInfoResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      var d = env.hypervisor().find(r.getUuid())
+          .orElseThrow(() -> ApiException.notFound("no domain for instance " + r.getUuid()));
+      return GetInstanceInfoResponse.newBuilder().setInfo(info(d)).build();
+    });
+  }
+
+  @Override
+  public void listInstances(ListInstancesRequest r, StreamObserver<ListInstancesResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      var b = ListInstancesResponse.newBuilder().addAllRunningOperationIds(operations.running());
+      env.hypervisor().list().forEach(d -> b.addInstances(info(d)));
+      return b.build();
+    });
+  }
+
+  private static InstanceInfo info(Hypervisor.DomainInfo d) {
+    return InstanceInfo.newBuilder().setUuid(d.uuid()).setDefined(d.persistent())
+        .setPowerState(PowerState.valueOf("POWER_STATE_" + d.power().name())).build();
+  }
+}

@@ -1,0 +1,111 @@
+package io.stratus.agent;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.stratus.agent.disk.SnapshotStreamer;
+import io.stratus.agent.hypervisor.Hypervisor;
+import io.stratus.agent.images.ImageCache;
+import io.stratus.agent.link.ConductorLink;
+import io.stratus.agent.ops.OperationRegistry;
+import io.stratus.agent.tasks.AgentEnv;
+import io.stratus.proto.agent.v1.ComputeAgentGrpc;
+import io.stratus.proto.agent.v1.HeartbeatRequest;
+import io.stratus.proto.agent.v1.RegisterRequest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The compute-agent process: recovers what a crash left, serves {@code agent.v1} (plus
+ * health and reflection) on a caller-supplied {@link ServerBuilder}, and keeps the host
+ * registered with the conductor.
+ */
+public final class ComputeAgent implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ComputeAgent.class);
+
+  private final Server server;
+  private final Hypervisor hypervisor;
+  private final ConductorLink link;
+  private final HealthStatusManager health;
+
+  private ComputeAgent(Server server, Hypervisor hypervisor, ConductorLink link,
+      HealthStatusManager health) {
+    this.server = server;
+    this.hypervisor = hypervisor;
+    this.link = link;
+    this.health = health;
+  }
+
+  /**
+   * Starts the agent. {@code advertise} maps the bound port to the address the conductor
+   * should dial (e.g. {@code port -> "127.0.0.1:" + port}).
+   */
+  public static ComputeAgent start(AgentConfig config, ServerBuilder<?> builder,
+      Hypervisor hypervisor, ManagedChannel conductor, ManagedChannel gateway,
+      java.util.function.IntFunction<String> advertise) throws IOException {
+    Files.createDirectories(config.instancesDir());
+    int committed = Recovery.run(hypervisor, config.instancesDir(), config.imageCacheDir());
+    if (committed > 0) {
+      LOG.warn("recovered {} snapshot overlays left by a crash", committed);
+    }
+    AgentEnv env = new AgentEnv(config, hypervisor, new ImageCache(config.imageCacheDir(), gateway),
+        new SnapshotStreamer(gateway, config.readThreads()),
+        new Semaphore(config.maxConcurrentSnapshots(), true));
+    OperationRegistry operations = new OperationRegistry(Clock.systemUTC());
+    AgentService service = new AgentService(env, operations);
+    HealthStatusManager health = new HealthStatusManager();
+    Server server = builder
+        .addService(service)
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance())
+        .addService(ProtoReflectionService.newInstance())
+        .build()
+        .start();
+    health.setStatus("", ServingStatus.SERVING);
+    health.setStatus(ComputeAgentGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    String address = advertise.apply(server.getPort());
+    ConductorLink link = new ConductorLink(conductor,
+        () -> RegisterRequest.newBuilder().setHost(config.host()).setAddress(address)
+            .setAgentVersion(AgentService.VERSION).addAllContractVersions(AgentService.CONTRACTS)
+            .setCapabilities(service.capabilities()).build(),
+        () -> HeartbeatRequest.newBuilder().setHost(config.host())
+            .addAllRunningOperationIds(operations.running()).build());
+    link.start();
+    LOG.info("compute-agent serving; host={} address={} libvirt={}", config.host(), address,
+        hypervisor.uri());
+    return new ComputeAgent(server, hypervisor, link, health);
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public boolean registered() {
+    return link.registered();
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    link.close();
+    health.enterTerminalState();
+    server.shutdown();
+    if (!server.awaitTermination(10, TimeUnit.SECONDS)) {
+      server.shutdownNow();
+    }
+    hypervisor.close();
+    LOG.info("compute-agent stopped");
+  }
+}

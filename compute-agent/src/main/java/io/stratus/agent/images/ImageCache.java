@@ -1,0 +1,90 @@
+package io.stratus.agent.images;
+
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.stratus.agent.disk.ContentDigest;
+import io.stratus.proto.image.v1.DownloadImageRequest;
+import io.stratus.proto.image.v1.DownloadImageResponse;
+import io.stratus.proto.image.v1.ImagesGrpc;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Base images on this host, downloaded once from the gateway and shared by instances:
+ * written sparse under a temp name, checked against the image's sha512, then renamed into
+ * place as DIR/IMAGE_ID.raw.
+ */
+public final class ImageCache {
+  private static final Logger LOG = LoggerFactory.getLogger(ImageCache.class);
+
+  private final Path dir;
+  private final Channel gateway;
+  private final Map<String, Object> locks = new ConcurrentHashMap<>();
+
+  public ImageCache(Path dir, Channel gateway) throws IOException {
+    this.dir = Files.createDirectories(dir);
+    this.gateway = gateway;
+  }
+
+  public Path path(String imageId) {
+    return dir.resolve(imageId + ".raw");
+  }
+
+  /** The cached image file, downloading it first if needed. */
+  public Path fetch(String imageId) throws IOException {
+    Path target = path(imageId);
+    synchronized (locks.computeIfAbsent(imageId, k -> new Object())) {
+      if (Files.exists(target)) {
+        return target;
+      }
+      Path tmp = dir.resolve("." + imageId + ".part");
+      try {
+        download(imageId, tmp);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        LOG.info("base image cached; image={} file={}", imageId, target);
+        return target;
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+    }
+  }
+
+  private void download(String imageId, Path tmp) throws IOException {
+    Iterator<DownloadImageResponse> it = ImagesGrpc.newBlockingStub(gateway)
+        .downloadImage(DownloadImageRequest.newBuilder().setImageId(imageId).build());
+    var image = it.next().getImage();
+    ContentDigest digest = new ContentDigest();
+    try (RandomAccessFile raf = new RandomAccessFile(tmp.toFile(), "rw");
+        FileChannel ch = raf.getChannel()) {
+      while (it.hasNext()) {
+        var m = it.next();
+        if (m.hasData()) {
+          var buf = m.getData().getData().asReadOnlyByteBuffer();
+          digest.data(buf);
+          long at = m.getData().getOffset();
+          while (buf.hasRemaining()) {
+            at += ch.write(buf, at);
+          }
+        } else {
+          digest.zeros(m.getZero().getLength());
+        }
+      }
+      raf.setLength(image.getVirtualSize());
+      ch.force(true);
+    }
+    String sha = digest.sha512Hex();
+    if (!image.getOsHashValue().isEmpty() && !image.getOsHashValue().equalsIgnoreCase(sha)) {
+      throw Status.DATA_LOSS.withDescription("image " + imageId + " arrived with sha512 " + sha
+          + ", the gateway says " + image.getOsHashValue()).asRuntimeException();
+    }
+  }
+}

@@ -1,0 +1,166 @@
+package io.stratus.agent.tasks;
+
+import io.stratus.agent.disk.ExtentPlan;
+import io.stratus.agent.disk.SnapshotStreamer;
+import io.stratus.agent.hypervisor.Hypervisor;
+import io.stratus.agent.hypervisor.HypervisorException;
+import io.stratus.agent.ops.Task;
+import io.stratus.agent.ops.TaskContext;
+import io.stratus.proto.agent.v1.InstanceSpec;
+import io.stratus.proto.agent.v1.SnapshotResult;
+import io.stratus.proto.agent.v1.TaskResult;
+import io.stratus.proto.agent.v1.TaskState;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * createImage on the host (SPEC §4 steps 3–5, §6):
+ *
+ * <pre>
+ *   wait for a snapshot slot ─► image_snapshot
+ *   make the disk chain immutable:
+ *     LIVE   (running, live allowed)  external disk-only snapshot; guest writes to an overlay
+ *     PAUSED (paused)                 the same; the guest stays paused
+ *     COLD   (running, live refused)  managed save: memory to disk, files closed
+ *     OFF    (shut off)               already immutable
+ *   ─► image_pending_upload: extent map from qemu-img ─► image_uploading: stream the bytes
+ *   finally: LIVE/PAUSED commit the overlay back (active commit + pivot) and delete it;
+ *            COLD restore the guest from its managed save — always, whatever failed
+ * </pre>
+ */
+public final class SnapshotTask implements Task {
+  private static final Logger LOG = LoggerFactory.getLogger(SnapshotTask.class);
+  private static final Duration COMMIT_TIMEOUT = Duration.ofMinutes(30);
+  /** Marks overlays made by snapshots, so recovery can find and commit leftovers. */
+  public static final String OVERLAY_MARK = ".stratus-snap-";
+
+  /** How the chain was made immutable. */
+  enum Mode {
+    LIVE,
+    PAUSED,
+    COLD,
+    OFF
+  }
+
+  private final AgentEnv env;
+  private final InstanceSpec spec;
+  private final String operationId;
+  private final String imageId;
+  private final boolean allowLive;
+
+  public SnapshotTask(AgentEnv env, InstanceSpec spec, String operationId, String imageId,
+      boolean allowLive) {
+    this.env = env;
+    this.spec = spec;
+    this.operationId = operationId;
+    this.imageId = imageId;
+    this.allowLive = allowLive;
+  }
+
+  @Override
+  public TaskResult run(TaskContext ctx) throws Exception {
+    env.snapshotSlots().acquire();
+    try {
+      return snapshot(ctx);
+    } finally {
+      env.snapshotSlots().release();
+    }
+  }
+
+  private TaskResult snapshot(TaskContext ctx) throws Exception {
+    Hypervisor hv = env.hypervisor();
+    String uuid = spec.getUuid();
+    Hypervisor.DomainInfo domain = hv.find(uuid).orElseThrow(() -> new HypervisorException(
+        HypervisorException.Kind.NO_DOMAIN, "instance " + uuid + " has no domain on this host", null));
+    ctx.transition(TaskState.TASK_STATE_IMAGE_SNAPSHOT_PENDING, TaskState.TASK_STATE_IMAGE_SNAPSHOT,
+        "snapshot started");
+    Path source = hv.disks(uuid).stream().filter(d -> d.target().equals("vda")).findFirst()
+        .orElseThrow(() -> new HypervisorException(HypervisorException.Kind.FAILED,
+            "instance " + uuid + " has no vda disk", null))
+        .source();
+    Mode mode = switch (domain.power()) {
+      case RUNNING -> allowLive && env.config().liveSnapshots() ? Mode.LIVE : Mode.COLD;
+      case PAUSED -> Mode.PAUSED;
+      default -> Mode.OFF;
+    };
+    Path overlay = source.resolveSibling(source.getFileName() + OVERLAY_MARK + operationId);
+    mode = freeze(hv, uuid, mode, overlay);
+    LOG.info("snapshot chain frozen; instance={} image={} mode={} disk={}", uuid, imageId, mode, source);
+    try {
+      ctx.checkCancelled();
+      ctx.transition(TaskState.TASK_STATE_IMAGE_SNAPSHOT, TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD,
+          mode.name().toLowerCase(java.util.Locale.ROOT) + " snapshot");
+      ExtentPlan plan = ExtentPlan.of(source, 4 << 20);
+      ctx.transition(TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD, TaskState.TASK_STATE_IMAGE_UPLOADING,
+          "uploading " + plan.dataBytes() + " bytes");
+      SnapshotStreamer.Sent sent = env.streamer().upload(imageId, operationId, plan, ctx);
+      var image = sent.response().getImage();
+      return TaskResult.newBuilder()
+          .setSnapshot(SnapshotResult.newBuilder()
+              .setImageId(imageId)
+              .setLive(mode == Mode.LIVE)
+              .setSize(image.getSize())
+              .setVirtualSize(image.getVirtualSize())
+              .setChecksum(image.getChecksum())
+              .setOsHashValue(image.getOsHashValue())
+              .setBytesSent(sent.bytesSent()))
+          .setPowerState(PowerStates.proto(thaw(hv, uuid, mode, overlay)))
+          .setDetails(mode + " snapshot, " + sent.bytesSent() + " bytes sent")
+          .build();
+    } finally {
+      // thaw() is idempotent: on success it already ran; on failure it runs here.
+      thaw(hv, uuid, mode, overlay);
+    }
+  }
+
+  /** Makes the chain immutable; falls back to COLD where disk-only snapshots are unsupported. */
+  private Mode freeze(Hypervisor hv, String uuid, Mode mode, Path overlay) {
+    switch (mode) {
+      case LIVE, PAUSED -> {
+        try {
+          hv.snapshotDiskOnly(uuid, "vda", overlay);
+          return mode;
+        } catch (HypervisorException e) {
+          if (e.kind() != HypervisorException.Kind.UNSUPPORTED || mode == Mode.PAUSED) {
+            throw e;
+          }
+          LOG.info("live snapshot unsupported by {}, taking it cold; instance={}", hv.uri(), uuid);
+          hv.managedSave(uuid);
+          return Mode.COLD;
+        }
+      }
+      case COLD -> {
+        hv.managedSave(uuid);
+        return mode;
+      }
+      default -> {
+        return mode;
+      }
+    }
+  }
+
+  private boolean thawed;
+
+  /** Returns the guest to its earlier state; safe to call twice. */
+  private Hypervisor.Power thaw(Hypervisor hv, String uuid, Mode mode, Path overlay) {
+    if (!thawed) {
+      thawed = true;
+      switch (mode) {
+        case LIVE, PAUSED -> {
+          hv.commitActive(uuid, "vda", COMMIT_TIMEOUT);
+          try {
+            Files.deleteIfExists(overlay);
+          } catch (java.io.IOException e) {
+            LOG.warn("could not delete the committed overlay; instance={} overlay={}", uuid, overlay);
+          }
+        }
+        case COLD -> hv.start(uuid);
+        case OFF -> { }
+      }
+    }
+    return PowerStates.current(hv, uuid);
+  }
+}

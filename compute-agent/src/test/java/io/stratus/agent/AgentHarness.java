@@ -1,0 +1,210 @@
+package io.stratus.agent;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.stratus.agent.hypervisor.Hypervisor;
+import io.stratus.gateway.GatewayConfig;
+import io.stratus.gateway.ImageGateway;
+import io.stratus.gateway.store.fs.FilesystemBackend;
+import io.stratus.proto.agent.v1.ComputeAgentGrpc;
+import io.stratus.proto.agent.v1.InstanceSpec;
+import io.stratus.proto.agent.v1.RootDiskKind;
+import io.stratus.proto.agent.v1.TaskUpdate;
+import io.stratus.proto.image.v1.CreateImageRequest;
+import io.stratus.proto.image.v1.DataExtent;
+import io.stratus.proto.image.v1.DownloadImageRequest;
+import io.stratus.proto.image.v1.DownloadImageResponse;
+import io.stratus.proto.image.v1.Image;
+import io.stratus.proto.image.v1.ImagesGrpc;
+import io.stratus.proto.image.v1.UploadHeader;
+import io.stratus.proto.image.v1.UploadImageRequest;
+import io.stratus.proto.image.v1.UploadImageResponse;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A compute-agent under test: the real image-gateway (filesystem store) in-process, a
+ * registry stand-in for the conductor, and the agent on the given hypervisor.
+ */
+final class AgentHarness implements AutoCloseable {
+  final Path root;
+  final Path gatewayDir;
+  final FakeConductorRegistry registry = new FakeConductorRegistry();
+  final ImageGateway gateway;
+  final ManagedChannel gatewayChannel;
+  final ManagedChannel conductorChannel;
+  final ComputeAgent agent;
+  final ManagedChannel agentChannel;
+  final Hypervisor hypervisor;
+  private final Server registryServer;
+
+  AgentHarness(Hypervisor hypervisor, Path root, Map<String, String> extraConfig) throws Exception {
+    this.hypervisor = hypervisor;
+    this.root = root;
+    this.gatewayDir = Files.createDirectories(root.resolve("gateway"));
+    String gw = InProcessServerBuilder.generateName();
+    gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", gatewayDir.toString())),
+        InProcessServerBuilder.forName(gw), new FilesystemBackend(gatewayDir, Clock.systemUTC()));
+    gatewayChannel = InProcessChannelBuilder.forName(gw).maxInboundMessageSize(8 << 20).build();
+    String reg = InProcessServerBuilder.generateName();
+    registryServer = InProcessServerBuilder.forName(reg).addService(registry).build().start();
+    conductorChannel = InProcessChannelBuilder.forName(reg).build();
+    String agentName = InProcessServerBuilder.generateName();
+    var config = new java.util.HashMap<String, String>(Map.of(
+        "host", "test-host",
+        "conductor.address", "in-process",
+        "gateway.address", "in-process",
+        "instances.dir", root.resolve("instances").toString(),
+        "image.cache.dir", root.resolve("cache").toString(),
+        "power.on.timeout", "PT30S"));
+    config.putAll(extraConfig);
+    agent = ComputeAgent.start(AgentConfig.fromMap(config), InProcessServerBuilder.forName(agentName),
+        hypervisor, conductorChannel, gatewayChannel, port -> agentName);
+    agentChannel = InProcessChannelBuilder.forName(agentName).build();
+  }
+
+  ComputeAgentGrpc.ComputeAgentBlockingStub stub() {
+    return ComputeAgentGrpc.newBlockingStub(agentChannel).withDeadlineAfter(300, TimeUnit.SECONDS);
+  }
+
+  ImagesGrpc.ImagesBlockingStub images() {
+    return ImagesGrpc.newBlockingStub(gatewayChannel).withDeadlineAfter(300, TimeUnit.SECONDS);
+  }
+
+  /** Drains a task stream; rethrows the stream's error. */
+  static List<TaskUpdate> drain(Iterator<TaskUpdate> stream) {
+    List<TaskUpdate> out = new ArrayList<>();
+    stream.forEachRemaining(out::add);
+    return out;
+  }
+
+  static InstanceSpec instance(String imageRef) {
+    return InstanceSpec.newBuilder().setUuid(UUID.randomUUID().toString()).setName("t")
+        .setVcpus(1).setMemoryMb(128).setRootGb(0).setImageRef(imageRef)
+        .setRootDiskKind(RootDiskKind.ROOT_DISK_KIND_LOCAL).build();
+  }
+
+  /** An active raw base image of {@code size} bytes with random data in its first half. */
+  Image seedBaseImage(long size, long seed) throws Exception {
+    Image image = images().createImage(CreateImageRequest.newBuilder().setName("base")
+        .setDiskFormat("raw").setContainerFormat("bare").build()).getImage();
+    CompletableFuture<UploadImageResponse> done = new CompletableFuture<>();
+    StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(gatewayChannel).uploadImage(
+        new StreamObserver<>() {
+          @Override
+          public void onNext(UploadImageResponse value) {
+            done.complete(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    out.onNext(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
+        .setImageId(image.getId()).setUploadId("seed").setVirtualSize(size)).build());
+    Random random = new Random(seed);
+    for (long off = 0; off < size / 2; off += 1 << 20) {
+      byte[] b = new byte[1 << 20];
+      random.nextBytes(b);
+      out.onNext(UploadImageRequest.newBuilder().setData(DataExtent.newBuilder()
+          .setOffset(off).setData(ByteString.copyFrom(b))).build());
+    }
+    out.onCompleted();
+    return done.get(60, TimeUnit.SECONDS).getImage();
+  }
+
+  /** Downloads an image into a sparse raw file. */
+  Path download(String imageId, Path file) throws IOException {
+    Iterator<DownloadImageResponse> it = images().downloadImage(
+        DownloadImageRequest.newBuilder().setImageId(imageId).build());
+    long size = it.next().getImage().getVirtualSize();
+    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw");
+        FileChannel ch = raf.getChannel()) {
+      while (it.hasNext()) {
+        var m = it.next();
+        if (m.hasData()) {
+          var buf = m.getData().getData().asReadOnlyByteBuffer();
+          long at = m.getData().getOffset();
+          while (buf.hasRemaining()) {
+            at += ch.write(buf, at);
+          }
+        }
+      }
+      raf.setLength(size);
+    }
+    return file;
+  }
+
+  /** The guest-visible content of a disk image (any format) as raw, via qemu-img convert. */
+  static Path toRaw(Path image, Path raw) throws Exception {
+    run("qemu-img", "convert", "-U", "-O", "raw", image.toString(), raw.toString());
+    return raw;
+  }
+
+  static String sha512(Path file) throws Exception {
+    MessageDigest d = MessageDigest.getInstance("SHA-512");
+    try (var in = Files.newInputStream(file)) {
+      byte[] b = new byte[1 << 20];
+      int n;
+      while ((n = in.read(b)) > 0) {
+        d.update(b, 0, n);
+      }
+    }
+    return HexFormat.of().formatHex(d.digest());
+  }
+
+  static String run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
+    if (p.exitValue() != 0) {
+      throw new IllegalStateException(String.join(" ", cmd) + " failed: " + out);
+    }
+    return out;
+  }
+
+  /** Files left under a directory whose name contains {@code mark}. */
+  static List<Path> filesContaining(Path dir, String mark) throws IOException {
+    if (!Files.exists(dir)) {
+      return List.of();
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      return s.filter(p -> p.getFileName().toString().contains(mark)).toList();
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    agentChannel.shutdownNow();
+    agent.close();
+    conductorChannel.shutdownNow();
+    registryServer.shutdownNow();
+    gatewayChannel.shutdownNow();
+    gateway.close();
+  }
+}
