@@ -35,7 +35,7 @@ public final class GatewayImageRegistry implements ImageRegistry {
               CreateImageRequest.newBuilder()
                   .setName(name)
                   .setOwner(owner)
-                  .setDiskFormat("qcow2")
+                  .setDiskFormat("raw")  // agents stream the guest-visible content
                   .setContainerFormat("bare")
                   .putAllProperties(properties)
                   .build())
