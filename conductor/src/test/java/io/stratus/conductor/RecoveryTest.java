@@ -97,8 +97,11 @@ class RecoveryTest {
           h.string("SELECT task_owner FROM instances WHERE uuid = ?::uuid", id));
     }  // the second conductor stops with the snapshot in flight; its lease goes with it
 
-    assertEquals("image_snapshot", h.string("SELECT task_state FROM instances WHERE uuid = ?::uuid", id),
-        "a stopping conductor leaves its tasks for recovery instead of undoing them");
+    // The gate holds the agent after two transitions; the second may or may not have been
+    // applied when the conductor stopped. Either way the task is still in flight.
+    String left = h.string("SELECT task_state FROM instances WHERE uuid = ?::uuid", id);
+    assertTrue(java.util.Set.of("image_snapshot", "image_pending_upload").contains(left),
+        "a stopping conductor leaves its tasks for recovery instead of undoing them: " + left);
     assertEquals(1, h.conductor.reconciler().reconcileOnce());
     var server = h.awaitIdle(id);
     assertEquals(TaskState.TASK_STATE_NONE, server.getTaskState());

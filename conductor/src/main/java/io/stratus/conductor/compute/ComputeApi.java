@@ -166,7 +166,6 @@ public final class ComputeApi {
     props.put("instance_uuid", uuid.toString());
     props.put("base_image_ref", instance.imageRef());
     props.put("user_id", caller.userId());
-    props.put("owner", instance.projectId());
     String imageId = images.createQueued(name, instance.projectId(), props);
     String requestId = newRequestId();
     boolean accepted;

@@ -57,11 +57,19 @@ public final class RequestValidator {
     return n;
   }
 
-  /** Metadata: at most the property quota, key 1..255, value ≤ 65535, no reserved keys. */
+  /** How many properties the conductor itself sets on every snapshot image. */
+  public static final int SNAPSHOT_PROPERTIES = 4;
+
+  /**
+   * Metadata: together with the {@value #SNAPSHOT_PROPERTIES} properties every snapshot
+   * carries, at most the property quota (the image store counts them all, like Glance's
+   * image_property_quota); key 1..255, value ≤ 65535, no reserved keys.
+   */
   public Map<String, String> imageMetadata(String field, Map<String, String> metadata) {
-    if (metadata.size() > maxProperties) {
-      throw ApiException.invalidArgument(
-          field, "has " + metadata.size() + " properties, the quota is " + maxProperties);
+    if (metadata.size() + SNAPSHOT_PROPERTIES > maxProperties) {
+      throw ApiException.invalidArgument(field, "has " + metadata.size() + " properties; with the "
+          + SNAPSHOT_PROPERTIES + " every snapshot carries that exceeds the quota of "
+          + maxProperties);
     }
     for (var e : metadata.entrySet()) {
       checkEntry(field, e.getKey(), e.getValue());

@@ -77,6 +77,12 @@ public class FakeImageGateway extends ImagesGrpc.ImagesImplBase {
       if (injected != null) {
         throw injected.asRuntimeException();
       }
+      // The real gateway's field rules, so the stand-in cannot accept what the gateway refuses.
+      try {
+        io.stratus.gateway.domain.ImageValidator.properties("properties", request.getPropertiesMap());
+      } catch (io.stratus.support.errors.ApiException e) {
+        throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
+      }
       return CreateImageResponse.newBuilder().setImage(create(request)).build();
     });
   }

@@ -1,0 +1,135 @@
+package io.stratus.e2e;
+
+import static io.stratus.e2e.StratusSystem.MEMBER;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stratus.proto.conductor.v1.CreateImageRequest;
+import io.stratus.proto.conductor.v1.PowerState;
+import io.stratus.proto.conductor.v1.RebootServerRequest;
+import io.stratus.proto.conductor.v1.RebootType;
+import io.stratus.proto.conductor.v1.Server;
+import io.stratus.proto.conductor.v1.StartServerRequest;
+import io.stratus.proto.conductor.v1.StopServerRequest;
+import io.stratus.proto.conductor.v1.VmState;
+import io.stratus.proto.image.v1.GetImageRequest;
+import io.stratus.proto.image.v1.ImageStatus;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The round trip through the whole system, every service its own process, real qemu
+ * guests: boot, write real bytes into the guest-visible disk, snapshot (live, stopped,
+ * paused), boot a second server from the snapshot and compare the disks; start, stop and
+ * hard reboot with the exact WatchServer sequences and the libvirt domain really changing.
+ */
+class EndToEndTest {
+  static StratusSystem system;
+  static String base;
+
+  @BeforeAll
+  static void start() throws Exception {
+    system = new StratusSystem();
+    base = system.seedBaseImage(32L << 20);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    system.close();
+  }
+
+  /** Snapshots through the public API, waits, returns the image id. */
+  private static String snapshot(String serverId, String name) throws Exception {
+    String imageId = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
+        .setServerId(serverId).setName(name).build()).getImageId();
+    Server s = system.awaitIdle(serverId, Duration.ofSeconds(180));
+    assertTrue(!s.hasFault() || s.getFault().getMessage().isEmpty(), "snapshot failed: " + s.getFault());
+    var image = system.images().getImage(GetImageRequest.newBuilder().setImageId(imageId).build()).getImage();
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, image.getStatus());
+    assertEquals("snapshot", image.getPropertiesMap().get("image_type"));
+    assertEquals(serverId, image.getPropertiesMap().get("instance_uuid"));
+    return imageId;
+  }
+
+  /** Boots a second server from the image and checks its disk shows the same content. */
+  private static void bootBackAndCompare(String imageId, String expectedSha512) throws Exception {
+    Server clone = system.boot("clone-of-" + imageId.substring(0, 8), imageId);
+    assertEquals(VmState.VM_STATE_ACTIVE, clone.getVmState());
+    assertEquals("running", StratusSystem.domstate(clone.getId()));
+    assertEquals(expectedSha512, system.guestContentSha512(system.disk(clone.getId())),
+        "the server booted from the snapshot sees the snapshotted disk");
+  }
+
+  @Test
+  void liveSnapshotOfARunningGuestBootsBackWithTheSameDisk() throws Exception {
+    Server s = system.boot("live", base);
+    StratusSystem.guestWrite(s.getId(), 0x4c, 4L << 20, 2L << 20);
+    String before = system.guestContentSha512(system.disk(s.getId()));
+    try (Watch watch = new Watch(system.serversAsync(MEMBER), s.getId())) {
+      String imageId = snapshot(s.getId(), "live-snap");
+      watch.await("snapshot.end", 60);
+      assertEquals(List.of(
+          "image_snapshot_pending/active/RUNNING", "n:snapshot.start",
+          "image_snapshot/active/RUNNING", "image_pending_upload/active/RUNNING",
+          "image_uploading/active/RUNNING", "none/active/RUNNING", "n:snapshot.end"),
+          watch.states().subList(0, 7));
+      assertEquals("running", StratusSystem.domstate(s.getId()), "the guest kept running");
+      bootBackAndCompare(imageId, before);
+    }
+  }
+
+  @Test
+  void snapshotOfAStoppedGuestBootsBackWithTheSameDisk() throws Exception {
+    Server s = system.boot("cold", base);
+    StratusSystem.guestWrite(s.getId(), 0x43, 1L << 20, 1L << 20);
+    system.servers(MEMBER).stopServer(StopServerRequest.newBuilder().setServerId(s.getId())
+        .setTimeoutSeconds(1).build());
+    assertEquals(VmState.VM_STATE_STOPPED, system.awaitIdle(s.getId(), Duration.ofSeconds(60)).getVmState());
+    assertEquals("shut off", StratusSystem.domstate(s.getId()));
+    String before = system.guestContentSha512(system.disk(s.getId()));
+    String imageId = snapshot(s.getId(), "cold-snap");
+    assertEquals("shut off", StratusSystem.domstate(s.getId()), "a stopped guest stays stopped");
+    bootBackAndCompare(imageId, before);
+  }
+
+  @Test
+  void snapshotOfAPausedGuestLeavesItPausedAndBootsBack() throws Exception {
+    Server s = system.boot("paused", base);
+    StratusSystem.guestWrite(s.getId(), 0x50, 2L << 20, 1L << 20);
+    io.stratus.testkit.Libvirt.virsh("suspend", StratusSystem.domain(s.getId()));
+    String before = system.guestContentSha512(system.disk(s.getId()));
+    String imageId = snapshot(s.getId(), "paused-snap");
+    assertEquals("paused", StratusSystem.domstate(s.getId()));
+    assertEquals(PowerState.POWER_STATE_PAUSED, system.get(s.getId()).getPowerState());
+    bootBackAndCompare(imageId, before);
+  }
+
+  @Test
+  void stopStartAndHardRebootFollowNovasStatesAndReallyChangeTheDomain() throws Exception {
+    Server s = system.boot("power", base);
+    try (Watch watch = new Watch(system.serversAsync(MEMBER), s.getId())) {
+      system.servers(MEMBER).stopServer(StopServerRequest.newBuilder().setServerId(s.getId())
+          .setTimeoutSeconds(1).build());
+      watch.await("power_off.end", 60);
+      assertEquals("shut off", StratusSystem.domstate(s.getId()));
+      system.servers(MEMBER).startServer(StartServerRequest.newBuilder().setServerId(s.getId()).build());
+      watch.await("power_on.end", 60);
+      assertEquals("running", StratusSystem.domstate(s.getId()));
+      system.servers(MEMBER).rebootServer(RebootServerRequest.newBuilder().setServerId(s.getId())
+          .setType(RebootType.REBOOT_TYPE_HARD).build());
+      watch.await("reboot.end", 60);
+      assertEquals("running", StratusSystem.domstate(s.getId()));
+      assertEquals(List.of(
+          "powering-off/active/RUNNING", "n:power_off.start",
+          "none/stopped/SHUTDOWN", "n:power_off.end",
+          "powering-on/stopped/SHUTDOWN", "n:power_on.start",
+          "none/active/RUNNING", "n:power_on.end",
+          "rebooting_hard/active/RUNNING", "n:reboot.start",
+          "reboot_pending_hard/active/RUNNING", "reboot_started_hard/active/RUNNING",
+          "none/active/RUNNING", "n:reboot.end"), watch.states());
+    }
+  }
+}

@@ -1,0 +1,82 @@
+package io.stratus.e2e;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One Stratus service in its own JVM, configured by environment variables like a real
+ * deployment, with its output in a log file; {@link #port()} is read from the line the
+ * service prints when it listens.
+ */
+final class ServiceProcess implements AutoCloseable {
+  private static final Pattern LISTENING = Pattern.compile("listening on [^:\\s]+:(\\d+)");
+
+  final String name;
+  final Path log;
+  private final Process process;
+  private final int port;
+
+  ServiceProcess(String name, String mainClass, Map<String, String> env, Path logDir)
+      throws Exception {
+    this.name = name;
+    this.log = logDir.resolve(name + ".log");
+    String java = ProcessHandle.current().info().command().orElse("java");
+    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx512m", "-cp",
+        System.getProperty("java.class.path"), mainClass)
+        .redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().putAll(env);
+    process = pb.start();
+    process.getOutputStream().close();
+    port = awaitPort();
+  }
+
+  private int awaitPort() throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (System.nanoTime() < deadline) {
+      if (Files.exists(log)) {
+        Matcher m = LISTENING.matcher(Files.readString(log));
+        if (m.find()) {
+          return Integer.parseInt(m.group(1));
+        }
+      }
+      if (!process.isAlive()) {
+        throw new IllegalStateException(name + " exited:\n" + tail());
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException(name + " did not start in 90 s:\n" + tail());
+  }
+
+  int port() {
+    return port;
+  }
+
+  String address() {
+    return "127.0.0.1:" + port;
+  }
+
+  String tail() throws IOException {
+    if (!Files.exists(log)) {
+      return "";
+    }
+    String all = Files.readString(log);
+    return all.length() > 4000 ? all.substring(all.length() - 4000) : all;
+  }
+
+  boolean alive() {
+    return process.isAlive();
+  }
+
+  @Override
+  public void close() throws Exception {
+    process.destroy();
+    if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+}

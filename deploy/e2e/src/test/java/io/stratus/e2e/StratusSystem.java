@@ -1,0 +1,248 @@
+package io.stratus.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import io.stratus.proto.conductor.v1.CreateServerRequest;
+import io.stratus.proto.conductor.v1.Flavor;
+import io.stratus.proto.conductor.v1.GetServerRequest;
+import io.stratus.proto.conductor.v1.HostStatus;
+import io.stratus.proto.conductor.v1.HostsGrpc;
+import io.stratus.proto.conductor.v1.ListHostsRequest;
+import io.stratus.proto.conductor.v1.Server;
+import io.stratus.proto.conductor.v1.ServersGrpc;
+import io.stratus.proto.conductor.v1.TaskState;
+import io.stratus.proto.image.v1.CreateImageRequest;
+import io.stratus.proto.image.v1.DataExtent;
+import io.stratus.proto.image.v1.ImagesGrpc;
+import io.stratus.proto.image.v1.UploadHeader;
+import io.stratus.proto.image.v1.UploadImageRequest;
+import io.stratus.proto.image.v1.UploadImageResponse;
+import io.stratus.testkit.Libvirt;
+import io.stratus.testkit.PostgresCluster;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The whole system as separate processes: a private PostgreSQL cluster, the image-gateway
+ * (filesystem store), the conductor and one compute-agent on the real libvirtd + qemu
+ * (TCG). Tests talk to it only through the public gRPC APIs, like a user.
+ */
+final class StratusSystem implements AutoCloseable {
+  static final String MEMBER = "e2e-member-token";
+  static final String ADMIN = "e2e-admin-token";
+  static final String HOST = "e2e-host";
+
+  final PostgresCluster postgres;
+  final Path root;
+  final ServiceProcess gateway;
+  final ServiceProcess conductor;
+  final ServiceProcess agent;
+  final ManagedChannel conductorChannel;
+  final ManagedChannel gatewayChannel;
+  private final java.util.Set<String> created = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  StratusSystem() throws Exception {
+    postgres = PostgresCluster.start();
+    try {
+      Libvirt.ensureRunning();
+      root = Libvirt.scratchDir("e2e");
+      Path logs = Files.createDirectories(root.resolve("logs"));
+      gateway = new ServiceProcess("image-gateway", "io.stratus.gateway.GatewayMain", Map.of(
+          "STRATUS_GATEWAY_FS_DIR", root.resolve("store").toString(),
+          "STRATUS_GATEWAY_PORT", "0"), logs);
+      conductor = new ServiceProcess("conductor", "io.stratus.conductor.ConductorMain", Map.of(
+          "STRATUS_CONDUCTOR_DB_URL", postgres.createDatabase("e2e"),
+          "STRATUS_CONDUCTOR_DB_USER", postgres.user(),
+          "STRATUS_CONDUCTOR_GATEWAY_ADDRESS", gateway.address(),
+          "STRATUS_CONDUCTOR_PORT", "0",
+          "STRATUS_CONDUCTOR_HEARTBEAT_INTERVAL", "PT1S",
+          "STRATUS_CONDUCTOR_API_TOKENS",
+          MEMBER + "=e2e-project:e2e-user:member," + ADMIN + "=admin:root:admin"), logs);
+      agent = new ServiceProcess("compute-agent", "io.stratus.agent.AgentMain", Map.of(
+          "STRATUS_AGENT_HOST", HOST,
+          "STRATUS_AGENT_PORT", "0",
+          "STRATUS_AGENT_CONDUCTOR_ADDRESS", conductor.address(),
+          "STRATUS_AGENT_GATEWAY_ADDRESS", gateway.address(),
+          "STRATUS_AGENT_LIBVIRT_URI", "qemu:///system",
+          "STRATUS_AGENT_INSTANCES_DIR", root.resolve("instances").toString(),
+          "STRATUS_AGENT_IMAGE_CACHE_DIR", root.resolve("cache").toString()), logs);
+      conductorChannel = NettyChannelBuilder.forTarget(conductor.address()).usePlaintext().build();
+      gatewayChannel = NettyChannelBuilder.forTarget(gateway.address()).usePlaintext()
+          .maxInboundMessageSize(8 << 20).build();
+      awaitHostUp();
+    } catch (Exception | Error e) {
+      postgres.close();
+      throw e;
+    }
+  }
+
+  private void awaitHostUp() throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline) {
+      var hosts = hosts(ADMIN).listHosts(ListHostsRequest.getDefaultInstance()).getHostsList();
+      if (hosts.stream().anyMatch(h -> h.getName().equals(HOST) && h.getStatus() == HostStatus.HOST_STATUS_UP)) {
+        return;
+      }
+      Thread.sleep(200);
+    }
+    throw new IllegalStateException("the agent never registered:\n" + agent.tail());
+  }
+
+  static Metadata bearer(String token) {
+    Metadata m = new Metadata();
+    m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    return m;
+  }
+
+  ServersGrpc.ServersBlockingStub servers(String token) {
+    return ServersGrpc.newBlockingStub(conductorChannel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(token)))
+        .withDeadlineAfter(120, TimeUnit.SECONDS);
+  }
+
+  ServersGrpc.ServersStub serversAsync(String token) {
+    return ServersGrpc.newStub(conductorChannel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(token)));
+  }
+
+  HostsGrpc.HostsBlockingStub hosts(String token) {
+    return HostsGrpc.newBlockingStub(conductorChannel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(token)))
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  ImagesGrpc.ImagesBlockingStub images() {
+    return ImagesGrpc.newBlockingStub(gatewayChannel).withDeadlineAfter(120, TimeUnit.SECONDS);
+  }
+
+  /** Uploads an active raw base image: {@code size} bytes, random data in the first half. */
+  String seedBaseImage(long size) throws Exception {
+    String id = images().createImage(CreateImageRequest.newBuilder().setName("e2e-base")
+        .setDiskFormat("raw").setContainerFormat("bare").setOwner("e2e-project").build())
+        .getImage().getId();
+    CompletableFuture<UploadImageResponse> done = new CompletableFuture<>();
+    StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(gatewayChannel).uploadImage(
+        new StreamObserver<>() {
+          @Override
+          public void onNext(UploadImageResponse value) {
+            done.complete(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    out.onNext(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
+        .setImageId(id).setUploadId("seed").setVirtualSize(size)).build());
+    Random random = new Random(size);
+    for (long off = 0; off < size / 2; off += 1 << 20) {
+      byte[] b = new byte[1 << 20];
+      random.nextBytes(b);
+      out.onNext(UploadImageRequest.newBuilder().setData(DataExtent.newBuilder()
+          .setOffset(off).setData(ByteString.copyFrom(b))).build());
+    }
+    out.onCompleted();
+    done.get(120, TimeUnit.SECONDS);
+    return id;
+  }
+
+  /** Boots a server and waits until it is active. */
+  Server boot(String name, String imageRef) throws Exception {
+    String id = servers(MEMBER).createServer(CreateServerRequest.newBuilder().setName(name)
+        .setImageRef(imageRef).setFlavor(Flavor.newBuilder().setVcpus(1).setMemoryMb(128))
+        .build()).getServer().getId();
+    created.add(id);
+    return awaitIdle(id, Duration.ofSeconds(120));
+  }
+
+  Server get(String id) {
+    return servers(ADMIN).getServer(GetServerRequest.newBuilder().setServerId(id).build()).getServer();
+  }
+
+  /** Waits until the server has no task in flight. */
+  Server awaitIdle(String id, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Server s = get(id);
+    while (s.getTaskState() != TaskState.TASK_STATE_NONE) {
+      assertTrue(System.nanoTime() < deadline, "server still in " + s.getTaskState() + ":\n"
+          + conductor.tail() + "\n" + agent.tail());
+      Thread.sleep(100);
+      s = get(id);
+    }
+    return s;
+  }
+
+  Path disk(String serverId) {
+    return root.resolve("instances").resolve(serverId).resolve("disk");
+  }
+
+  static String domain(String serverId) {
+    return "instance-" + serverId;
+  }
+
+  /** Writes a byte pattern into the guest-visible disk through the running qemu. */
+  static void guestWrite(String serverId, int pattern, long offset, long length) {
+    String out = Libvirt.virsh("qemu-monitor-command", domain(serverId), "--hmp",
+        "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0x"
+            + Integer.toHexString(pattern) + " " + offset + " " + length + "\"");
+    assertTrue(!out.contains("Error"), out);
+  }
+
+  static String domstate(String serverId) {
+    return Libvirt.virsh("domstate", domain(serverId)).strip();
+  }
+
+  /** sha512 of a disk's guest-visible content (any format), via qemu-img convert. */
+  String guestContentSha512(Path disk) throws Exception {
+    Path raw = root.resolve("content-" + System.nanoTime() + ".raw");
+    try {
+      Process p = new ProcessBuilder("qemu-img", "convert", "-U", "-O", "raw", disk.toString(),
+          raw.toString()).redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes());
+      assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, out);
+      MessageDigest d = MessageDigest.getInstance("SHA-512");
+      try (var in = Files.newInputStream(raw)) {
+        byte[] b = new byte[1 << 20];
+        int n;
+        while ((n = in.read(b)) > 0) {
+          d.update(b, 0, n);
+        }
+      }
+      return HexFormat.of().formatHex(d.digest());
+    } finally {
+      Files.deleteIfExists(raw);
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    // Only the domains this run created: another run's guests are not ours to touch.
+    for (String id : created) {
+      Libvirt.virshResult("destroy", domain(id));
+      Libvirt.virshResult("undefine", domain(id), "--managed-save");
+    }
+    conductorChannel.shutdownNow();
+    gatewayChannel.shutdownNow();
+    agent.close();
+    conductor.close();
+    gateway.close();
+    postgres.close();
+  }
+}
