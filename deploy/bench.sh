@@ -13,8 +13,8 @@ repo="$(cd "$here/.." && pwd)"
 stratus_pick_java || stratus_die "no JDK >= 21 found"
 export STRATUS_PG_BIN="$("$here/scripts/ensure-postgres.sh")"
 cd "$repo"
-test="${1:-*Benchmark}"
+test="${1:-*}"
 mvn -B -ntp -q install -DskipTests
 mvn -B -ntp test -pl compute-agent,image-gateway -Dstratus.excludedGroups= -Dgroups=benchmark \
   -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false -DredirectTestOutputToFile=false \
-  | grep -E '^\[bench\]|Tests run:|BUILD|ERROR' || true
+  | grep -E '\[bench\]|Tests run:|BUILD|ERROR' || true

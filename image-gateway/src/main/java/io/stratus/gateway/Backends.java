@@ -3,6 +3,7 @@ package io.stratus.gateway;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.fs.FilesystemBackend;
 import io.stratus.gateway.store.glance.GlanceBackend;
+import io.stratus.gateway.store.rbd.RbdBackend;
 import io.stratus.support.config.ConfigException;
 import java.io.IOException;
 import java.time.Clock;
@@ -17,6 +18,7 @@ final class Backends {
       case "filesystem" -> new FilesystemBackend(config.fsDir(), Clock.systemUTC());
       case "glance" -> new GlanceBackend(java.net.URI.create(config.glanceUrl()),
           config.glanceToken(), Clock.systemUTC());
+      case "rbd" -> new RbdBackend(config.cephConf(), config.cephPool(), Clock.systemUTC());
       default -> throw new ConfigException("image-gateway",
           List.of("backend " + config.backend() + " is not available in this build"));
     };

@@ -137,8 +137,9 @@ final class FsUpload implements UploadSink {
     channel.force(true);
     channel.close();
     raf.close();
-    ended = true;
+    // Only a successful publish ends the upload: if it fails, abort() still re-queues.
     ImageRecord active = store.publish(id, file, extents, virtualSize, md5, sha512);
+    ended = true;
     Files.deleteIfExists(state);
     return active;
   }
