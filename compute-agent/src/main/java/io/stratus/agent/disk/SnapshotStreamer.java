@@ -1,5 +1,6 @@
 package io.stratus.agent.disk;
 
+import io.stratus.support.digest.ContentDigests;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Channel;
 import io.stratus.agent.images.GatewayUpload;
@@ -33,11 +34,11 @@ public final class SnapshotStreamer {
   public Sent upload(String imageId, String uploadId, ExtentPlan plan, TaskContext ctx)
       throws IOException, InterruptedException {
     GatewayUpload upload = new GatewayUpload(gateway);
-    ContentDigest digest = new ContentDigest();
     long sent = 0;
     long total = plan.dataBytes();
     boolean finished = false;
-    try (ParallelReader reader = new ParallelReader(plan, threads, threads * 2)) {
+    try (ParallelReader reader = new ParallelReader(plan, threads, threads * 2);
+        ContentDigests digest = new ContentDigests()) {
       upload.send(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
           .setImageId(imageId).setUploadId(uploadId).setVirtualSize(plan.virtualSize())
           .setDiskFormat("raw")).build());

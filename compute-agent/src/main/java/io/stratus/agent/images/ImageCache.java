@@ -2,7 +2,7 @@ package io.stratus.agent.images;
 
 import io.grpc.Channel;
 import io.grpc.Status;
-import io.stratus.agent.disk.ContentDigest;
+import io.stratus.support.digest.ContentDigests;
 import io.stratus.proto.image.v1.DownloadImageRequest;
 import io.stratus.proto.image.v1.DownloadImageResponse;
 import io.stratus.proto.image.v1.ImagesGrpc;
@@ -62,9 +62,10 @@ public final class ImageCache {
     Iterator<DownloadImageResponse> it = ImagesGrpc.newBlockingStub(gateway)
         .downloadImage(DownloadImageRequest.newBuilder().setImageId(imageId).build());
     var image = it.next().getImage();
-    ContentDigest digest = new ContentDigest();
+    String sha;
     try (RandomAccessFile raf = new RandomAccessFile(tmp.toFile(), "rw");
-        FileChannel ch = raf.getChannel()) {
+        FileChannel ch = raf.getChannel();
+        ContentDigests digest = new ContentDigests()) {
       while (it.hasNext()) {
         var m = it.next();
         if (m.hasData()) {
@@ -80,8 +81,8 @@ public final class ImageCache {
       }
       raf.setLength(image.getVirtualSize());
       ch.force(true);
+      sha = digest.sha512Hex();
     }
-    String sha = digest.sha512Hex();
     if (!image.getOsHashValue().isEmpty() && !image.getOsHashValue().equalsIgnoreCase(sha)) {
       throw Status.DATA_LOSS.withDescription("image " + imageId + " arrived with sha512 " + sha
           + ", the gateway says " + image.getOsHashValue()).asRuntimeException();

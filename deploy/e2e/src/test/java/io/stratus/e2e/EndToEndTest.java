@@ -107,6 +107,74 @@ class EndToEndTest {
     bootBackAndCompare(imageId, before);
   }
 
+  /** Runs the operator CLI against the system; returns {exit code, stdout, stderr}. */
+  private static String[] cli(String... args) {
+    var out = new java.io.ByteArrayOutputStream();
+    var err = new java.io.ByteArrayOutputStream();
+    String[] withToken = new String[args.length + 2];
+    withToken[0] = "--token";
+    withToken[1] = MEMBER;
+    System.arraycopy(args, 0, withToken, 2, args.length);
+    int code = io.stratus.cli.StratusCli.run(withToken, new java.io.PrintStream(out, true),
+        new java.io.PrintStream(err, true), system.conductorChannel, system.gatewayChannel);
+    return new String[] {Integer.toString(code), out.toString(), err.toString()};
+  }
+
+  @Test
+  void theCliUploadsBootsAndSnapshotsThroughTheRealSystem() throws Exception {
+    java.nio.file.Path raw = system.root.resolve("cli-base.raw");
+    byte[] data = new byte[2 << 20];
+    new java.util.Random(9).nextBytes(data);
+    java.nio.file.Files.write(raw, data);
+    try (var f = new java.io.RandomAccessFile(raw.toFile(), "rw")) {
+      f.setLength(16L << 20);  // 14 MiB of hole
+    }
+    String[] up = cli("image", "upload", "--name", "cli-base", "--file", raw.toString(),
+        "--owner", "e2e-project", "-f", "json");
+    assertEquals("0", up[0], up[2]);
+    var image = io.stratus.proto.image.v1.Image.newBuilder();
+    com.google.protobuf.util.JsonFormat.parser().ignoringUnknownFields().merge(up[1], image);
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, image.getStatus());
+    assertEquals(16L << 20, image.getVirtualSize());
+
+    String[] boot = cli("server", "create", "--image", image.getId(), "--flavor-vcpus", "1",
+        "--flavor-ram", "128", "--wait", "cli-server", "-f", "json");
+    assertEquals("0", boot[0], boot[2]);
+    var server = Server.newBuilder();
+    com.google.protobuf.util.JsonFormat.parser().ignoringUnknownFields().merge(boot[1], server);
+    assertEquals(VmState.VM_STATE_ACTIVE, server.getVmState());
+    assertEquals("running", StratusSystem.domstate(server.getId()));
+
+    String[] snap = cli("server", "image", "create", server.getId(), "--name", "cli-snap", "--wait");
+    assertEquals("0", snap[0], snap[2]);
+    assertTrue(snap[2].contains("100%") || snap[2].contains("uploading"), "progress shown: " + snap[2]);
+    assertEquals("0", cli("server", "delete", server.getId(), "--wait")[0]);
+  }
+
+  @Test
+  void everyMistakeAUserCanMakeFromTheCliIsOneClearLineAndANonZeroExit() throws Exception {
+    Server s = system.boot("cli-errors", base);
+    String unknown = java.util.UUID.randomUUID().toString();
+    String[][] cases = {
+        {"1", "error: NOT_FOUND: server " + unknown + " not found", "server", "show", unknown},
+        {"1", "error: FAILED_PRECONDITION: cannot start server " + s.getId()
+            + " while it is in vm_state active", "server", "start", s.getId()},
+        {"1", "error: INVALID_ARGUMENT: server_id: 'nope' is not a UUID", "server", "stop", "nope"},
+        {"1", "error: INVALID_ARGUMENT: name: must not be empty", "server", "image", "create",
+            s.getId(), "--name", " "},
+        {"1", "error: PERMISSION_DENIED: the Hosts API is for admins only", "host", "list"},
+    };
+    for (String[] c : cases) {
+      String[] r = cli(java.util.Arrays.copyOfRange(c, 2, c.length));
+      assertEquals(c[0], r[0], String.join(" ", c) + " -> " + r[2]);
+      assertEquals(c[1], r[2].strip(), "one clear line for: " + String.join(" ", c));
+      assertEquals(1, r[2].strip().lines().count());
+    }
+    String[] usage = cli("server", "create", "no-image-given");
+    assertEquals("2", usage[0]);
+    assertTrue(!usage[2].isBlank());
+  }
+
   @Test
   void stopStartAndHardRebootFollowNovasStatesAndReallyChangeTheDomain() throws Exception {
     Server s = system.boot("power", base);

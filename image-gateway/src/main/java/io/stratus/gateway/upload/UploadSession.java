@@ -1,5 +1,6 @@
 package io.stratus.gateway.upload;
 
+import io.stratus.support.digest.ContentDigests;
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.domain.ImageStatus;
 import io.stratus.gateway.domain.ImageValidator;
@@ -110,6 +111,9 @@ public final class UploadSession {
       }
     } catch (IOException | RuntimeException e) {
       release();
+      if (digests != null) {
+        digests.close();
+      }
       if (sink != null) {
         sink.abort(true);
       }
@@ -227,6 +231,7 @@ public final class UploadSession {
 
   private void kill(String why) throws IOException {
     state = State.FAILED;
+    digests.close();
     release();
     sink.abort(false);
     backend.kill(imageId);
@@ -244,6 +249,9 @@ public final class UploadSession {
     }
     state = State.FAILED;
     release();
+    if (digests != null) {
+      digests.close();
+    }
     if (sink != null) {
       sink.abort(keepForResume);
       LOG.info("upload abandoned; image={} upload={} keptForResume={}", imageId, uploadId,

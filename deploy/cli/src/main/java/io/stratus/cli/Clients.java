@@ -1,0 +1,119 @@
+package io.stratus.cli;
+
+import io.grpc.ClientInterceptor;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
+import io.stratus.proto.conductor.v1.HostsGrpc;
+import io.stratus.proto.conductor.v1.ServersGrpc;
+import io.stratus.proto.image.v1.ImagesGrpc;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * gRPC stubs for the conductor ({@code Servers}, {@code Hosts}) and the image-gateway
+ * ({@code Images}). Channels are opened on first use, so a command that needs only one
+ * service needs only that address. Conductor calls carry {@code authorization: Bearer
+ * <token>}. Unary calls get a deadline; streams (watch, download) run until they end.
+ */
+public final class Clients implements AutoCloseable {
+  private static final long DEADLINE_SECONDS = 60;
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final String conductorAddress;
+  private final String gatewayAddress;
+  private final String token;
+  private ManagedChannel conductor;
+  private ManagedChannel gateway;
+  private final boolean ownsConductor;
+  private final boolean ownsGateway;
+
+  /**
+   * @param conductor an open channel to use, or null to open one to {@code conductorAddress}
+   * @param gateway an open channel to use, or null to open one to {@code gatewayAddress}
+   */
+  public Clients(String conductorAddress, String gatewayAddress, String token,
+      ManagedChannel conductor, ManagedChannel gateway) {
+    this.conductorAddress = conductorAddress;
+    this.gatewayAddress = gatewayAddress;
+    this.token = token;
+    this.conductor = conductor;
+    this.gateway = gateway;
+    this.ownsConductor = conductor == null;
+    this.ownsGateway = gateway == null;
+  }
+
+  /** Servers, with a deadline: for unary calls. */
+  public ServersGrpc.ServersBlockingStub servers() {
+    return serverStream().withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS);
+  }
+
+  /** Servers without a deadline: for {@code WatchServer}. */
+  public ServersGrpc.ServersBlockingStub serverStream() {
+    return ServersGrpc.newBlockingStub(conductor()).withInterceptors(bearer());
+  }
+
+  public HostsGrpc.HostsBlockingStub hosts() {
+    return HostsGrpc.newBlockingStub(conductor()).withInterceptors(bearer())
+        .withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS);
+  }
+
+  /** Images, with a deadline: for unary calls. */
+  public ImagesGrpc.ImagesBlockingStub images() {
+    return imageStream().withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS);
+  }
+
+  /** Images without a deadline: for {@code DownloadImage}. */
+  public ImagesGrpc.ImagesBlockingStub imageStream() {
+    return ImagesGrpc.newBlockingStub(gateway());
+  }
+
+  /** Images, asynchronous: for the client-streaming {@code UploadImage}. */
+  public ImagesGrpc.ImagesStub imageUploads() {
+    return ImagesGrpc.newStub(gateway());
+  }
+
+  private ClientInterceptor bearer() {
+    if (token == null || token.isBlank()) {
+      throw CliException.usage("no API token: pass --token TOKEN or set API_TOKEN");
+    }
+    Metadata headers = new Metadata();
+    headers.put(AUTHORIZATION, "Bearer " + token.trim());
+    return MetadataUtils.newAttachHeadersInterceptor(headers);
+  }
+
+  private synchronized ManagedChannel conductor() {
+    if (conductor == null) {
+      conductor = open(conductorAddress, "--conductor", "CONDUCTOR_ADDR");
+    }
+    return conductor;
+  }
+
+  private synchronized ManagedChannel gateway() {
+    if (gateway == null) {
+      gateway = open(gatewayAddress, "--gateway", "GATEWAY_ADDR");
+    }
+    return gateway;
+  }
+
+  private static ManagedChannel open(String address, String option, String env) {
+    if (address == null || address.isBlank()) {
+      throw CliException.usage(
+          "no address for " + option + ": pass " + option + " HOST:PORT or set " + env);
+    }
+    return Grpc.newChannelBuilder(address.trim(), InsecureChannelCredentials.create()).build();
+  }
+
+  /** Shuts down the channels this object opened (not those it was given). */
+  @Override
+  public synchronized void close() {
+    if (ownsConductor && conductor != null) {
+      conductor.shutdownNow();
+    }
+    if (ownsGateway && gateway != null) {
+      gateway.shutdownNow();
+    }
+  }
+}

@@ -1,0 +1,147 @@
+package io.stratus.cli.image;
+
+import io.stratus.cli.CancellableStream;
+import io.stratus.cli.Session;
+import io.stratus.cli.output.Output;
+import io.stratus.cli.output.OutputFormat;
+import io.stratus.cli.output.ProgressBar;
+import io.stratus.cli.output.Table;
+import io.stratus.proto.image.v1.DeleteImageRequest;
+import io.stratus.proto.image.v1.DownloadImageRequest;
+import io.stratus.proto.image.v1.DownloadImageResponse;
+import io.stratus.proto.image.v1.GetImageRequest;
+import io.stratus.proto.image.v1.Image;
+import io.stratus.proto.image.v1.ImageStatus;
+import io.stratus.proto.image.v1.ListImagesRequest;
+import io.stratus.proto.image.v1.ListImagesResponse;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code stratus image …}: the image-gateway's {@code Images} API. */
+@Command(name = "image",
+    description = "Images (Glance's model): list, show, upload, download, delete.")
+public final class ImageCommand {
+  @Spec
+  private CommandSpec spec;
+
+  /** Lists the images visible to the caller, every page. */
+  @Command(name = "list", description = "List images.")
+  int list(
+      @Option(names = "--owner", paramLabel = "PROJECT", description = "Only this owner's.")
+          String owner,
+      @Option(names = "--status", paramLabel = "STATUS", converter = ImageStatusConverter.class,
+          completionCandidates = ImageStatusConverter.Names.class,
+          description = "Only images in this status: ${COMPLETION-CANDIDATES}.")
+          ImageStatus status,
+      @Mixin OutputFormat format) {
+    List<Image> images = new ArrayList<>();
+    String page = "";
+    do {
+      ListImagesResponse r = session().clients().images().listImages(
+          ListImagesRequest.newBuilder()
+              .setPageToken(page)
+              .setOwner(owner == null ? "" : owner)
+              .setStatus(status == null ? ImageStatus.IMAGE_STATUS_UNSPECIFIED : status)
+              .build());
+      images.addAll(r.getImagesList());
+      page = r.getNextPageToken();
+    } while (!page.isEmpty());
+    output(format).printList(images, ImageTables::list);
+    return 0;
+  }
+
+  /** Shows one image record. */
+  @Command(name = "show", description = "Show one image.")
+  int show(@Parameters(paramLabel = "IMAGE", description = "Image id.") String id,
+      @Mixin OutputFormat format) {
+    Image image = session().clients().images()
+        .getImage(GetImageRequest.newBuilder().setImageId(id).build()).getImage();
+    output(format).print(image, ImageTables::show);
+    return 0;
+  }
+
+  /** Downloads an active image to a sparse raw file and verifies its sha512. */
+  @Command(name = "download", description = {
+      "Download an active image's bytes to a raw file: zero extents stay holes (sparse), the "
+          + "sha512 is checked against the image's os_hash_value, progress goes to stderr.",
+      "The file appears only once verified (FILE.part meanwhile)."})
+  int download(@Parameters(paramLabel = "IMAGE", description = "Image id.") String id,
+      @Option(names = "--file", required = true, paramLabel = "PATH",
+          description = "File to write (replaced if it exists).") Path file,
+      @Mixin OutputFormat format) throws IOException {
+    Session session = session();
+    ProgressBar bar =
+        new ProgressBar(session.terminal().err(), session.terminal().errIsTerminal());
+    DownloadImageRequest request = DownloadImageRequest.newBuilder().setImageId(id).build();
+    SparseDownload.Result result;
+    try (CancellableStream<DownloadImageResponse> stream = CancellableStream.open(
+        () -> session.clients().imageStream().downloadImage(request))) {
+      result = SparseDownload.write(stream, file, bar);
+    } finally {
+      bar.finish();
+    }
+    output(format).print(result.image(), image -> Table.fields()
+        .row("file", file)
+        .row("image", image.getId())
+        .row("bytes", result.bytes())
+        .row("sha512", result.sha512() + (result.verified() ? " (verified)" : " (not verified: "
+            + "the image has no sha512)")));
+    return 0;
+  }
+
+  /** Creates an image and uploads a raw file into it (holes are not sent). */
+  @Command(name = "upload", description = {
+      "Create an image and upload a raw file into it: all-zero blocks travel as zero extents "
+          + "(holes are never sent), md5 + sha512 are checked by the gateway, progress goes "
+          + "to stderr."})
+  int upload(
+      @Option(names = "--name", required = true, paramLabel = "NAME", description = "Image name.")
+          String name,
+      @Option(names = "--file", required = true, paramLabel = "PATH", description = "Raw file.")
+          Path file,
+      @Option(names = "--owner", paramLabel = "PROJECT",
+          description = "Owning project (default: none).") String owner,
+      @Mixin OutputFormat format) throws IOException, InterruptedException {
+    Session session = session();
+    Image created = session.clients().images().createImage(
+        io.stratus.proto.image.v1.CreateImageRequest.newBuilder().setName(name)
+            .setDiskFormat("raw").setContainerFormat("bare")
+            .setOwner(owner == null ? "" : owner).build()).getImage();
+    ProgressBar bar =
+        new ProgressBar(session.terminal().err(), session.terminal().errIsTerminal());
+    try {
+      Image active = SparseUpload.send(session.clients().imageUploads(), created.getId(), file, bar)
+          .getImage();
+      output(format).print(active, ImageTables::show);
+    } finally {
+      bar.finish();
+    }
+    return 0;
+  }
+
+  /** Deletes an image and its bytes. */
+  @Command(name = "delete", description = "Delete an image and its bytes.")
+  int delete(@Parameters(paramLabel = "IMAGE", description = "Image id.") String id,
+      @Mixin OutputFormat format) {
+    session().clients().images()
+        .deleteImage(DeleteImageRequest.newBuilder().setImageId(id).build());
+    output(format).printEmpty();
+    return 0;
+  }
+
+  private Session session() {
+    return Session.of(spec);
+  }
+
+  private Output output(OutputFormat format) {
+    return new Output(session().terminal().out(), format);
+  }
+}

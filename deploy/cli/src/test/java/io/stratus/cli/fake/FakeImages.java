@@ -1,0 +1,47 @@
+package io.stratus.cli.fake;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.stratus.proto.image.v1.DownloadImageRequest;
+import io.stratus.proto.image.v1.DownloadImageResponse;
+import io.stratus.proto.image.v1.GetImageRequest;
+import io.stratus.proto.image.v1.GetImageResponse;
+import io.stratus.proto.image.v1.Image;
+import io.stratus.proto.image.v1.ImagesGrpc;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** A fake image-gateway: image records in a map, download streams given per image. */
+public final class FakeImages extends ImagesGrpc.ImagesImplBase {
+  public final Map<String, Image> images = new LinkedHashMap<>();
+  /** The extents DownloadImage sends after the image record. */
+  public final Map<String, List<DownloadImageResponse>> extents = new LinkedHashMap<>();
+
+  @Override
+  public void getImage(GetImageRequest r, StreamObserver<GetImageResponse> o) {
+    Image i = images.get(r.getImageId());
+    if (i == null) {
+      o.onError(notFound(r.getImageId()));
+      return;
+    }
+    o.onNext(GetImageResponse.newBuilder().setImage(i).build());
+    o.onCompleted();
+  }
+
+  @Override
+  public void downloadImage(DownloadImageRequest r, StreamObserver<DownloadImageResponse> o) {
+    Image i = images.get(r.getImageId());
+    if (i == null) {
+      o.onError(notFound(r.getImageId()));
+      return;
+    }
+    o.onNext(DownloadImageResponse.newBuilder().setImage(i).build());
+    extents.getOrDefault(r.getImageId(), List.of()).forEach(o::onNext);
+    o.onCompleted();
+  }
+
+  private static RuntimeException notFound(String id) {
+    return Status.NOT_FOUND.withDescription("image " + id + " not found").asRuntimeException();
+  }
+}
