@@ -240,6 +240,39 @@ class QemuSnapshotTest {
   }
 
   @Test
+  void aDomainThatVanishesMidSnapshotFailsItAndLeavesNoOverlay() throws Exception {
+    InstanceSpec i = boot();
+    String imageId = queuedImage();
+    Iterator<TaskUpdate> stream = h.stub().snapshot(SnapshotRequest.newBuilder()
+        .setOperationId("snap-" + UUID.randomUUID()).setInstance(i).setImageId(imageId)
+        .setAllowLive(true).build());
+    // Someone deletes the guest behind the agent's back while the chain is frozen. Where
+    // the agent is at that moment (uploading, committing, done) cannot be forced from
+    // outside; in every case the guest's state must be resolved without an internal error
+    // and nothing may be left behind.
+    String outcome;
+    try {
+      while (stream.hasNext()) {
+        TaskUpdate u = stream.next();
+        if (u.hasTransition() && u.getTransition().getTaskState() == TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD) {
+          Libvirt.virsh("destroy", "instance-" + i.getUuid());
+          Libvirt.virsh("undefine", "instance-" + i.getUuid());
+        }
+      }
+      outcome = "finished before the guest vanished";
+    } catch (StatusRuntimeException e) {
+      assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode(), e.getStatus().toString());
+      assertTrue(e.getStatus().getDescription().matches(
+          "instance " + i.getUuid() + " (vanished|stopped) during the snapshot"), e.getStatus().toString());
+      outcome = e.getStatus().getDescription();
+    }
+    System.out.println("vanishing guest: " + outcome);
+    assertTrue(h.hypervisor.find(i.getUuid()).isEmpty());
+    assertEquals(List.of(), AgentHarness.filesContaining(root.resolve("instances"), SnapshotTask.OVERLAY_MARK),
+        "no overlay file is left behind");
+  }
+
+  @Test
   void anOverlayLeftByACrashIsCommittedWhenTheAgentStarts() throws Exception {
     InstanceSpec i = boot();
     Path overlay = disk(i).resolveSibling("disk" + SnapshotTask.OVERLAY_MARK + "crashed");

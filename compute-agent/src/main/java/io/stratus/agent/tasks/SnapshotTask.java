@@ -1,6 +1,7 @@
 package io.stratus.agent.tasks;
 
 import io.stratus.agent.disk.ExtentPlan;
+import io.stratus.agent.disk.QemuImg;
 import io.stratus.agent.disk.SnapshotStreamer;
 import io.stratus.agent.hypervisor.Hypervisor;
 import io.stratus.agent.hypervisor.HypervisorException;
@@ -89,6 +90,7 @@ public final class SnapshotTask implements Task {
     Path overlay = source.resolveSibling(source.getFileName() + OVERLAY_MARK + operationId);
     mode = freeze(hv, uuid, mode, overlay);
     LOG.info("snapshot chain frozen; instance={} image={} mode={} disk={}", uuid, imageId, mode, source);
+    boolean succeeded = false;
     try {
       ctx.checkCancelled();
       ctx.transition(TaskState.TASK_STATE_IMAGE_SNAPSHOT, TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD,
@@ -98,7 +100,7 @@ public final class SnapshotTask implements Task {
           "uploading " + plan.dataBytes() + " bytes");
       SnapshotStreamer.Sent sent = env.streamer().upload(imageId, operationId, plan, ctx);
       var image = sent.response().getImage();
-      return TaskResult.newBuilder()
+      TaskResult result = TaskResult.newBuilder()
           .setSnapshot(SnapshotResult.newBuilder()
               .setImageId(imageId)
               .setLive(mode == Mode.LIVE)
@@ -110,9 +112,19 @@ public final class SnapshotTask implements Task {
           .setPowerState(PowerStates.proto(thaw(hv, uuid, mode, overlay)))
           .setDetails(mode + " snapshot, " + sent.bytesSent() + " bytes sent")
           .build();
+      succeeded = true;
+      return result;
     } finally {
-      // thaw() is idempotent: on success it already ran; on failure it runs here.
-      thaw(hv, uuid, mode, overlay);
+      if (!succeeded) {
+        // The failure that got us here is what the caller must see; a failing thaw is
+        // logged, never allowed to replace it.
+        try {
+          thaw(hv, uuid, mode, overlay);
+        } catch (RuntimeException e) {
+          LOG.warn("could not restore the guest after a failed snapshot; instance={} mode={}",
+              uuid, mode, e);
+        }
+      }
     }
   }
 
@@ -144,23 +156,59 @@ public final class SnapshotTask implements Task {
 
   private boolean thawed;
 
-  /** Returns the guest to its earlier state; safe to call twice. */
+  /**
+   * Returns the guest to its earlier state; safe to call twice. If the domain vanished
+   * meanwhile (the instance was deleted), there is no guest to return to: the overlay is
+   * removed and the snapshot fails with NO_DOMAIN.
+   */
   private Hypervisor.Power thaw(Hypervisor hv, String uuid, Mode mode, Path overlay) {
     if (!thawed) {
       thawed = true;
-      switch (mode) {
-        case LIVE, PAUSED -> {
-          hv.commitActive(uuid, "vda", COMMIT_TIMEOUT);
+      try {
+        switch (mode) {
+          case LIVE, PAUSED -> hv.commitActive(uuid, "vda", COMMIT_TIMEOUT);
+          case COLD -> hv.start(uuid);
+          case OFF -> { }
+        }
+      } catch (HypervisorException e) {
+        var now = hv.find(uuid);
+        boolean stillRuns = now.isPresent() && (now.get().power() == Hypervisor.Power.RUNNING
+            || now.get().power() == Hypervisor.Power.PAUSED);
+        if (stillRuns || mode == Mode.COLD || mode == Mode.OFF) {
+          throw e;
+        }
+        if (now.isPresent()) {
+          // Stopped behind our back: keep the guest's writes by committing offline; the
+          // next power-on regenerates the definition, which names the original disk.
           try {
-            Files.deleteIfExists(overlay);
-          } catch (java.io.IOException e) {
-            LOG.warn("could not delete the committed overlay; instance={} overlay={}", uuid, overlay);
+            QemuImg.commit(overlay);
+          } catch (java.io.IOException io) {
+            throw new HypervisorException(HypervisorException.Kind.FAILED, "instance " + uuid
+                + " stopped during the snapshot and its overlay could not be committed: "
+                + io.getMessage(), io);
           }
         }
-        case COLD -> hv.start(uuid);
-        case OFF -> { }
+        deleteOverlay(uuid, overlay);
+        throw new HypervisorException(HypervisorException.Kind.NO_DOMAIN,
+            "instance " + uuid + (now.isPresent() ? " stopped" : " vanished")
+                + " during the snapshot", e);
+      }
+      if (mode == Mode.LIVE || mode == Mode.PAUSED) {
+        deleteOverlay(uuid, overlay);
       }
     }
+    if (hv.find(uuid).isEmpty()) {
+      throw new HypervisorException(HypervisorException.Kind.NO_DOMAIN,
+          "instance " + uuid + " vanished during the snapshot", null);
+    }
     return PowerStates.current(hv, uuid);
+  }
+
+  private static void deleteOverlay(String uuid, Path overlay) {
+    try {
+      Files.deleteIfExists(overlay);
+    } catch (java.io.IOException e) {
+      LOG.warn("could not delete the snapshot overlay; instance={} overlay={}", uuid, overlay);
+    }
   }
 }
