@@ -58,6 +58,28 @@ public final class FilesystemBackend implements ImageBackend {
     this.data = Files.createDirectories(dir.resolve("data"));
     this.partial = Files.createDirectories(dir.resolve("partial"));
     this.clock = clock;
+    recover();
+  }
+
+  /**
+   * After a crash: an image left saving had its upload cut off, so it is queued again
+   * (its durable prefix stays private for a resume); temp files of interrupted record
+   * writes are removed. Assumes one gateway per store directory.
+   */
+  private void recover() throws IOException {
+    for (ImageRecord r : list()) {
+      if (r.status() == ImageStatus.SAVING) {
+        save(r.withStatus(ImageStatus.QUEUED, clock.instant()));
+        LOG.warn("image was saving when the gateway stopped, queued again; image={}", r.id());
+      }
+    }
+    for (Path dir : List.of(records, data)) {
+      try (DirectoryStream<Path> tmp = Files.newDirectoryStream(dir, ".tmp-*")) {
+        for (Path p : tmp) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
   }
 
   @Override
