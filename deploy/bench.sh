@@ -15,9 +15,10 @@ export STRATUS_PG_BIN="$("$here/scripts/ensure-postgres.sh")"
 cd "$repo"
 test="${1:-*}"
 mvn -B -ntp -q install -DskipTests
-mvn -B -ntp test -pl compute-agent,image-gateway -Dstratus.excludedGroups= -Dgroups=benchmark \
+mvn -B -ntp test -pl compute-agent,image-gateway,deploy/e2e -Dstratus.excludedGroups= -Dgroups=benchmark \
   -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
   | grep -E 'Tests run:|BUILD|ERROR' || true
 # The figures are in the benchmarks' output files.
 grep -h '\[bench\]' compute-agent/target/surefire-reports/*-output.txt \
-  image-gateway/target/surefire-reports/*-output.txt 2>/dev/null | sed 's/.*\[bench\]/[bench]/'
+  image-gateway/target/surefire-reports/*-output.txt \
+  deploy/e2e/target/surefire-reports/*-output.txt 2>/dev/null | sed 's/.*\[bench\]/[bench]/'

@@ -68,6 +68,16 @@ final class ServiceProcess implements AutoCloseable {
     return all.length() > 4000 ? all.substring(all.length() - 4000) : all;
   }
 
+  /** Peak resident memory of the process so far, from /proc (VmHWM), in KiB. */
+  long peakRssKib() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
+      if (line.startsWith("VmHWM:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new IOException("no VmHWM for " + name);
+  }
+
   boolean alive() {
     return process.isAlive();
   }
