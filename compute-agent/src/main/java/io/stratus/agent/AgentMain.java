@@ -4,32 +4,15 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
-import io.stratus.support.config.ConfigException;
+import io.stratus.support.launch.Launch;
 import java.net.InetSocketAddress;
-import java.nio.file.Path;
 
 /** Runs the compute-agent: {@code java -jar stratus-compute-agent.jar [--config FILE]}. */
 public final class AgentMain {
   private AgentMain() {}
 
   public static void main(String[] args) throws Exception {
-    Path file = null;
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--config") && i + 1 < args.length) {
-        file = Path.of(args[++i]);
-      } else {
-        System.err.println("usage: stratus-compute-agent [--config FILE]");
-        System.exit(2);
-      }
-    }
-    AgentConfig config;
-    try {
-      config = AgentConfig.load(file, System.getenv());
-    } catch (ConfigException e) {
-      System.err.println(e.getMessage());
-      System.exit(2);
-      return;
-    }
+    AgentConfig config = Launch.config("stratus-compute-agent", args, file -> AgentConfig.load(file, System.getenv()));
     ManagedChannel conductor = NettyChannelBuilder.forTarget(config.conductorAddress()).usePlaintext().build();
     ManagedChannel gateway = NettyChannelBuilder.forTarget(config.gatewayAddress()).usePlaintext()
         .maxInboundMessageSize(8 << 20).build();

@@ -16,11 +16,11 @@ import io.stratus.agent.tasks.AgentEnv;
 import io.stratus.proto.agent.v1.ComputeAgentGrpc;
 import io.stratus.proto.agent.v1.HeartbeatRequest;
 import io.stratus.proto.agent.v1.RegisterRequest;
+import io.stratus.support.grpc.GracefulShutdown;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -101,10 +101,7 @@ public final class ComputeAgent implements AutoCloseable {
   public void close() throws InterruptedException {
     link.close();
     health.enterTerminalState();
-    server.shutdown();
-    if (!server.awaitTermination(10, TimeUnit.SECONDS)) {
-      server.shutdownNow();
-    }
+    GracefulShutdown.stop(server, java.time.Duration.ofSeconds(10));
     hypervisor.close();
     LOG.info("compute-agent stopped");
   }

@@ -30,10 +30,10 @@ import io.stratus.conductor.recovery.ConductorLease;
 import io.stratus.conductor.recovery.Reconciler;
 import io.stratus.proto.conductor.v1.HostsGrpc;
 import io.stratus.proto.conductor.v1.ServersGrpc;
+import io.stratus.support.grpc.GracefulShutdown;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -159,11 +159,7 @@ public final class Conductor implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     health.enterTerminalState();
-    server.shutdown();
-    if (!server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
-      server.shutdownNow();
-      server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-    }
+    GracefulShutdown.stop(server, SHUTDOWN_GRACE);
     reconciler.close();
     driver.close();
     agents.close();

@@ -4,10 +4,9 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.conductor.config.ConductorConfig;
-import io.stratus.support.config.ConfigException;
+import io.stratus.support.launch.Launch;
 import io.stratus.conductor.config.ConfigLoader;
 import java.net.InetSocketAddress;
-import java.nio.file.Path;
 import java.time.Clock;
 
 /**
@@ -20,23 +19,7 @@ public final class ConductorMain {
   private ConductorMain() {}
 
   public static void main(String[] args) throws Exception {
-    Path file = null;
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--config") && i + 1 < args.length) {
-        file = Path.of(args[++i]);
-      } else {
-        System.err.println("usage: stratus-conductor [--config FILE]");
-        System.exit(2);
-      }
-    }
-    ConductorConfig config;
-    try {
-      config = ConfigLoader.load(file, System.getenv());
-    } catch (ConfigException e) {
-      System.err.println(e.getMessage());
-      System.exit(2);
-      return;
-    }
+    ConductorConfig config = Launch.config("stratus-conductor", args, file -> ConfigLoader.load(file, System.getenv()));
     ManagedChannel gateway =
         NettyChannelBuilder.forTarget(config.gatewayAddress()).usePlaintext().build();
     Conductor conductor =

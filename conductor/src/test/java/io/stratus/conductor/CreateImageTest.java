@@ -18,7 +18,6 @@ import io.stratus.proto.conductor.v1.ListServerActionsRequest;
 import io.stratus.proto.conductor.v1.LockServerRequest;
 import io.stratus.proto.conductor.v1.TaskState;
 import io.stratus.proto.image.v1.ImageStatus;
-import io.stratus.testkit.PostgresExtension;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,45 +29,19 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** createImage (snapshot) through the public API: SPEC §4 rules, cleanup and races. */
-class CreateImageTest {
-  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+class CreateImageTest extends ConductorTest {
 
-  static ConductorHarness h;
-
-  @BeforeAll
-  static void start() throws Exception {
-    h = new ConductorHarness(PG.cluster());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    h.close();
-  }
-
-  @AfterEach
-  void clearFaults() {
-    h.agent.clearFaults();
-  }
 
   private static CreateImageResponse snapshot(String token, String id, String name) {
     return h.servers(token).createImage(
         CreateImageRequest.newBuilder().setServerId(id).setName(name).build());
   }
 
-  private static StatusRuntimeException refused(Status.Code code, Runnable call) {
-    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
-    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
-    return e;
-  }
 
   private static long images() {
     return h.gateway.images().size();

@@ -26,36 +26,14 @@ import io.stratus.proto.conductor.v1.GetHostRequest;
 import io.stratus.proto.conductor.v1.HostStatus;
 import io.stratus.proto.conductor.v1.ListHostsRequest;
 import io.stratus.proto.conductor.v1.StopServerRequest;
-import io.stratus.testkit.PostgresExtension;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Host registry: registration, heartbeats, down hosts, disable/enable, admin only. */
-class HostsTest {
-  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+class HostsTest extends ConductorTest {
 
-  static ConductorHarness h;
-
-  @BeforeAll
-  static void start() throws Exception {
-    h = new ConductorHarness(PG.cluster());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    h.close();
-  }
-
-  private static StatusRuntimeException refused(Status.Code code, Runnable call) {
-    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
-    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
-    return e;
-  }
 
   @Test
   void aHostThatStopsBeatingGoesDownAndItsServersAreUnavailable() throws Exception {

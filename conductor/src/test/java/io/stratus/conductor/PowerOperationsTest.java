@@ -16,36 +16,13 @@ import io.stratus.proto.conductor.v1.RebootType;
 import io.stratus.proto.conductor.v1.StartServerRequest;
 import io.stratus.proto.conductor.v1.StopServerRequest;
 import io.stratus.proto.conductor.v1.VmState;
-import io.stratus.testkit.PostgresExtension;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** start, stop, hard reboot and delete: state sequences on WatchServer, rules, failures. */
-class PowerOperationsTest {
-  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+class PowerOperationsTest extends ConductorTest {
 
-  static ConductorHarness h;
-
-  @BeforeAll
-  static void start() throws Exception {
-    h = new ConductorHarness(PG.cluster());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    h.close();
-  }
-
-  @AfterEach
-  void clearFaults() {
-    h.agent.clearFaults();
-    h.agent.delayBetweenUpdates(Duration.ZERO);
-  }
 
   private static void stopServer(String id) {
     h.servers(MEMBER_A).stopServer(StopServerRequest.newBuilder().setServerId(id).build());
@@ -60,11 +37,6 @@ class PowerOperationsTest {
         .setServerId(id).setType(RebootType.REBOOT_TYPE_HARD).build());
   }
 
-  private static StatusRuntimeException refused(Status.Code code, Runnable call) {
-    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
-    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
-    return e;
-  }
 
   @Test
   void stopThenStartFollowNovasTaskStatesOnWatchServer() throws Exception {

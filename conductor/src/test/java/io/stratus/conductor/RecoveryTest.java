@@ -11,13 +11,8 @@ import io.stratus.proto.conductor.v1.CreateImageRequest;
 import io.stratus.proto.conductor.v1.StopServerRequest;
 import io.stratus.proto.conductor.v1.TaskState;
 import io.stratus.proto.conductor.v1.VmState;
-import io.stratus.testkit.PostgresExtension;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Recovery and ownership with two conductors on one database: a task is driven only by
@@ -25,25 +20,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * tasks — snapshots are abandoned cleanly, power operations re-attach to the agent's
  * running operation by its id and finish without running twice.
  */
-class RecoveryTest {
-  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+class RecoveryTest extends ConductorTest {
 
-  static ConductorHarness h;
-
-  @BeforeAll
-  static void start() throws Exception {
-    h = new ConductorHarness(PG.cluster());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    h.close();
-  }
-
-  @AfterEach
-  void clearFaults() {
-    h.agent.clearFaults();
-  }
 
   /** A second conductor and a channel to it; closing it stops the conductor. */
   private static final class Second implements AutoCloseable {

@@ -21,38 +21,16 @@ import io.stratus.proto.conductor.v1.StopServerRequest;
 import io.stratus.proto.conductor.v1.UnlockServerRequest;
 import io.stratus.proto.conductor.v1.VmState;
 import io.stratus.proto.conductor.v1.WatchServerRequest;
-import io.stratus.testkit.PostgresExtension;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Boot, read, list (paged), lock/unlock and authentication of the Servers API. */
-class ServersApiTest {
-  @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
+class ServersApiTest extends ConductorTest {
 
-  static ConductorHarness h;
-
-  @BeforeAll
-  static void start() throws Exception {
-    h = new ConductorHarness(PG.cluster());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    h.close();
-  }
-
-  private static StatusRuntimeException refused(Status.Code code, Runnable call) {
-    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
-    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
-    return e;
-  }
 
   private static CreateServerRequest.Builder boot(String name) {
     return CreateServerRequest.newBuilder().setName(name).setImageRef(h.baseImageId)

@@ -9,9 +9,9 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.stratus.gateway.api.ImagesService;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.proto.image.v1.ImagesGrpc;
+import io.stratus.support.grpc.GracefulShutdown;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,11 +63,7 @@ public final class ImageGateway implements AutoCloseable {
   @Override
   public void close() throws InterruptedException, IOException {
     health.enterTerminalState();
-    server.shutdown();
-    if (!server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
-      server.shutdownNow();
-      server.awaitTermination(SHUTDOWN_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-    }
+    GracefulShutdown.stop(server, SHUTDOWN_GRACE);
     backend.close();
     LOG.info("image-gateway stopped");
   }

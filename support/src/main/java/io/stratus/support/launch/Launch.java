@@ -1,0 +1,33 @@
+package io.stratus.support.launch;
+
+import io.stratus.support.config.ConfigException;
+import java.nio.file.Path;
+import java.util.function.Function;
+
+/** What every service's {@code main} does first: read {@code [--config FILE]}, load config. */
+public final class Launch {
+  private Launch() {}
+
+  /**
+   * Parses {@code [--config FILE]} and loads the configuration with {@code loader}; on a
+   * wrong command line or configuration prints the problem and exits with status 2.
+   */
+  public static <T> T config(String program, String[] args, Function<Path, T> loader) {
+    Path file = null;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--config") && i + 1 < args.length) {
+        file = Path.of(args[++i]);
+      } else {
+        System.err.println("usage: " + program + " [--config FILE]");
+        System.exit(2);
+      }
+    }
+    try {
+      return loader.apply(file);
+    } catch (ConfigException e) {
+      System.err.println(e.getMessage());
+      System.exit(2);
+      throw e;  // not reached
+    }
+  }
+}
