@@ -82,6 +82,11 @@ final class ServiceProcess implements AutoCloseable {
     return process.isAlive();
   }
 
+  /** SIGKILL: the process gets no chance to clean up. */
+  void kill() throws Exception {
+    process.destroyForcibly().waitFor(20, TimeUnit.SECONDS);
+  }
+
   @Override
   public void close() throws Exception {
     process.destroy();

@@ -49,7 +49,9 @@ final class StratusSystem implements AutoCloseable {
   final Path root;
   final ServiceProcess gateway;
   final ServiceProcess conductor;
-  final ServiceProcess agent;
+  ServiceProcess agent;
+  private Map<String, String> agentEnv;
+  private Path logs;
   final ManagedChannel conductorChannel;
   final ManagedChannel gatewayChannel;
   private final java.util.Set<String> created = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -59,7 +61,7 @@ final class StratusSystem implements AutoCloseable {
     try {
       Libvirt.ensureRunning();
       root = Libvirt.scratchDir("e2e");
-      Path logs = Files.createDirectories(root.resolve("logs"));
+      logs = Files.createDirectories(root.resolve("logs"));
       gateway = new ServiceProcess("image-gateway", "io.stratus.gateway.GatewayMain", Map.of(
           "STRATUS_GATEWAY_FS_DIR", root.resolve("store").toString(),
           "STRATUS_GATEWAY_PORT", "0"), logs);
@@ -71,14 +73,15 @@ final class StratusSystem implements AutoCloseable {
           "STRATUS_CONDUCTOR_HEARTBEAT_INTERVAL", "PT1S",
           "STRATUS_CONDUCTOR_API_TOKENS",
           MEMBER + "=e2e-project:e2e-user:member," + ADMIN + "=admin:root:admin"), logs);
-      agent = new ServiceProcess("compute-agent", "io.stratus.agent.AgentMain", Map.of(
+      agentEnv = Map.of(
           "STRATUS_AGENT_HOST", HOST,
           "STRATUS_AGENT_PORT", "0",
           "STRATUS_AGENT_CONDUCTOR_ADDRESS", conductor.address(),
           "STRATUS_AGENT_GATEWAY_ADDRESS", gateway.address(),
           "STRATUS_AGENT_LIBVIRT_URI", "qemu:///system",
           "STRATUS_AGENT_INSTANCES_DIR", root.resolve("instances").toString(),
-          "STRATUS_AGENT_IMAGE_CACHE_DIR", root.resolve("cache").toString()), logs);
+          "STRATUS_AGENT_IMAGE_CACHE_DIR", root.resolve("cache").toString());
+      agent = new ServiceProcess("compute-agent", "io.stratus.agent.AgentMain", agentEnv, logs);
       conductorChannel = NettyChannelBuilder.forTarget(conductor.address()).usePlaintext().build();
       gatewayChannel = NettyChannelBuilder.forTarget(gateway.address()).usePlaintext()
           .maxInboundMessageSize(8 << 20).build();
@@ -89,11 +92,23 @@ final class StratusSystem implements AutoCloseable {
     }
   }
 
+  /** Kills the agent with SIGKILL (no shutdown hook runs), as a crash would. */
+  void killAgent() throws Exception {
+    agent.kill();
+  }
+
+  /** Starts a new agent process for the same host, and waits until it registered again. */
+  void restartAgent(String logName) throws Exception {
+    agent = new ServiceProcess(logName, "io.stratus.agent.AgentMain", agentEnv, logs);
+    awaitHostUp();
+  }
+
   private void awaitHostUp() throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < deadline) {
       var hosts = hosts(ADMIN).listHosts(ListHostsRequest.getDefaultInstance()).getHostsList();
-      if (hosts.stream().anyMatch(h -> h.getName().equals(HOST) && h.getStatus() == HostStatus.HOST_STATUS_UP)) {
+      if (hosts.stream().anyMatch(h -> h.getName().equals(HOST) && h.getStatus() == HostStatus.HOST_STATUS_UP
+          && h.getAddress().equals(agent.address()))) {
         return;
       }
       Thread.sleep(200);
