@@ -273,6 +273,33 @@ class QemuSnapshotTest {
   }
 
   @Test
+  void compressedClustersAreReadThroughQemuNbdAndTheImageIsStillExact() throws Exception {
+    InstanceSpec i = boot();
+    AgentHarness.drain(h.stub().powerOff(io.stratus.proto.agent.v1.PowerOffRequest.newBuilder()
+        .setOperationId("off-" + UUID.randomUUID()).setInstance(i).build()));
+    // A compressed cluster has no host offset: qemu must decode it.
+    AgentHarness.run("qemu-io", "-f", "qcow2", "-c", "write -c -P 0x33 0 64k", disk(i).toString());
+    assertTrue(AgentHarness.run("qemu-img", "map", "--output=json", disk(i).toString())
+        .lines().anyMatch(l -> l.contains("\"data\": true") && !l.contains("offset")));
+    AgentHarness.drain(h.stub().powerOn(io.stratus.proto.agent.v1.PowerOnRequest.newBuilder()
+        .setOperationId("on-" + UUID.randomUUID()).setInstance(i).build()));
+    String imageId = queuedImage();
+    var r = AgentHarness.drain(h.stub().snapshot(SnapshotRequest.newBuilder()
+        .setOperationId("snap-" + UUID.randomUUID()).setInstance(i).setImageId(imageId)
+        .setAllowLive(true).build()));
+    var result = r.get(r.size() - 1).getResult();
+    assertTrue(result.getSnapshot().getLive());
+    assertEquals(PowerState.POWER_STATE_RUNNING, result.getPowerState());
+    assertNoOverlayLeft(i);
+    Path expected = AgentHarness.toRaw(disk(i), root.resolve("z-expected.raw"));
+    assertEquals(AgentHarness.sha512(expected), AgentHarness.sha512(h.download(imageId, root.resolve("z-got.raw"))));
+    assertTrue(result.getSnapshot().getBytesSent() < 16L << 20, "holes still not sent: "
+        + result.getSnapshot().getBytesSent());
+    assertEquals(List.of(), AgentHarness.filesContaining(Path.of(System.getProperty("java.io.tmpdir")),
+        "stratus-nbd-"), "the NBD export is gone");
+  }
+
+  @Test
   void anOverlayLeftByACrashIsCommittedWhenTheAgentStarts() throws Exception {
     InstanceSpec i = boot();
     Path overlay = disk(i).resolveSibling("disk" + SnapshotTask.OVERLAY_MARK + "crashed");

@@ -19,10 +19,7 @@ import java.util.concurrent.Future;
  * hands them over strictly in guest order. At most {@code inFlight} reads are outstanding,
  * so memory stays at {@code inFlight × maxRead} whatever the disk size.
  */
-public final class ParallelReader implements AutoCloseable {
-  /** One piece in guest order: data with its bytes, or a zero range. */
-  public record Piece(DiskExtent extent, ByteBuffer data) {}
-
+public final class ParallelReader implements DiskReader {
   private final ExecutorService pool;
   private final Map<Path, FileChannel> files = new HashMap<>();
   private final Iterator<DiskExtent> plan;

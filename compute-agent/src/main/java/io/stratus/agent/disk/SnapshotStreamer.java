@@ -31,18 +31,29 @@ public final class SnapshotStreamer {
     this.threads = threads;
   }
 
+  /** Streams a plan read straight from the chain's files. */
   public Sent upload(String imageId, String uploadId, ExtentPlan plan, TaskContext ctx)
       throws IOException, InterruptedException {
+    try (ParallelReader reader = new ParallelReader(plan, threads, threads * 2)) {
+      return upload(imageId, uploadId, reader, plan.virtualSize(), plan.dataBytes(), ctx);
+    }
+  }
+
+  /**
+   * Streams whatever {@code reader} yields; {@code expectedData} is the progress total
+   * (the virtual size when the data amount is not known in advance).
+   */
+  public Sent upload(String imageId, String uploadId, DiskReader reader, long virtualSize,
+      long expectedData, TaskContext ctx) throws IOException, InterruptedException {
     GatewayUpload upload = new GatewayUpload(gateway);
     long sent = 0;
-    long total = plan.dataBytes();
+    long total = expectedData;
     boolean finished = false;
-    try (ParallelReader reader = new ParallelReader(plan, threads, threads * 2);
-        ContentDigests digest = new ContentDigests()) {
+    try (ContentDigests digest = new ContentDigests()) {
       upload.send(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
-          .setImageId(imageId).setUploadId(uploadId).setVirtualSize(plan.virtualSize())
+          .setImageId(imageId).setUploadId(uploadId).setVirtualSize(virtualSize)
           .setDiskFormat("raw")).build());
-      ParallelReader.Piece p;
+      DiskReader.Piece p;
       while ((p = reader.next()) != null) {
         ctx.checkCancelled();
         DiskExtent e = p.extent();

@@ -1,6 +1,7 @@
 package io.stratus.agent.tasks;
 
 import io.stratus.agent.disk.ExtentPlan;
+import io.stratus.agent.disk.NbdStreamReader;
 import io.stratus.agent.disk.QemuImg;
 import io.stratus.agent.disk.SnapshotStreamer;
 import io.stratus.agent.hypervisor.Hypervisor;
@@ -95,10 +96,27 @@ public final class SnapshotTask implements Task {
       ctx.checkCancelled();
       ctx.transition(TaskState.TASK_STATE_IMAGE_SNAPSHOT, TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD,
           mode.name().toLowerCase(java.util.Locale.ROOT) + " snapshot");
-      ExtentPlan plan = ExtentPlan.of(source, 4 << 20);
-      ctx.transition(TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD, TaskState.TASK_STATE_IMAGE_UPLOADING,
-          "uploading " + plan.dataBytes() + " bytes");
-      SnapshotStreamer.Sent sent = env.streamer().upload(imageId, operationId, plan, ctx);
+      SnapshotStreamer.Sent sent;
+      ExtentPlan plan = null;
+      try {
+        plan = ExtentPlan.of(source, 4 << 20);
+      } catch (ExtentPlan.UnsupportedExtentException e) {
+        LOG.info("disk cannot be read directly ({}), reading it through qemu-nbd; instance={}",
+            e.getMessage(), uuid);
+      }
+      if (plan != null) {
+        ctx.transition(TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD,
+            TaskState.TASK_STATE_IMAGE_UPLOADING, "uploading " + plan.dataBytes() + " bytes");
+        sent = env.streamer().upload(imageId, operationId, plan, ctx);
+      } else {
+        QemuImg.ChainLink top = QemuImg.chain(source).get(0);
+        ctx.transition(TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD,
+            TaskState.TASK_STATE_IMAGE_UPLOADING, "uploading through qemu-nbd");
+        try (NbdStreamReader reader = NbdStreamReader.open(source, top.format(), top.virtualSize())) {
+          sent = env.streamer().upload(imageId, operationId, reader, top.virtualSize(),
+              top.virtualSize(), ctx);
+        }
+      }
       var image = sent.response().getImage();
       TaskResult result = TaskResult.newBuilder()
           .setSnapshot(SnapshotResult.newBuilder()
