@@ -53,6 +53,18 @@ public record ImageRecord(
         newLocations, createdAt, now);
   }
 
+  /**
+   * The record after an update: renamed unless {@code newName} is null, {@code set}
+   * properties added or replaced, {@code remove} ones dropped.
+   */
+  public ImageRecord updated(String newName, Map<String, String> set,
+      java.util.Set<String> remove, Instant now) {
+    Map<String, String> props = new java.util.HashMap<>(properties);
+    props.putAll(set);
+    remove.forEach(props::remove);
+    return withNameAndProperties(newName == null ? name : newName, props, now);
+  }
+
   public ImageRecord withNameAndProperties(String newName, Map<String, String> newProperties,
       Instant now) {
     return new ImageRecord(id, newName, status, diskFormat, containerFormat, size, virtualSize,

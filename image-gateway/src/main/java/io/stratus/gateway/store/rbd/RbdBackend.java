@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -186,12 +185,7 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
 
   @Override
   public ImageRecord update(String id, String newName, Map<String, String> set, Set<String> remove) {
-    return change(id, r -> {
-      Map<String, String> props = new HashMap<>(r.properties());
-      props.putAll(set);
-      remove.forEach(props::remove);
-      return r.withNameAndProperties(newName == null ? r.name() : newName, props, clock.instant());
-    });
+    return change(id, r -> r.updated(newName, set, remove, clock.instant()));
   }
 
   /**
