@@ -54,7 +54,6 @@ final class StratusSystem implements AutoCloseable {
   private Path logs;
   final ManagedChannel conductorChannel;
   final ManagedChannel gatewayChannel;
-  private final java.util.Set<String> created = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   StratusSystem() throws Exception {
     postgres = PostgresCluster.start();
@@ -183,7 +182,6 @@ final class StratusSystem implements AutoCloseable {
     String id = servers(MEMBER).createServer(CreateServerRequest.newBuilder().setName(name)
         .setImageRef(imageRef).setFlavor(Flavor.newBuilder().setVcpus(1).setMemoryMb(128))
         .build()).getServer().getId();
-    created.add(id);
     return awaitIdle(id, Duration.ofSeconds(120));
   }
 
@@ -248,10 +246,14 @@ final class StratusSystem implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    // Only the domains this run created: another run's guests are not ours to touch.
-    for (String id : created) {
-      Libvirt.virshResult("destroy", domain(id));
-      Libvirt.virshResult("undefine", domain(id), "--managed-save");
+    // Every domain whose disk lives under this run's directory (however its server was
+    // created), and only those: another run's guests are not ours to touch.
+    for (String name : Libvirt.virshResult("list", "--all", "--name").stdout().split("\\s+")) {
+      if (name.startsWith("instance-")
+          && Libvirt.virshResult("domblklist", name).stdout().contains(root.toString())) {
+        Libvirt.virshResult("destroy", name);
+        Libvirt.virshResult("undefine", name, "--managed-save");
+      }
     }
     conductorChannel.shutdownNow();
     gatewayChannel.shutdownNow();
