@@ -92,40 +92,6 @@ class FilesystemStoreTest extends ImageStoreContract {
     }
   }
 
-  /**
-   * Sends the messages, waits until the gateway reports {@code durable} bytes of this
-   * upload as committed, then breaks the call off as a dying client would.
-   */
-  private java.util.concurrent.CompletableFuture<io.stratus.proto.image.v1.UploadImageResponse>
-      sendThenDie(List<UploadImageRequest> messages, String imageId, String uploadId, long durable)
-      throws Exception {
-    var result = new java.util.concurrent.CompletableFuture<io.stratus.proto.image.v1.UploadImageResponse>();
-    var out = io.stratus.proto.image.v1.ImagesGrpc.newStub(channel).uploadImage(
-        new io.grpc.stub.StreamObserver<>() {
-          @Override
-          public void onNext(io.stratus.proto.image.v1.UploadImageResponse value) {
-            result.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            result.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
-    messages.forEach(out::onNext);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (images().getUploadStatus(GetUploadStatusRequest.newBuilder().setImageId(imageId)
-        .setUploadId(uploadId).build()).getCommittedOffset() < durable) {
-      assertTrue(System.nanoTime() < deadline, "the gateway never made " + durable + " bytes durable");
-      Thread.sleep(20);
-    }
-    out.onError(io.grpc.Status.CANCELLED.withDescription("client died").asRuntimeException());
-    return result;
-  }
-
   @Test
   void anInterruptedUploadResumesFromItsDurableOffset() throws Exception {
     Image image = create("resume");

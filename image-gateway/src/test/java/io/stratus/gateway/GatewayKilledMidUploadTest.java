@@ -80,18 +80,8 @@ class GatewayKilledMidUploadTest {
       id = images.createImage(CreateImageRequest.newBuilder().setName("killed")
           .setDiskFormat("raw").setContainerFormat("bare").build()).getImage().getId();
       all = content.messages(id, "up-1", 4 << 20, true);
-      StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(channel).uploadImage(
-          new StreamObserver<UploadImageResponse>() {
-            @Override
-            public void onNext(UploadImageResponse value) {}
-
-            @Override
-            public void onError(Throwable t) {}
-
-            @Override
-            public void onCompleted() {}
-          });
-      all.subList(0, 1 + 36).forEach(out::onNext);  // header + 144 MiB
+      UploadCall interrupted = UploadCall.open(channel, 0);
+      all.subList(0, 1 + 36).forEach(interrupted.out::onNext);  // header + 144 MiB
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (images.getUploadStatus(GetUploadStatusRequest.newBuilder().setImageId(id)
           .setUploadId("up-1").build()).getCommittedOffset() < (128L << 20)) {
@@ -124,25 +114,10 @@ class GatewayKilledMidUploadTest {
           rest.add(m);
         }
       }
-      var done = new java.util.concurrent.CompletableFuture<UploadImageResponse>();
-      StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(channel).uploadImage(
-          new StreamObserver<UploadImageResponse>() {
-            @Override
-            public void onNext(UploadImageResponse value) {
-              done.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-              done.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {}
-          });
-      rest.forEach(out::onNext);
-      out.onCompleted();
-      var active = done.get(120, TimeUnit.SECONDS).getImage();
+      UploadCall resumed = UploadCall.open(channel, 0);
+      rest.forEach(resumed.out::onNext);
+      resumed.out.onCompleted();
+      var active = resumed.result.get(120, TimeUnit.SECONDS).getImage();
       assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, active.getStatus());
       assertEquals(content.sha512(), active.getOsHashValue());
 

@@ -106,35 +106,19 @@ public abstract class ImageStoreContract {
   /** Sends the messages in order and half-closes; returns the response or the error. */
   protected CompletableFuture<UploadImageResponse> send(List<UploadImageRequest> messages,
       boolean complete) {
-    CompletableFuture<UploadImageResponse> result = new CompletableFuture<>();
-    StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(channel)
-        .withDeadlineAfter(300, TimeUnit.SECONDS)
-        .uploadImage(new StreamObserver<>() {
-          @Override
-          public void onNext(UploadImageResponse value) {
-            result.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            result.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
+    UploadCall call = UploadCall.open(channel, 300);
     for (UploadImageRequest m : messages) {
-      if (result.isDone()) {
+      if (call.result.isDone()) {
         break;
       }
-      out.onNext(m);
+      call.out.onNext(m);
     }
     if (complete) {
-      out.onCompleted();
+      call.out.onCompleted();
     } else {
-      out.onError(Status.CANCELLED.withDescription("client gave up").asRuntimeException());
+      call.giveUp("client gave up");
     }
-    return result;
+    return call.result;
   }
 
   /**
@@ -143,30 +127,33 @@ public abstract class ImageStoreContract {
    */
   protected CompletableFuture<UploadImageResponse> sendThenGiveUp(
       List<UploadImageRequest> messages, String imageId) throws Exception {
-    CompletableFuture<UploadImageResponse> result = new CompletableFuture<>();
-    StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(channel)
-        .uploadImage(new StreamObserver<>() {
-          @Override
-          public void onNext(UploadImageResponse value) {
-            result.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            result.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
-    messages.forEach(out::onNext);
+    UploadCall call = UploadCall.open(channel, 0);
+    messages.forEach(call.out::onNext);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (get(imageId).getStatus() != ImageStatus.IMAGE_STATUS_SAVING) {
       assertTrue(System.nanoTime() < deadline, "the upload never started");
       Thread.sleep(10);
     }
-    out.onError(Status.CANCELLED.withDescription("client gave up").asRuntimeException());
-    return result;
+    call.giveUp("client gave up");
+    return call.result;
+  }
+
+  /**
+   * Sends the messages, waits until the gateway reports at least {@code durable} bytes of
+   * this upload as durable, then breaks the call off as a dying client would.
+   */
+  protected CompletableFuture<UploadImageResponse> sendThenDie(List<UploadImageRequest> messages,
+      String imageId, String uploadId, long durable) throws Exception {
+    UploadCall call = UploadCall.open(channel, 0);
+    messages.forEach(call.out::onNext);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (images().getUploadStatus(io.stratus.proto.image.v1.GetUploadStatusRequest.newBuilder()
+        .setImageId(imageId).setUploadId(uploadId).build()).getCommittedOffset() < durable) {
+      assertTrue(System.nanoTime() < deadline, "the gateway never made " + durable + " bytes durable");
+      Thread.sleep(20);
+    }
+    call.giveUp("client died");
+    return call.result;
   }
 
   protected UploadImageResponse upload(List<UploadImageRequest> messages) throws Exception {

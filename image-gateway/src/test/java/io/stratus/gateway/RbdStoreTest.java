@@ -304,37 +304,6 @@ class RbdStoreTest extends ImageStoreContract {
     assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, importClone(id, ceph.fsid(), disk).getStatus());
   }
 
-  /**
-   * Sends the messages, waits until the gateway reports at least {@code durable} bytes of
-   * this upload as durable, then breaks the call off as a dying client would.
-   */
-  private CompletableFuture<UploadImageResponse> sendThenDie(List<UploadImageRequest> messages,
-      String imageId, String uploadId, long durable) throws Exception {
-    var result = new CompletableFuture<UploadImageResponse>();
-    var out = ImagesGrpc.newStub(channel).uploadImage(new StreamObserver<>() {
-      @Override
-      public void onNext(UploadImageResponse value) {
-        result.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
-    messages.forEach(out::onNext);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (committed(imageId, uploadId) < durable) {
-      assertTrue(System.nanoTime() < deadline, "the gateway never made " + durable + " bytes durable");
-      Thread.sleep(20);
-    }
-    out.onError(Status.CANCELLED.withDescription("client died").asRuntimeException());
-    return result;
-  }
-
   private long committed(String imageId, String uploadId) {
     return images().getUploadStatus(GetUploadStatusRequest.newBuilder().setImageId(imageId)
         .setUploadId(uploadId).build()).getCommittedOffset();
