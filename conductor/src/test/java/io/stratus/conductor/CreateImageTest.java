@@ -316,8 +316,10 @@ class CreateImageTest extends ConductorTest {
     var cancelled = h.servers(MEMBER_A).cancelServerTask(
         CancelServerTaskRequest.newBuilder().setServerId(id).build());
     assertEquals(r.getRequestId(), cancelled.getRequestId());
-    gate.release();
+    // The gate is not released: only the cancel reaching the agent may end the blocked task.
+    // (Releasing it here raced the asynchronous cancel and let the snapshot finish.)
     var server = h.awaitIdle(id);
+    gate.release();
     assertEquals(TaskState.TASK_STATE_NONE, server.getTaskState());
     assertTrue(h.gateway.image(r.getImageId()).isEmpty());
     assertFalse(server.hasFault());
