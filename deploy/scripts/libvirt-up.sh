@@ -8,7 +8,7 @@
 #
 # Built for a Debian (bookworm) machine without systemd, as root:
 #   1. installs the missing packages (libvirt-daemon, libvirt-daemon-driver-qemu,
-#      libvirt-clients, qemu-system-x86, qemu-utils, libnbd-bin, tini) without
+#      libvirt-clients, qemu-system-x86, qemu-utils, qemu-block-extra (rbd disks), libnbd-bin, tini) without
 #      libvirt-daemon-system (which needs systemd). While apt runs, a
 #      /usr/sbin/policy-rc.d that denies every service start is put in place if
 #      there is none (and removed again), and apt waits up to 10 min for the
@@ -56,7 +56,7 @@ QEMU_CONF=/etc/libvirt/qemu.conf
 QEMU_USER=libvirt-qemu
 QEMU_GROUP=libvirt-qemu
 DAEMON_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils libnbd-bin tini)
+PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra libnbd-bin tini)
 
 # What this script pins in qemu.conf, between the BEGIN/END markers.
 #   user/group: qemu runs as libvirt-qemu:libvirt-qemu (the Debian default,

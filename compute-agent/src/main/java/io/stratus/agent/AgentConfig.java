@@ -23,6 +23,11 @@ import java.util.Map;
  * @param readThreads parallel readers of disk extents
  * @param powerOnTimeout bound on waiting for a booted domain to run
  * @param shutdownRetry how often a clean shutdown request is re-sent
+ * @param cephConf ceph.conf of the cluster holding RBD root disks, or {@code null}: the host
+ *     then runs only local disks. qemu reads it too, so it must be readable by qemu's user
+ * @param cephPool the pool of RBD root disks (Nova's images_rbd_pool)
+ * @param rbdSnapshotRetry how often removing a disk snapshot that a clone still holds is
+ *     tried again
  */
 public record AgentConfig(
     String host,
@@ -38,13 +43,18 @@ public record AgentConfig(
     boolean liveSnapshots,
     int readThreads,
     Duration powerOnTimeout,
-    Duration shutdownRetry) {
+    Duration shutdownRetry,
+    Path cephConf,
+    String cephPool,
+    Duration rbdSnapshotRetry) {
 
   private static final String ENV_PREFIX = "STRATUS_AGENT_";
 
   /** File keys: host, listen.host, port, advertise.address, conductor.address,
    * gateway.address, libvirt.uri, instances.dir, image.cache.dir, snapshots.max,
-   * snapshots.live, read.threads, power.on.timeout, shutdown.retry; env STRATUS_AGENT_*. */
+   * snapshots.live, read.threads, power.on.timeout, shutdown.retry, ceph.conf, ceph.pool,
+   * rbd.snapshot.retry;
+   * env STRATUS_AGENT_*. */
   public static AgentConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("compute-agent", ENV_PREFIX, file, env));
   }
@@ -68,16 +78,27 @@ public record AgentConfig(
     int threads = s.integer("read.threads", 4, 1, 64);
     Duration powerOn = s.duration("power.on.timeout", Duration.ofSeconds(60));
     Duration retry = s.duration("shutdown.retry", Duration.ofSeconds(10));
+    String cephConf = s.string("ceph.conf", "");
+    String cephPool = s.string("ceph.pool", "rbd");
+    Duration rbdRetry = s.duration("rbd.snapshot.retry", Duration.ofSeconds(10));
     s.validate();
+    Path conf = null;
+    if (!cephConf.isEmpty()) {
+      conf = Path.of(cephConf);
+      if (!conf.isAbsolute()) {
+        throw new io.stratus.support.config.ConfigException("compute-agent", java.util.List.of(
+            "ceph.conf must be an absolute path (qemu reads it too): " + cephConf));
+      }
+    }
     return new AgentConfig(host, listenHost, port, advertise, conductor, gateway, uri,
         Path.of(instances), Path.of(cache), snapshots, Boolean.parseBoolean(live), threads,
-        powerOn, retry);
+        powerOn, retry, conf, cephPool, rbdRetry);
   }
 
   /** A copy that advertises another address (port 0 resolved after binding). */
   public AgentConfig withAdvertiseAddress(String address) {
     return new AgentConfig(host, listenHost, port, address, conductorAddress, gatewayAddress,
         libvirtUri, instancesDir, imageCacheDir, maxConcurrentSnapshots, liveSnapshots,
-        readThreads, powerOnTimeout, shutdownRetry);
+        readThreads, powerOnTimeout, shutdownRetry, cephConf, cephPool, rbdSnapshotRetry);
   }
 }

@@ -8,6 +8,7 @@ import io.stratus.agent.tasks.DestroyTask;
 import io.stratus.agent.tasks.PowerOffTask;
 import io.stratus.agent.tasks.PowerOnTask;
 import io.stratus.agent.tasks.RebootTask;
+import io.stratus.agent.tasks.RbdSnapshotTask;
 import io.stratus.agent.tasks.SnapshotTask;
 import io.stratus.agent.tasks.SpawnTask;
 import io.stratus.proto.agent.v1.CancelOperationRequest;
@@ -53,12 +54,15 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
   /** What this agent can do, advertised to the conductor (STYLE 4). */
   public Capabilities capabilities() {
     boolean real = env.hypervisor().uri().startsWith("qemu");
-    return Capabilities.newBuilder()
+    Capabilities.Builder caps = Capabilities.newBuilder()
         .setHypervisor(real ? "qemu" : "test")
         .addStorageKinds("local")
         .setLiveSnapshot(real && env.config().liveSnapshots())
-        .setMaxConcurrentSnapshots(env.config().maxConcurrentSnapshots())
-        .build();
+        .setMaxConcurrentSnapshots(env.config().maxConcurrentSnapshots());
+    if (env.rbd() != null) {
+      caps.addStorageKinds("rbd").setRbdDirectSnapshot(true);
+    }
+    return caps.build();
   }
 
   private static InstanceSpec checked(InstanceSpec i) {
@@ -86,8 +90,11 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
       if (r.getImageId().isEmpty()) {
         throw ApiException.invalidArgument("image_id", "is required");
       }
-      return new SnapshotTask(env, checked(r.getInstance()), r.getOperationId(), r.getImageId(),
-          r.getAllowLive());
+      InstanceSpec instance = checked(r.getInstance());
+      if (AgentEnv.onRbd(instance)) {
+        return new RbdSnapshotTask(env, instance, r.getOperationId(), r.getImageId());
+      }
+      return new SnapshotTask(env, instance, r.getOperationId(), r.getImageId(), r.getAllowLive());
     });
   }
 

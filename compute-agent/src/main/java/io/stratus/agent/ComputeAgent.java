@@ -12,6 +12,7 @@ import io.stratus.agent.hypervisor.Hypervisor;
 import io.stratus.agent.images.ImageCache;
 import io.stratus.agent.link.ConductorLink;
 import io.stratus.agent.ops.OperationRegistry;
+import io.stratus.agent.rbd.RbdDisks;
 import io.stratus.agent.tasks.AgentEnv;
 import io.stratus.proto.agent.v1.ComputeAgentGrpc;
 import io.stratus.proto.agent.v1.HeartbeatRequest;
@@ -36,9 +37,11 @@ public final class ComputeAgent implements AutoCloseable {
   private final Hypervisor hypervisor;
   private final ConductorLink link;
   private final HealthStatusManager health;
+  private final RbdDisks rbd;
 
   private ComputeAgent(Server server, Hypervisor hypervisor, ConductorLink link,
-      HealthStatusManager health) {
+      HealthStatusManager health, RbdDisks rbd) {
+    this.rbd = rbd;
     this.server = server;
     this.hypervisor = hypervisor;
     this.link = link;
@@ -53,13 +56,18 @@ public final class ComputeAgent implements AutoCloseable {
       Hypervisor hypervisor, ManagedChannel conductor, ManagedChannel gateway,
       java.util.function.IntFunction<String> advertise) throws IOException {
     Files.createDirectories(config.instancesDir());
+    RbdDisks rbd = config.cephConf() == null ? null
+        : RbdDisks.connect(config.cephConf(), config.cephPool(), config.rbdSnapshotRetry());
     int committed = Recovery.run(hypervisor, config.instancesDir(), config.imageCacheDir());
     if (committed > 0) {
       LOG.warn("recovered {} snapshot overlays left by a crash", committed);
     }
+    if (rbd != null) {
+      Recovery.removeRbdSnapshots(hypervisor, rbd);
+    }
     AgentEnv env = new AgentEnv(config, hypervisor, new ImageCache(config.imageCacheDir(), gateway),
         new SnapshotStreamer(gateway, config.readThreads()),
-        new Semaphore(config.maxConcurrentSnapshots(), true));
+        new Semaphore(config.maxConcurrentSnapshots(), true), gateway, rbd);
     OperationRegistry operations = new OperationRegistry(Clock.systemUTC());
     AgentService service = new AgentService(env, operations);
     HealthStatusManager health = new HealthStatusManager();
@@ -82,7 +90,7 @@ public final class ComputeAgent implements AutoCloseable {
     link.start();
     LOG.info("compute-agent serving; host={} address={} libvirt={}", config.host(), address,
         hypervisor.uri());
-    return new ComputeAgent(server, hypervisor, link, health);
+    return new ComputeAgent(server, hypervisor, link, health, rbd);
   }
 
   public int port() {
@@ -103,6 +111,9 @@ public final class ComputeAgent implements AutoCloseable {
     health.enterTerminalState();
     GracefulShutdown.stop(server, java.time.Duration.ofSeconds(10));
     hypervisor.close();
+    if (rbd != null) {
+      rbd.close();
+    }
     LOG.info("compute-agent stopped");
   }
 }

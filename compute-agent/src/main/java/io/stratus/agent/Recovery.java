@@ -2,6 +2,8 @@ package io.stratus.agent;
 
 import io.stratus.agent.disk.QemuImg;
 import io.stratus.agent.hypervisor.Hypervisor;
+import io.stratus.agent.rbd.RbdDisks;
+import io.stratus.ceph.RbdException;
 import io.stratus.agent.tasks.SnapshotTask;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -60,5 +62,28 @@ public final class Recovery {
       }
     }
     return committed;
+  }
+
+  /**
+   * Removes the RBD snapshots a crashed createImage left on the disks of this host's
+   * instances (nothing runs yet, so none is in use). One that a clone still depends on (a
+   * direct import the gateway did not finish) is kept and logged. Returns how many were
+   * removed.
+   */
+  public static int removeRbdSnapshots(Hypervisor hv, RbdDisks disks) throws IOException {
+    int removed = 0;
+    for (Hypervisor.DomainInfo d : hv.list()) {
+      for (String snap : disks.snapshotsOf(d.uuid())) {
+        try {
+          disks.removeSnapshot(d.uuid(), snap);
+          removed++;
+          LOG.warn("removed an rbd snapshot left by a crash; instance={} snapshot={}", d.uuid(), snap);
+        } catch (RbdException e) {
+          LOG.error("could not remove an rbd snapshot left by a crash; instance={} snapshot={}",
+              d.uuid(), snap, e);
+        }
+      }
+    }
+    return removed;
   }
 }

@@ -11,6 +11,7 @@ import io.grpc.stub.StreamObserver;
 import io.stratus.agent.hypervisor.Hypervisor;
 import io.stratus.gateway.GatewayConfig;
 import io.stratus.gateway.ImageGateway;
+import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.fs.FilesystemBackend;
 import io.stratus.proto.agent.v1.ComputeAgentGrpc;
 import io.stratus.proto.agent.v1.InstanceSpec;
@@ -60,12 +61,22 @@ final class AgentHarness implements AutoCloseable {
   private final Server registryServer;
 
   AgentHarness(Hypervisor hypervisor, Path root, Map<String, String> extraConfig) throws Exception {
+    this(hypervisor, root, extraConfig, null);
+  }
+
+  /**
+   * An agent whose gateway stores images in {@code backend}; {@code null} for the
+   * filesystem store under ROOT/gateway.
+   */
+  AgentHarness(Hypervisor hypervisor, Path root, Map<String, String> extraConfig,
+      ImageBackend backend) throws Exception {
     this.hypervisor = hypervisor;
     this.root = root;
     this.gatewayDir = Files.createDirectories(root.resolve("gateway"));
     String gw = InProcessServerBuilder.generateName();
     gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", gatewayDir.toString())),
-        InProcessServerBuilder.forName(gw), new FilesystemBackend(gatewayDir, Clock.systemUTC()));
+        InProcessServerBuilder.forName(gw),
+        backend != null ? backend : new FilesystemBackend(gatewayDir, Clock.systemUTC()));
     gatewayChannel = InProcessChannelBuilder.forName(gw).maxInboundMessageSize(8 << 20).build();
     String reg = InProcessServerBuilder.generateName();
     registryServer = InProcessServerBuilder.forName(reg).addService(registry).build().start();
@@ -90,6 +101,14 @@ final class AgentHarness implements AutoCloseable {
 
   ImagesGrpc.ImagesBlockingStub images() {
     return ImagesGrpc.newBlockingStub(gatewayChannel).withDeadlineAfter(300, TimeUnit.SECONDS);
+  }
+
+  /** Writes a pattern through a running guest's own block layer (qemu-io inside qemu). */
+  static void guestWrite(InstanceSpec i, int pattern, long offset, long length) {
+    String out = io.stratus.testkit.Libvirt.virsh("qemu-monitor-command", "instance-" + i.getUuid(),
+        "--hmp", "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0x"
+            + Integer.toHexString(pattern) + " " + offset + " " + length + "\"");
+    org.junit.jupiter.api.Assertions.assertFalse(out.contains("Error"), out);
   }
 
   /** Drains a task stream; rethrows the stream's error. */

@@ -85,13 +85,6 @@ class QemuSnapshotTest {
     return root.resolve("instances").resolve(i.getUuid()).resolve("disk");
   }
 
-  /** Writes a pattern through the running guest's own block layer (qemu-io in qemu). */
-  private static void guestWrite(InstanceSpec i, int pattern, long offset, long length) throws Exception {
-    String out = Libvirt.virsh("qemu-monitor-command", "instance-" + i.getUuid(), "--hmp",
-        "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0x"
-            + Integer.toHexString(pattern) + " " + offset + " " + length + "\"");
-    assertFalse(out.contains("Error"), out);
-  }
 
   private static String queuedImage() {
     return h.images().createImage(CreateImageRequest.newBuilder().setName("snapshot")
@@ -125,7 +118,7 @@ class QemuSnapshotTest {
   @Test
   void aLiveSnapshotKeepsTheGuestRunningAndCapturesTheDiskAtSnapshotTime() throws Exception {
     InstanceSpec i = boot();
-    guestWrite(i, 0x41, 1L << 20, 1L << 20);  // before: must be in the image
+    AgentHarness.guestWrite(i, 0x41, 1L << 20, 1L << 20);  // before: must be in the image
     String imageId = queuedImage();
     Iterator<TaskUpdate> stream = h.stub().snapshot(SnapshotRequest.newBuilder()
         .setOperationId("snap-" + UUID.randomUUID()).setInstance(i).setImageId(imageId)
@@ -135,7 +128,7 @@ class QemuSnapshotTest {
       TaskUpdate u = stream.next();
       updates.add(u);
       if (u.hasTransition() && u.getTransition().getTaskState() == TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD) {
-        guestWrite(i, 0x42, 3L << 20, 1L << 20);  // during: kept on disk, not in the image
+        AgentHarness.guestWrite(i, 0x42, 3L << 20, 1L << 20);  // during: kept on disk, not in the image
       }
     }
     var result = updates.get(updates.size() - 1).getResult();
@@ -163,7 +156,7 @@ class QemuSnapshotTest {
   @Test
   void aPausedGuestStaysPausedAndAStoppedOneStaysStopped() throws Exception {
     InstanceSpec paused = boot();
-    guestWrite(paused, 0x51, 0, 4096);
+    AgentHarness.guestWrite(paused, 0x51, 0, 4096);
     h.hypervisor.suspend(paused.getUuid());
     String img1 = queuedImage();
     var r1 = AgentHarness.drain(h.stub().snapshot(SnapshotRequest.newBuilder()
@@ -191,7 +184,7 @@ class QemuSnapshotTest {
   @Test
   void aColdSnapshotOfARunningGuestResumesIt() throws Exception {
     InstanceSpec i = boot();
-    guestWrite(i, 0x71, 2L << 20, 64 << 10);
+    AgentHarness.guestWrite(i, 0x71, 2L << 20, 64 << 10);
     String imageId = queuedImage();
     var r = AgentHarness.drain(h.stub().snapshot(SnapshotRequest.newBuilder()
         .setOperationId("snap-" + UUID.randomUUID()).setInstance(i).setImageId(imageId)
@@ -304,7 +297,7 @@ class QemuSnapshotTest {
     InstanceSpec i = boot();
     Path overlay = disk(i).resolveSibling("disk" + SnapshotTask.OVERLAY_MARK + "crashed");
     h.hypervisor.snapshotDiskOnly(i.getUuid(), "vda", overlay);  // the state a crash leaves
-    guestWrite(i, 0x7e, 6L << 20, 1L << 20);  // lands in the overlay
+    AgentHarness.guestWrite(i, 0x7e, 6L << 20, 1L << 20);  // lands in the overlay
     assertEquals(overlay, h.hypervisor.disks(i.getUuid()).get(0).source());
 
     int committed = Recovery.run(h.hypervisor, root.resolve("instances"), root.resolve("cache"));

@@ -162,6 +162,39 @@ public final class CephCluster implements AutoCloseable {
     }
 
     /**
+     * Writes a client-only configuration for this cluster into {@code dir} (fsid, monitor,
+     * no authentication) that any user may read — for clients that do not run as root,
+     * such as qemu started by libvirt, which cannot read {@link #conf()} in the cluster's
+     * private directory.
+     *
+     * @param dir a directory the client's user can traverse
+     * @return {@code <dir>/ceph-client.conf}, mode 0644
+     */
+    public Path writeClientConf(Path dir) {
+        Path file = dir.resolve("ceph-client.conf");
+        String text = "[global]\n"
+                + "fsid = " + fsid + "\n"
+                + "mon host = " + monHost + "\n"
+                + "auth cluster required = none\n"
+                + "auth service required = none\n"
+                + "auth client required = none\n"
+                + "auth supported = none\n"
+                + "client mount timeout = 20\n"
+                + "ms bind ipv6 = false\n"
+                + "log to stderr = false\n"
+                + "admin socket =\n"
+                + "log file = /dev/null\n";
+        try {
+            Files.writeString(file, text);
+            Files.setPosixFilePermissions(file,
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+        return file;
+    }
+
+    /**
      * The cluster's fsid.
      *
      * @return a UUID string, new for every cluster

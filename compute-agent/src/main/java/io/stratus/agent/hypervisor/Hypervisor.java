@@ -30,12 +30,34 @@ public interface Hypervisor extends AutoCloseable {
   /** One disk of a domain, from its live definition. */
   record DiskInfo(String target, Path source, String format) {}
 
+  /** Where a disk's bytes are. */
+  sealed interface DiskSource permits FileDisk, RbdDisk {}
+
+  /** A file on the host in {@code format} (qcow2 or raw). */
+  record FileDisk(Path path, String format) implements DiskSource {}
+
+  /**
+   * An RBD image {@code pool/image}, reached by qemu's own librbd with the cluster's
+   * {@code cephConf} (Nova {@code images_type=rbd}).
+   */
+  record RbdDisk(String pool, String image, Path cephConf) implements DiskSource {}
+
   /**
    * What to define: a domain built from the instance record (Nova regenerates the XML on
-   * every power-on). {@code rootDisk} is a file in {@code diskFormat} (qcow2 or raw).
+   * every power-on), with {@code root} as its virtio disk {@code vda}.
    */
-  record DomainSpec(String uuid, String name, int vcpus, int memoryMb, Path rootDisk,
-      String diskFormat) {}
+  record DomainSpec(String uuid, String name, int vcpus, int memoryMb, DiskSource root) {
+    /** A domain whose root disk is the file {@code rootDisk} in {@code diskFormat}. */
+    public DomainSpec(String uuid, String name, int vcpus, int memoryMb, Path rootDisk,
+        String diskFormat) {
+      this(uuid, name, vcpus, memoryMb, new FileDisk(rootDisk, diskFormat));
+    }
+
+    /** The root disk's file, or {@code null} when it is not a file. */
+    public Path rootDisk() {
+      return root instanceof FileDisk f ? f.path() : null;
+    }
+  }
 
   /** The connection URI, e.g. {@code qemu:///system} or {@code test:///default}. */
   String uri();

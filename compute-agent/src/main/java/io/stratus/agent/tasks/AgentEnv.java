@@ -1,20 +1,40 @@
 package io.stratus.agent.tasks;
 
+import io.grpc.Channel;
 import io.stratus.agent.AgentConfig;
 import io.stratus.agent.disk.SnapshotStreamer;
 import io.stratus.agent.hypervisor.Hypervisor;
 import io.stratus.agent.images.ImageCache;
+import io.stratus.agent.rbd.RbdDisks;
 import io.stratus.proto.agent.v1.InstanceSpec;
+import io.stratus.proto.agent.v1.RootDiskKind;
+import io.stratus.support.errors.ApiException;
 import java.nio.file.Path;
 import java.util.concurrent.Semaphore;
 
-/** What the tasks of one host share: config, hypervisor, image cache, streamer, limits. */
+/**
+ * What the tasks of one host share: config, hypervisor, image cache, streamer, limits, the
+ * image-gateway channel, and the Ceph pool of RBD root disks ({@code null} when this host
+ * has no Ceph configured).
+ */
 public record AgentEnv(
     AgentConfig config,
     Hypervisor hypervisor,
     ImageCache images,
     SnapshotStreamer streamer,
-    Semaphore snapshotSlots) {
+    Semaphore snapshotSlots,
+    Channel gateway,
+    RbdDisks rbd) {
+
+  /** Runs {@code work} in one of the host's snapshot slots, waiting for a free one. */
+  public <T> T inSnapshotSlot(java.util.concurrent.Callable<T> work) throws Exception {
+    snapshotSlots.acquire();
+    try {
+      return work.call();
+    } finally {
+      snapshotSlots.release();
+    }
+  }
 
   /** The instance's directory: DIR/UUID. */
   public Path instanceDir(String uuid) {
@@ -26,9 +46,27 @@ public record AgentEnv(
     return instanceDir(uuid).resolve("disk");
   }
 
+  /** Whether the instance's root disk is an RBD image. */
+  public static boolean onRbd(InstanceSpec i) {
+    return i.getRootDiskKind() == RootDiskKind.ROOT_DISK_KIND_RBD;
+  }
+
+  /** The RBD disks of this host; FAILED_PRECONDITION when it has no Ceph configured. */
+  public RbdDisks rbdDisks() {
+    if (rbd == null) {
+      throw ApiException.failedPrecondition("host " + config.host()
+          + " has no Ceph configured (ceph.conf): it cannot run instances with rbd root disks");
+    }
+    return rbd;
+  }
+
   /** The hypervisor's domain spec for an instance record. */
   public Hypervisor.DomainSpec domainSpec(InstanceSpec i) {
+    Hypervisor.DiskSource root = onRbd(i)
+        ? new Hypervisor.RbdDisk(rbdDisks().pool(), RbdDisks.diskName(i.getUuid()),
+            rbdDisks().conf())
+        : new Hypervisor.FileDisk(rootDisk(i.getUuid()), "qcow2");
     return new Hypervisor.DomainSpec(i.getUuid(), "instance-" + i.getUuid(), i.getVcpus(),
-        i.getMemoryMb(), rootDisk(i.getUuid()), "qcow2");
+        i.getMemoryMb(), root);
   }
 }

@@ -24,6 +24,9 @@ public final class DestroyTask implements Task {
   @Override
   public TaskResult run(TaskContext ctx) throws IOException {
     DomainRebuild.tearDown(env, spec.getUuid());
+    if (AgentEnv.onRbd(spec)) {
+      env.rbdDisks().remove(spec.getUuid());
+    }
     Path dir = env.instanceDir(spec.getUuid());
     if (Files.exists(dir)) {
       try (Stream<Path> files = Files.walk(dir)) {

@@ -1,6 +1,7 @@
 package io.stratus.agent.tasks;
 
 import io.stratus.agent.hypervisor.Hypervisor;
+import io.stratus.agent.rbd.RbdDisks;
 import io.stratus.proto.agent.v1.InstanceSpec;
 import io.stratus.support.errors.ApiException;
 import java.io.IOException;
@@ -30,12 +31,19 @@ final class DomainRebuild {
 
   /** Ensures disk + backing, defines and starts; returns when RUNNING. */
   static void bringUp(AgentEnv env, InstanceSpec spec) throws IOException, InterruptedException {
-    Path disk = env.rootDisk(spec.getUuid());
-    if (!Files.exists(disk)) {
-      throw ApiException.notFound("root disk of instance " + spec.getUuid() + " is missing: " + disk);
+    if (AgentEnv.onRbd(spec)) {
+      if (!env.rbdDisks().exists(spec.getUuid())) {
+        throw ApiException.notFound("root disk of instance " + spec.getUuid() + " is missing: "
+            + env.rbdDisks().pool() + "/" + RbdDisks.diskName(spec.getUuid()));
+      }
+    } else {
+      Path disk = env.rootDisk(spec.getUuid());
+      if (!Files.exists(disk)) {
+        throw ApiException.notFound("root disk of instance " + spec.getUuid() + " is missing: " + disk);
+      }
+      // The backing base image may have been evicted from the cache: fetch it again.
+      env.images().fetch(spec.getImageRef());
     }
-    // The backing base image may have been evicted from the cache: fetch it again.
-    env.images().fetch(spec.getImageRef());
     Hypervisor hv = env.hypervisor();
     hv.define(env.domainSpec(spec));
     hv.start(spec.getUuid());

@@ -64,12 +64,7 @@ public final class SnapshotTask implements Task {
 
   @Override
   public TaskResult run(TaskContext ctx) throws Exception {
-    env.snapshotSlots().acquire();
-    try {
-      return snapshot(ctx);
-    } finally {
-      env.snapshotSlots().release();
-    }
+    return env.inSnapshotSlot(() -> snapshot(ctx));
   }
 
   private TaskResult snapshot(TaskContext ctx) throws Exception {

@@ -1,6 +1,9 @@
 package io.stratus.agent.hypervisor.libvirt;
 
+import io.stratus.agent.hypervisor.Hypervisor.DiskSource;
 import io.stratus.agent.hypervisor.Hypervisor.DomainSpec;
+import io.stratus.agent.hypervisor.Hypervisor.FileDisk;
+import io.stratus.agent.hypervisor.Hypervisor.RbdDisk;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
@@ -77,11 +80,7 @@ public final class DomainXml {
           <on_reboot>restart</on_reboot>
           <on_crash>destroy</on_crash>
           <devices>
-            <disk type='file' device='disk'>
-              <driver name='qemu' type='%s'/>
-              <source file='%s'/>
-              <target dev='vda' bus='virtio'/>
-            </disk>
+        %s
             <serial type='pty'>
               <target port='0'/>
             </serial>
@@ -91,7 +90,32 @@ public final class DomainXml {
           </devices>
         </domain>
         """.formatted(domainType, XmlText.escape(spec.name()), spec.uuid(), memory, memory,
-        spec.vcpus(), spec.diskFormat(), XmlText.escape(spec.rootDisk().toString()));
+        spec.vcpus(), disk(spec.root(), "vda"));
+  }
+
+  /** One virtio disk element for {@code source} as {@code target}. */
+  static String disk(DiskSource source, String target) {
+    return switch (source) {
+      case FileDisk f -> """
+              <disk type='file' device='disk'>
+                <driver name='qemu' type='%s'/>
+                <source file='%s'/>
+                <target dev='%s' bus='virtio'/>
+              </disk>
+          """.formatted(f.format(), XmlText.escape(f.path().toString()), target);
+      // qemu's own librbd reaches the cluster through its ceph.conf; writeback is what
+      // Nova uses for RBD (librbd's cache honours the guest's flushes).
+      case RbdDisk r -> """
+              <disk type='network' device='disk'>
+                <driver name='qemu' type='raw' cache='writeback' discard='unmap'/>
+                <source protocol='rbd' name='%s/%s'>
+                  <config file='%s'/>
+                </source>
+                <target dev='%s' bus='virtio'/>
+              </disk>
+          """.formatted(XmlText.escape(r.pool()), XmlText.escape(r.image()),
+          XmlText.escape(r.cephConf().toString()), target);
+    };
   }
 
   private static void validate(DomainSpec spec) {
@@ -104,10 +128,19 @@ public final class DomainXml {
     require(spec.name() != null && !spec.name().isBlank(), "name must not be blank", spec);
     require(spec.vcpus() > 0, "vcpus must be positive", spec);
     require(spec.memoryMb() > 0, "memoryMb must be positive", spec);
-    require(spec.rootDisk() != null && spec.rootDisk().isAbsolute(),
-        "rootDisk must be an absolute path", spec);
-    require(DISK_FORMATS.contains(spec.diskFormat()),
-        "diskFormat must be one of " + DISK_FORMATS, spec);
+    require(spec.root() != null, "a root disk is required", spec);
+    switch (spec.root()) {
+      case FileDisk f -> {
+        require(f.path() != null && f.path().isAbsolute(), "rootDisk must be an absolute path", spec);
+        require(DISK_FORMATS.contains(f.format()), "diskFormat must be one of " + DISK_FORMATS, spec);
+      }
+      case RbdDisk r -> {
+        require(r.pool() != null && !r.pool().isBlank() && r.image() != null
+            && !r.image().isBlank(), "an rbd disk needs a pool and an image", spec);
+        require(r.cephConf() != null && r.cephConf().isAbsolute(),
+            "an rbd disk needs an absolute ceph.conf path", spec);
+      }
+    }
   }
 
   private static void require(boolean condition, String message, DomainSpec spec) {

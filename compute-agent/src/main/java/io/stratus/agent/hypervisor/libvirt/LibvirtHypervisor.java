@@ -98,8 +98,8 @@ public final class LibvirtHypervisor implements Hypervisor {
       LibvirtConnection.free(c.domainDefineXML(xml));
       return null;
     });
-    LOG.info("domain {}: defined as '{}' ({} vCPU, {} MiB, {} {})", spec.uuid(), spec.name(),
-        spec.vcpus(), spec.memoryMb(), spec.diskFormat(), spec.rootDisk());
+    LOG.info("domain {}: defined as '{}' ({} vCPU, {} MiB, root {})", spec.uuid(), spec.name(),
+        spec.vcpus(), spec.memoryMb(), spec.root());
   }
 
   @Override

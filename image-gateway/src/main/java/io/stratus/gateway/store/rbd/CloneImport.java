@@ -1,5 +1,10 @@
 package io.stratus.gateway.store.rbd;
 
+import io.stratus.ceph.Rados;
+import io.stratus.ceph.IoCtx;
+import io.stratus.ceph.RbdPool;
+import io.stratus.ceph.RbdImage;
+import io.stratus.ceph.RbdException;
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.support.errors.ApiException;
 import java.io.IOException;

@@ -1,5 +1,8 @@
 package io.stratus.gateway.store.rbd;
 
+import io.stratus.ceph.RbdPool;
+import io.stratus.ceph.RbdImage;
+import io.stratus.ceph.RbdException;
 import io.stratus.gateway.store.ExtentSource;
 import io.stratus.support.errors.ApiException;
 import java.io.IOException;

@@ -1,5 +1,9 @@
 package io.stratus.gateway.store.rbd;
 
+import io.stratus.ceph.Rados;
+import io.stratus.ceph.IoCtx;
+import io.stratus.ceph.RbdPool;
+import io.stratus.ceph.RbdException;
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.domain.ImageStatus;
 import io.stratus.gateway.domain.NewImage;

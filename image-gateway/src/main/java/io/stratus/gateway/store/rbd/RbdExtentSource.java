@@ -1,5 +1,7 @@
 package io.stratus.gateway.store.rbd;
 
+import io.stratus.ceph.RbdImage;
+import io.stratus.ceph.Span;
 import com.sun.jna.Native;
 import io.stratus.gateway.store.Extent;
 import io.stratus.gateway.store.ExtentSource;

@@ -1,5 +1,9 @@
 package io.stratus.gateway.store.rbd;
 
+import io.stratus.ceph.RbdPool;
+import io.stratus.ceph.RbdImage;
+import io.stratus.ceph.RbdException;
+import io.stratus.ceph.WriteWindow;
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.store.ExtentSource;
 import io.stratus.gateway.store.UploadSink;

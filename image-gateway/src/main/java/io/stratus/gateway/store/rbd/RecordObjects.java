@@ -1,6 +1,9 @@
 package io.stratus.gateway.store.rbd;
 
-import static io.stratus.gateway.store.rbd.RbdException.check;
+import io.stratus.ceph.LibRados;
+import io.stratus.ceph.IoCtx;
+import io.stratus.ceph.RbdException;
+import static io.stratus.ceph.RbdException.check;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.sun.jna.Pointer;

@@ -1,4 +1,4 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
@@ -16,9 +16,9 @@ import java.util.Deque;
  * so everything before the oldest write still in flight is on the OSDs. Thread-safe: the
  * upload's thread writes, any thread may ask how far it is durable.
  */
-final class WriteWindow implements AutoCloseable {
-  static final int MAX_WRITES = 16;
-  static final long MAX_BYTES = 32L << 20;
+public final class WriteWindow implements AutoCloseable {
+  public static final int MAX_WRITES = 16;
+  public static final long MAX_BYTES = 32L << 20;
 
   private static final LibRbd LIB = LibRbd.LIB;
 
@@ -31,12 +31,12 @@ final class WriteWindow implements AutoCloseable {
   private long failedAt = -1;
   private IOException failure;
 
-  WriteWindow(RbdImage image) {
+  public WriteWindow(RbdImage image) {
     this.image = image;
   }
 
   /** Queues a write of {@code data} at {@code offset}; blocks while the window is full. */
-  synchronized void write(long offset, ByteBuffer data) throws IOException {
+  public synchronized void write(long offset, ByteBuffer data) throws IOException {
     int n = data.remaining();
     retireCompleted();
     while (!inFlight.isEmpty() && (inFlight.size() >= MAX_WRITES || bytesInFlight + n > MAX_BYTES)) {
@@ -60,7 +60,7 @@ final class WriteWindow implements AutoCloseable {
    * How far the image is durable, given that everything up to {@code received} was handed
    * over: the start of the oldest write in flight (or of the first that failed).
    */
-  synchronized long durable(long received) {
+  public synchronized long durable(long received) {
     retireCompleted();
     if (failedAt >= 0) {
       return failedAt;
@@ -69,7 +69,7 @@ final class WriteWindow implements AutoCloseable {
   }
 
   /** Waits for every write; throws the first failure. */
-  synchronized void drain() throws IOException {
+  public synchronized void drain() throws IOException {
     while (!inFlight.isEmpty()) {
       retireOldest();
     }

@@ -1,9 +1,9 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
 import com.sun.jna.Pointer;
 
 /** A {@code rados_ioctx_t}: one pool (and namespace) of a {@link Rados} connection. */
-final class IoCtx implements AutoCloseable {
+public final class IoCtx implements AutoCloseable {
   private final Pointer handle;
   private final String pool;
   private boolean closed;
@@ -13,11 +13,11 @@ final class IoCtx implements AutoCloseable {
     this.pool = pool;
   }
 
-  Pointer handle() {
+  public Pointer handle() {
     return handle;
   }
 
-  String pool() {
+  public String pool() {
     return pool;
   }
 

@@ -1,4 +1,4 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
 import java.io.IOException;
 import java.util.Map;
@@ -11,10 +11,10 @@ import java.util.Map;
 public final class RbdException extends IOException {
   private static final long serialVersionUID = 1L;
 
-  static final int ENOENT = 2;
-  static final int EBUSY = 16;
-  static final int EEXIST = 17;
-  static final int ERANGE = 34;
+  public static final int ENOENT = 2;
+  public static final int EBUSY = 16;
+  public static final int EEXIST = 17;
+  public static final int ERANGE = 34;
 
   private static final Map<Integer, String> TEXT = Map.ofEntries(
       Map.entry(1, "Operation not permitted"),
@@ -57,12 +57,12 @@ public final class RbdException extends IOException {
     return errno == ENOENT;
   }
 
-  static String strerror(int errno) {
+  public static String strerror(int errno) {
     return TEXT.getOrDefault(errno, "Unknown error " + errno);
   }
 
   /** Returns {@code result} when it is not negative, else throws for {@code -result}. */
-  static long check(long result, String call, String subject) throws RbdException {
+  public static long check(long result, String call, String subject) throws RbdException {
     if (result < 0) {
       throw new RbdException(call, subject, (int) -result);
     }

@@ -1,4 +1,4 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
@@ -11,7 +11,7 @@ import com.sun.jna.ptr.PointerByReference;
  * {@code -errno}; callers go through {@link Rados} and {@link RecordObjects}, never this
  * interface directly. See {@code rados/librados.h} of Ceph Pacific.
  */
-interface LibRados extends Library {
+public interface LibRados extends Library {
   /** {@code LIBRADOS_CREATE_EXCLUSIVE}: fail with {@code -EEXIST} if the object exists. */
   int CREATE_EXCLUSIVE = 1;
 

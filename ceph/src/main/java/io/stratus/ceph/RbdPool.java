@@ -1,6 +1,6 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
-import static io.stratus.gateway.store.rbd.RbdException.check;
+import static io.stratus.ceph.RbdException.check;
 
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
@@ -11,7 +11,7 @@ import java.io.IOException;
  * objects ({@link #OBJECT_ORDER}) and the features librbd enables by default (layering,
  * exclusive-lock, object-map, fast-diff, deep-flatten).
  */
-final class RbdPool {
+public final class RbdPool {
   /**
    * log2 of the object size: 1 MiB. RBD sees allocation per object — {@code
    * rbd_diff_iterate2}, {@code rbd du} and copy-up report an object as allocated from its
@@ -20,24 +20,24 @@ final class RbdPool {
    * 4 MiB would turn an image whose data and holes alternate every MiB into 75% "used";
    * 1 MiB objects keep it at 50%, at the price of 4× more (smaller) objects.
    */
-  static final int OBJECT_ORDER = 20;
+  public static final int OBJECT_ORDER = 20;
   /** layering | exclusive-lock | object-map | fast-diff | deep-flatten. */
-  static final long FEATURES = 1 | 4 | 8 | 16 | 32;
+  public static final long FEATURES = 1 | 4 | 8 | 16 | 32;
 
   private static final LibRbd LIB = LibRbd.LIB;
 
   private final IoCtx io;
 
-  RbdPool(IoCtx io) {
+  public RbdPool(IoCtx io) {
     this.io = io;
   }
 
-  String name() {
+  public String name() {
     return io.pool();
   }
 
   /** Creates a thin image of {@code size} bytes (nothing allocated yet). */
-  void create(String image, long size) throws IOException {
+  public void create(String image, long size) throws IOException {
     check(LIB.rbd_create2(io.handle(), image, size, FEATURES, new IntByReference(OBJECT_ORDER)),
         "rbd_create2", spec(image));
   }
@@ -46,18 +46,18 @@ final class RbdPool {
    * Clones {@code parentPool/parent@snap} into {@code child} of this pool, with this pool's
    * object size whatever the parent's.
    */
-  void clone(IoCtx parentPool, String parent, String snap, String child) throws IOException {
+  public void clone(IoCtx parentPool, String parent, String snap, String child) throws IOException {
     check(LIB.rbd_clone2(parentPool.handle(), parent, snap, io.handle(), child, FEATURES,
         new IntByReference(OBJECT_ORDER), 0, 0), "rbd_clone2",
         parentPool.pool() + "/" + parent + "@" + snap + " -> " + spec(child));
   }
 
-  void rename(String from, String to) throws IOException {
+  public void rename(String from, String to) throws IOException {
     check(LIB.rbd_rename(io.handle(), from, to), "rbd_rename", spec(from) + " -> " + to);
   }
 
   /** Removes an image without snapshots; false if it did not exist. */
-  boolean remove(String image) throws IOException {
+  public boolean remove(String image) throws IOException {
     int r = LIB.rbd_remove(io.handle(), image);
     if (r == -RbdException.ENOENT) {
       return false;
@@ -67,21 +67,21 @@ final class RbdPool {
   }
 
   /** Opens an image for reading and writing. */
-  RbdImage open(String image) throws IOException {
+  public RbdImage open(String image) throws IOException {
     PointerByReference ref = new PointerByReference();
     check(LIB.rbd_open(io.handle(), image, ref, null), "rbd_open", spec(image));
     return new RbdImage(ref.getValue(), spec(image));
   }
 
   /** Opens an image, or its snapshot {@code snap} when not null, for reading only. */
-  RbdImage openReadOnly(String image, String snap) throws IOException {
+  public RbdImage openReadOnly(String image, String snap) throws IOException {
     PointerByReference ref = new PointerByReference();
     String spec = spec(image) + (snap == null ? "" : "@" + snap);
     check(LIB.rbd_open_read_only(io.handle(), image, ref, snap), "rbd_open_read_only", spec);
     return new RbdImage(ref.getValue(), spec);
   }
 
-  String spec(String image) {
+  public String spec(String image) {
     return io.pool() + "/" + image;
   }
 }

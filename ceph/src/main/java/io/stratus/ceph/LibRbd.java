@@ -1,4 +1,4 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
 import com.sun.jna.Callback;
 import com.sun.jna.Library;
@@ -15,7 +15,7 @@ import com.sun.jna.ptr.PointerByReference;
  * {@code -errno}; callers go through {@link RbdPool} and {@link RbdImage}. See
  * {@code rbd/librbd.h} of Ceph Pacific.
  */
-interface LibRbd extends Library {
+public interface LibRbd extends Library {
   /** Loaded on first use from {@code librbd.so.1}. */
   LibRbd LIB = Native.load("rbd", LibRbd.class);
 
@@ -67,6 +67,10 @@ interface LibRbd extends Library {
 
   int rbd_snap_remove(Pointer image, String snap);
 
+  int rbd_snap_list(Pointer image, Pointer snaps, IntByReference maxSnaps);
+
+  void rbd_snap_list_end(Pointer snaps);
+
   int rbd_flatten(Pointer image);
 
   int rbd_metadata_get(Pointer image, String key, byte[] value, LongByReference valueLength);
@@ -76,6 +80,14 @@ interface LibRbd extends Library {
   int rbd_list_children3(Pointer image, Pointer images, LongByReference maxImages);
 
   void rbd_linked_image_spec_list_cleanup(Pointer images, long count);
+
+  /** {@code rbd_snap_info_t}: one snapshot of an image; passed by address, like below. */
+  @Structure.FieldOrder({"id", "size", "name"})
+  final class SnapInfo extends Structure {
+    public long id;
+    public long size;
+    public String name;
+  }
 
   /** {@code int (*cb)(uint64_t offset, size_t len, int exists, void *arg)}. */
   interface DiffCallback extends Callback {

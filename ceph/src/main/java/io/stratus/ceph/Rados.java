@@ -1,6 +1,6 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
-import static io.stratus.gateway.store.rbd.RbdException.check;
+import static io.stratus.ceph.RbdException.check;
 
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * client named there ({@code client.admin} by default). Thread-safe; {@link #close} shuts
  * it down after every {@link IoCtx} of it was closed.
  */
-final class Rados implements AutoCloseable {
+public final class Rados implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Rados.class);
   private static final LibRados LIB = LibRados.LIB;
 
@@ -33,7 +33,7 @@ final class Rados implements AutoCloseable {
    * Connects as the configuration says. The librbd cache is turned off, so a write that
    * returned is on the OSDs: an upload's durable offset is simply how far its writes got.
    */
-  static Rados connect(Path conf) throws IOException {
+  public static Rados connect(Path conf) throws IOException {
     LibRados lib = loadLibraries();
     PointerByReference ref = new PointerByReference();
     check(lib.rados_create(ref, null), "rados_create", "client.admin");
@@ -66,12 +66,12 @@ final class Rados implements AutoCloseable {
   }
 
   /** The cluster's fsid (a UUID). */
-  String fsid() {
+  public String fsid() {
     return fsid;
   }
 
   /** An I/O context on {@code pool}, in {@code namespace} ("" = the default one). */
-  IoCtx ioctx(String pool, String namespace) throws IOException {
+  public IoCtx ioctx(String pool, String namespace) throws IOException {
     PointerByReference ref = new PointerByReference();
     check(LIB.rados_ioctx_create(cluster, pool, ref), "rados_ioctx_create", pool);
     Pointer io = ref.getValue();

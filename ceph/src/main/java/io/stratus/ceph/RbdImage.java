@@ -1,6 +1,6 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
-import static io.stratus.gateway.store.rbd.RbdException.check;
+import static io.stratus.ceph.RbdException.check;
 
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
@@ -18,7 +18,7 @@ import java.util.Optional;
  * An open RBD image ({@code rbd_image_t}). librbd handles are thread-safe for I/O; closing
  * one while another thread uses it is not, so each handle has one owner that closes it.
  */
-final class RbdImage implements AutoCloseable {
+public final class RbdImage implements AutoCloseable {
   private static final LibRbd LIB = LibRbd.LIB;
 
   private final Pointer handle;
@@ -31,18 +31,18 @@ final class RbdImage implements AutoCloseable {
   }
 
   /** {@code pool/image[@snap]}, for messages. */
-  String spec() {
+  public String spec() {
     return spec;
   }
 
-  long size() throws IOException {
+  public long size() throws IOException {
     LongByReference size = new LongByReference();
     check(LIB.rbd_get_size(handle, size), "rbd_get_size", spec);
     return size.getValue();
   }
 
   /** Grows or shrinks the image; shrinking drops the bytes past {@code size}. */
-  void resize(long size) throws IOException {
+  public void resize(long size) throws IOException {
     check(LIB.rbd_resize(handle, size), "rbd_resize", spec);
   }
 
@@ -50,7 +50,7 @@ final class RbdImage implements AutoCloseable {
    * Starts writing {@code length} bytes from native memory, which must stay untouched until
    * the returned completion is complete; see {@link WriteWindow}.
    */
-  Pointer aioWrite(long offset, Pointer from, long length) throws IOException {
+  public Pointer aioWrite(long offset, Pointer from, long length) throws IOException {
     PointerByReference completion = new PointerByReference();
     check(LIB.rbd_aio_create_completion(null, null, completion), "rbd_aio_create_completion", spec);
     long r = LIB.rbd_aio_write2(handle, offset, length, from, completion.getValue(), 0);
@@ -62,7 +62,7 @@ final class RbdImage implements AutoCloseable {
   }
 
   /** Reads {@code length} bytes at {@code offset} into native memory. */
-  void read(long offset, Pointer into, long length) throws IOException {
+  public void read(long offset, Pointer into, long length) throws IOException {
     long n = check(LIB.rbd_read(handle, offset, length, into), "rbd_read", spec);
     if (n != length) {
       throw new IOException("rbd_read(" + spec + "): read " + n + " of " + length + " bytes");
@@ -74,7 +74,7 @@ final class RbdImage implements AutoCloseable {
    * where adjacent ({@code rbd_diff_iterate2} from the image's creation, parent included,
    * at extent granularity).
    */
-  List<Span> allocated(long offset, long length) throws IOException {
+  public List<Span> allocated(long offset, long length) throws IOException {
     List<Span> found = new ArrayList<>();
     LibRbd.DiffCallback collect = (off, len, exists, arg) -> {
       if (exists != 0) {
@@ -103,12 +103,45 @@ final class RbdImage implements AutoCloseable {
   }
 
   /** Bytes allocated in the whole image. */
-  long allocatedBytes() throws IOException {
+  public long allocatedBytes() throws IOException {
     return allocated(0, size()).stream().mapToLong(Span::length).sum();
   }
 
+  /** Creates snapshot {@code snap} (crash-consistent, also while a guest writes). */
+  public void createSnapshot(String snap) throws IOException {
+    check(LIB.rbd_snap_create(handle, snap), "rbd_snap_create", spec + "@" + snap);
+  }
+
+  /** Protects snapshot {@code snap}, so it can be cloned. */
+  public void protectSnapshot(String snap) throws IOException {
+    check(LIB.rbd_snap_protect(handle, snap), "rbd_snap_protect", spec + "@" + snap);
+  }
+
+  /** The names of the image's snapshots. */
+  public List<String> snapshots() throws IOException {
+    IntByReference max = new IntByReference(8);
+    while (true) {
+      // librbd writes max entries plus a terminating one
+      LibRbd.SnapInfo[] infos =
+          (LibRbd.SnapInfo[]) new LibRbd.SnapInfo().toArray(max.getValue() + 1);
+      Pointer first = infos[0].getPointer();
+      int r = LIB.rbd_snap_list(handle, first, max);
+      if (r == -RbdException.ERANGE) {
+        continue;  // max now holds the count needed
+      }
+      int n = (int) check(r, "rbd_snap_list", spec);
+      List<String> names = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        infos[i].read();
+        names.add(infos[i].name);
+      }
+      LIB.rbd_snap_list_end(first);
+      return names;
+    }
+  }
+
   /** Creates and protects snapshot {@code snap} (so it can be cloned). */
-  void createProtectedSnapshot(String snap) throws IOException {
+  public void createProtectedSnapshot(String snap) throws IOException {
     check(LIB.rbd_snap_create(handle, snap), "rbd_snap_create", spec + "@" + snap);
     check(LIB.rbd_snap_protect(handle, snap), "rbd_snap_protect", spec + "@" + snap);
   }
@@ -117,7 +150,7 @@ final class RbdImage implements AutoCloseable {
    * Unprotects (when protected) and removes snapshot {@code snap}; nothing if it does not
    * exist. {@link RbdException} with EBUSY while clones of it exist.
    */
-  void removeSnapshot(String snap) throws IOException {
+  public void removeSnapshot(String snap) throws IOException {
     IntByReference prot = new IntByReference();
     int r = LIB.rbd_snap_is_protected(handle, snap, prot);
     if (r == -RbdException.ENOENT) {
@@ -131,12 +164,12 @@ final class RbdImage implements AutoCloseable {
   }
 
   /** Copies everything the image reads from its parent into it and detaches it. */
-  void flatten() throws IOException {
+  public void flatten() throws IOException {
     check(LIB.rbd_flatten(handle), "rbd_flatten", spec);
   }
 
   /** An image metadata value ({@code rbd image-meta get}), or empty if the key is unset. */
-  Optional<String> metadata(String key) throws IOException {
+  public Optional<String> metadata(String key) throws IOException {
     byte[] buf = new byte[64];
     LongByReference length = new LongByReference(buf.length);
     int r = LIB.rbd_metadata_get(handle, key, buf, length);
@@ -151,12 +184,12 @@ final class RbdImage implements AutoCloseable {
     return Optional.of(Native.toString(buf));
   }
 
-  void setMetadata(String key, String value) throws IOException {
+  public void setMetadata(String key, String value) throws IOException {
     check(LIB.rbd_metadata_set(handle, key, value), "rbd_metadata_set", spec + " " + key);
   }
 
   /** The clones of this image's open snapshot, as {@code pool/image}. */
-  List<String> children() throws IOException {
+  public List<String> children() throws IOException {
     LongByReference max = new LongByReference(4);
     while (true) {
       LibRbd.LinkedImageSpec[] specs =

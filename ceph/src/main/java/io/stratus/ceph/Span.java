@@ -1,8 +1,8 @@
-package io.stratus.gateway.store.rbd;
+package io.stratus.ceph;
 
 /** A byte range {@code [offset, offset + length)} of an RBD image. */
-record Span(long offset, long length) {
-  long end() {
+public record Span(long offset, long length) {
+  public long end() {
     return offset + length;
   }
 }

@@ -1,0 +1,274 @@
+package io.stratus.agent.rbd;
+
+import io.stratus.agent.disk.DiskReader;
+import io.stratus.ceph.IoCtx;
+import io.stratus.ceph.Rados;
+import io.stratus.ceph.RbdException;
+import io.stratus.ceph.RbdImage;
+import io.stratus.ceph.RbdPool;
+import io.stratus.ceph.WriteWindow;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Instance root disks as RBD images (Nova {@code images_type=rbd}): image
+ * {@code UUID_disk} in one pool of one Ceph cluster. Creates them (copy-on-write clone of
+ * an image's protected {@code snap} when the image lives in the same cluster, else a sparse
+ * import), snapshots them for createImage, reads snapshots back, removes them. Snapshots
+ * this agent makes are named {@value #SNAPSHOT_MARK}{@code OPERATION}, so leftovers of a
+ * crash can be found and removed. Thread-safe.
+ */
+public final class RbdDisks implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RbdDisks.class);
+  /** Prefix of the snapshots createImage takes of a disk. */
+  public static final String SNAPSHOT_MARK = "stratus-snap-";
+
+  /** How many times a snapshot that could not be removed is tried again. */
+  static final int REMOVE_ATTEMPTS = 360;
+
+  private final Rados rados;
+  private final IoCtx io;
+  private final RbdPool pool;
+  private final Path conf;
+  private final Duration retryInterval;
+  private final ScheduledExecutorService janitor;
+
+  private RbdDisks(Rados rados, IoCtx io, Path conf, Duration retryInterval) {
+    this.rados = rados;
+    this.io = io;
+    this.pool = new RbdPool(io);
+    this.conf = conf;
+    this.retryInterval = retryInterval;
+    this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "rbd-snapshot-janitor");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Connects to the cluster {@code conf} describes; disks live in {@code poolName}. A
+   * snapshot that cannot be removed yet is tried again every {@code retryInterval}.
+   */
+  public static RbdDisks connect(Path conf, String poolName, Duration retryInterval)
+      throws IOException {
+    Rados rados = Rados.connect(conf);
+    try {
+      return new RbdDisks(rados, rados.ioctx(poolName, ""), conf, retryInterval);
+    } catch (IOException | RuntimeException e) {
+      rados.close();
+      throw e;
+    }
+  }
+
+  /** The cluster's fsid. */
+  public String fsid() {
+    return rados.fsid();
+  }
+
+  /** The pool the disks live in. */
+  public String pool() {
+    return pool.name();
+  }
+
+  /** The ceph.conf the agent (and qemu) use to reach the cluster. */
+  public Path conf() {
+    return conf;
+  }
+
+  /** The RBD image name of an instance's root disk (Nova's {@code UUID_disk}). */
+  public static String diskName(String uuid) {
+    return uuid + "_disk";
+  }
+
+  /** Whether the instance's root disk exists. */
+  public boolean exists(String uuid) throws IOException {
+    try (RbdImage ignored = pool.openReadOnly(diskName(uuid), null)) {
+      return true;
+    } catch (RbdException e) {
+      if (e.notFound()) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Copy-on-write boot: clones {@code imagePool/image@snap} of this cluster into the
+   * instance's disk and grows it to {@code minSize} when that is larger.
+   */
+  public void cloneFrom(String imagePool, String image, String snap, String uuid, long minSize)
+      throws IOException {
+    try (IoCtx from = rados.ioctx(imagePool, "")) {
+      pool.clone(from, image, snap, diskName(uuid));
+    }
+    growTo(uuid, minSize);
+    LOG.info("root disk cloned; instance={} disk={} parent={}/{}@{}", uuid,
+        pool.spec(diskName(uuid)), imagePool, image, snap);
+  }
+
+  /**
+   * Imports a local image into the instance's disk, writing only its data pieces (holes
+   * and zero ranges stay unallocated), then grows it to {@code minSize}. A failed import
+   * leaves no disk behind.
+   */
+  public void importFrom(DiskReader content, long size, String uuid, long minSize)
+      throws IOException {
+    String name = diskName(uuid);
+    pool.create(name, size);
+    boolean done = false;
+    try (RbdImage disk = pool.open(name); WriteWindow window = new WriteWindow(disk)) {
+      DiskReader.Piece p;
+      while ((p = content.next()) != null) {
+        if (p.data() != null) {
+          window.write(p.extent().offset(), p.data());
+        }
+      }
+      window.drain();
+      done = true;
+    } finally {
+      if (!done) {
+        pool.remove(name);
+      }
+    }
+    growTo(uuid, minSize);
+    LOG.info("root disk imported; instance={} disk={} size={}", uuid, pool.spec(name), size);
+  }
+
+  private void growTo(String uuid, long minSize) throws IOException {
+    try (RbdImage disk = pool.open(diskName(uuid))) {
+      if (disk.size() < minSize) {
+        disk.resize(minSize);
+      }
+    }
+  }
+
+  /** The disk's size in bytes. */
+  public long size(String uuid) throws IOException {
+    try (RbdImage disk = pool.openReadOnly(diskName(uuid), null)) {
+      return disk.size();
+    }
+  }
+
+  /**
+   * Takes snapshot {@code snap} of the disk — crash-consistent, while the guest keeps
+   * running — and protects it when it is to be cloned.
+   */
+  public void snapshot(String uuid, String snap, boolean protect) throws IOException {
+    try (RbdImage disk = pool.open(diskName(uuid))) {
+      disk.createSnapshot(snap);
+      if (protect) {
+        try {
+          disk.protectSnapshot(snap);
+        } catch (IOException | RuntimeException e) {
+          disk.removeSnapshot(snap);
+          throw e;
+        }
+      }
+    }
+  }
+
+  /**
+   * Unprotects and removes snapshot {@code snap}; nothing if it or the disk is gone.
+   * {@link RbdException} with EBUSY while a clone of it still exists.
+   */
+  public void removeSnapshot(String uuid, String snap) throws IOException {
+    try (RbdImage disk = pool.open(diskName(uuid))) {
+      disk.removeSnapshot(snap);
+    } catch (RbdException e) {
+      if (!e.notFound()) {
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Removes snapshot {@code snap} now or, when that fails (a clone still depends on it: a
+   * direct import the gateway did not finish, whose partial clone the gateway removes when
+   * it fails or restarts), in the background every retry interval, up to
+   * {@value #REMOVE_ATTEMPTS} times. Returns whether it is gone now.
+   */
+  public boolean removeSnapshotEventually(String uuid, String snap) {
+    try {
+      removeSnapshot(uuid, snap);
+      return true;
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("rbd snapshot not removable yet, retrying every {}; instance={} snapshot={}: {}",
+          retryInterval, uuid, snap, e.getMessage());
+      scheduleRemoval(uuid, snap, 1);
+      return false;
+    }
+  }
+
+  private void scheduleRemoval(String uuid, String snap, int attempt) {
+    try {
+      janitor.schedule(() -> {
+        try {
+          removeSnapshot(uuid, snap);
+          LOG.info("rbd snapshot removed after {} retries; instance={} snapshot={}", attempt,
+              uuid, snap);
+        } catch (IOException | RuntimeException e) {
+          if (attempt < REMOVE_ATTEMPTS) {
+            scheduleRemoval(uuid, snap, attempt + 1);
+          } else {
+            LOG.error("gave up removing an rbd snapshot; the next agent start tries again;"
+                + " instance={} snapshot={}", uuid, snap, e);
+          }
+        }
+      }, retryInterval.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      LOG.warn("agent stopping; the next start removes rbd snapshot {} of instance {}", snap, uuid);
+    }
+  }
+
+  /** The disk's snapshots taken by createImage ({@value #SNAPSHOT_MARK}…). */
+  public List<String> snapshotsOf(String uuid) throws IOException {
+    try (RbdImage disk = pool.openReadOnly(diskName(uuid), null)) {
+      List<String> ours = new ArrayList<>();
+      for (String s : disk.snapshots()) {
+        if (s.startsWith(SNAPSHOT_MARK)) {
+          ours.add(s);
+        }
+      }
+      return ours;
+    } catch (RbdException e) {
+      if (e.notFound()) {
+        return List.of();
+      }
+      throw e;
+    }
+  }
+
+  /** Reads snapshot {@code snap} of the disk, sparse, with {@code threads} reads in flight. */
+  public RbdSnapshotReader read(String uuid, String snap, int threads) throws IOException {
+    return RbdSnapshotReader.open(pool.openReadOnly(diskName(uuid), snap), threads);
+  }
+
+  /**
+   * Removes the disk and the snapshots createImage left on it; nothing if it is gone.
+   * Refuses (EBUSY) while a clone depends on one of its snapshots.
+   */
+  public void remove(String uuid) throws IOException {
+    for (String snap : snapshotsOf(uuid)) {
+      removeSnapshot(uuid, snap);
+    }
+    if (pool.remove(diskName(uuid))) {
+      LOG.info("root disk removed; instance={} disk={}", uuid, pool.spec(diskName(uuid)));
+    }
+  }
+
+  @Override
+  public void close() {
+    janitor.shutdownNow();
+    io.close();
+    rados.close();
+  }
+}
