@@ -100,13 +100,23 @@ public final class ConductorHarness implements AutoCloseable {
 
   /** Registers a host whose agent is served in-process under {@code agentAddress}. */
   public void register(String host, String agentAddress) {
+    register(host, agentAddress, List.of("local"));
+  }
+
+  /** Registers another host served by the harness's fake agent, offering {@code storageKinds}. */
+  public void registerOnFakeAgent(String host, List<String> storageKinds) {
+    register(host, agentName, storageKinds);
+  }
+
+  private void register(String host, String agentAddress, List<String> storageKinds) {
     AgentRegistryGrpc.newBlockingStub(conductorChannel).register(RegisterRequest.newBuilder()
         .setHost(host)
         .setAddress(agentAddress)
         .setAgentVersion("fake-1")
         .addContractVersions("stratus.agent.v1")
         .setCapabilities(Capabilities.newBuilder()
-            .setHypervisor("fake").addStorageKinds("local").setLiveSnapshot(true))
+            .setHypervisor("fake").addAllStorageKinds(storageKinds).setLiveSnapshot(true)
+            .setRbdDirectSnapshot(storageKinds.contains("rbd")))
         .build());
   }
 

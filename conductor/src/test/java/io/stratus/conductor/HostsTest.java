@@ -22,6 +22,7 @@ import io.stratus.proto.conductor.v1.CreateServerRequest;
 import io.stratus.proto.conductor.v1.DisableHostRequest;
 import io.stratus.proto.conductor.v1.EnableHostRequest;
 import io.stratus.proto.conductor.v1.Flavor;
+import io.stratus.proto.conductor.v1.RootDiskKind;
 import io.stratus.proto.conductor.v1.GetHostRequest;
 import io.stratus.proto.conductor.v1.HostStatus;
 import io.stratus.proto.conductor.v1.ListHostsRequest;
@@ -170,5 +171,27 @@ class HostsTest extends ConductorTest {
     assertTrue(host.getCapabilities().getLiveSnapshot());
     assertEquals("stratus.agent.v1", host.getCapabilities().getContractVersions(0));
     assertEquals(HostStatus.HOST_STATUS_UP, host.getStatus());
+  }
+
+  @Test
+  void rbdServersGoOnlyToHostsOfferingRbdStorage() throws Exception {
+    CreateServerRequest rbd = CreateServerRequest.newBuilder().setName("on-ceph")
+        .setImageRef(h.baseImageId).setRootDiskKind(RootDiskKind.ROOT_DISK_KIND_RBD)
+        .setFlavor(Flavor.newBuilder().setVcpus(1).setMemoryMb(128)).build();
+    var none = refused(Status.Code.UNAVAILABLE, () -> h.servers(MEMBER_A).createServer(rbd));
+    assertEquals("no compute host is up and enabled with rbd storage", none.getStatus().getDescription());
+    var wrongHost = refused(Status.Code.FAILED_PRECONDITION, () -> h.servers(ADMIN).createServer(
+        rbd.toBuilder().setHost(ConductorHarness.HOST).build()));
+    assertEquals("root_disk_kind: host " + ConductorHarness.HOST + " offers [local] root disks, not rbd",
+        wrongHost.getStatus().getDescription());
+
+    h.registerOnFakeAgent("ceph-host", List.of("local", "rbd"));
+    h.keepBeating("ceph-host");
+    var server = h.servers(MEMBER_A).createServer(rbd).getServer();
+    assertEquals("ceph-host", server.getHost());
+    assertEquals(RootDiskKind.ROOT_DISK_KIND_RBD, server.getRootDiskKind());
+    h.awaitIdle(server.getId());
+    assertEquals("rbd", h.string("SELECT root_disk_kind FROM instances WHERE uuid = ?::uuid",
+        server.getId()));
   }
 }

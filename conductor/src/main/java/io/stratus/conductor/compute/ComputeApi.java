@@ -111,8 +111,13 @@ public final class ComputeApi {
         throw ApiException.notFound("host " + r.host() + " not found");
       }
       host = hosts.requireUp(r.host());
+      if (!host.storageKinds().contains(storageKind(r.rootDiskKind()))) {
+        throw ApiException.failedPrecondition("root_disk_kind: host " + host.name()
+            + " offers " + host.storageKinds() + " root disks, not "
+            + storageKind(r.rootDiskKind()));
+      }
     } else {
-      host = hosts.pickForBoot();
+      host = hosts.pickForBoot(storageKind(r.rootDiskKind()));
     }
     UUID uuid = UUID.randomUUID();
     String requestId = newRequestId();
@@ -342,6 +347,11 @@ public final class ComputeApi {
     } catch (RuntimeException e) {
       LOG.error("could not delete the queued image of a refused snapshot; image={}", imageId, e);
     }
+  }
+
+  /** The host storage kind a root disk kind needs, as agents advertise it. */
+  private static String storageKind(RootDiskKind kind) {
+    return kind == RootDiskKind.RBD ? "rbd" : "local";
   }
 
   /** The agent-side description of an instance. */

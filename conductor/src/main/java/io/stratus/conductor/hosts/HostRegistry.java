@@ -132,12 +132,18 @@ public final class HostRegistry {
   }
 
   /** Picks the up, enabled host with the fewest instances for a new server. */
-  public HostEntity pickForBoot() {
+  /**
+   * The up, enabled host with the fewest instances among those offering
+   * {@code storageKind} ("local" or "rbd") for root disks; UNAVAILABLE when none does.
+   */
+  public HostEntity pickForBoot(String storageKind) {
     return list().stream()
         .filter(v -> v.up() && !v.host().disabled())
+        .filter(v -> v.host().storageKinds().contains(storageKind))
         .min(Comparator.comparingLong(HostView::instanceCount).thenComparing(v -> v.host().name()))
         .map(HostView::host)
-        .orElseThrow(() -> ApiException.unavailable("no compute host is up and enabled", null));
+        .orElseThrow(() -> ApiException.unavailable("no compute host is up and enabled"
+            + ("local".equals(storageKind) ? "" : " with " + storageKind + " storage"), null));
   }
 
   public List<HostView> list() {

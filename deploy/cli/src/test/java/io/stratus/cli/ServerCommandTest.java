@@ -140,6 +140,23 @@ class ServerCommandTest {
   }
 
   @Test
+  void createSendsTheRootDiskKind() {
+    FakeCloud.Result r = cloud.run("server", "create", "--image", "cirros", "--flavor-vcpus", "1",
+        "--flavor-ram", "128", "--root-disk", "rbd", "db-1");
+
+    assertEquals(0, r.code(), r.err());
+    var sent = cloud.servers.createServerRequests.get(cloud.servers.createServerRequests.size() - 1);
+    assertEquals(io.stratus.proto.conductor.v1.RootDiskKind.ROOT_DISK_KIND_RBD, sent.getRootDiskKind());
+    assertTrue(r.out().lines().anyMatch(l -> l.matches("root_disk\\s+rbd")), r.out());
+
+    FakeCloud.Result bad = cloud.run("server", "create", "--image", "cirros", "--flavor-vcpus", "1",
+        "--flavor-ram", "128", "--root-disk", "ceph", "db-2");
+    assertEquals(2, bad.code());
+    assertTrue(bad.err().startsWith("error: Invalid value for option '--root-disk': expected one of"
+        + " [local, rbd]"), bad.err());
+  }
+
+  @Test
   void unknownStatusFilterIsAUsageError() {
     FakeCloud.Result r = cloud.run("server", "list", "--status", "running");
 

@@ -105,6 +105,9 @@ public final class ServerCommand {
       @Option(names = "--host", paramLabel = "HOST",
           description = "Compute host to boot on (admin only); default: least loaded.")
           String host,
+      @Option(names = "--root-disk", paramLabel = "KIND", defaultValue = "local",
+          description = "Where the root disk lives: ${COMPLETION-CANDIDATES} (default: local;"
+              + " rbd = an RBD image in Ceph, Nova's images_type=rbd).") RootDisk rootDisk,
       @Option(names = "--wait", description = WAIT) boolean wait,
       @Mixin OutputFormat format) {
     CreateServerResponse r = session().clients().servers().createServer(
@@ -113,6 +116,7 @@ public final class ServerCommand {
             .setImageRef(image)
             .setFlavor(Flavor.newBuilder().setVcpus(vcpus).setMemoryMb(ramMb).setRootGb(diskGb))
             .setHost(host == null ? "" : host)
+            .setRootDiskKind(rootDisk.kind)
             .build());
     if (!wait) {
       output(format).print(r,
@@ -221,5 +225,17 @@ public final class ServerCommand {
 
   private Output output(OutputFormat format) {
     return new Output(session().terminal().out(), format);
+  }
+
+  /** The root disk kinds, as the CLI spells them. */
+  enum RootDisk {
+    local(io.stratus.proto.conductor.v1.RootDiskKind.ROOT_DISK_KIND_LOCAL),
+    rbd(io.stratus.proto.conductor.v1.RootDiskKind.ROOT_DISK_KIND_RBD);
+
+    final io.stratus.proto.conductor.v1.RootDiskKind kind;
+
+    RootDisk(io.stratus.proto.conductor.v1.RootDiskKind kind) {
+      this.kind = kind;
+    }
   }
 }

@@ -47,6 +47,9 @@ public final class FakeServers extends ServersGrpc.ServersImplBase {
   /** Run once the watch script is sent: moves {@link #servers} to the task's end state. */
   public Runnable afterWatch = () -> {};
   public final List<CreateImageRequest> createImageRequests = new ArrayList<>();
+  /** Every CreateServer request received. */
+  public final List<io.stratus.proto.conductor.v1.CreateServerRequest> createServerRequests =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   /** Counted down when a watch is cancelled by the client. */
   public final CountDownLatch watchCancelled = new CountDownLatch(1);
 
@@ -85,6 +88,19 @@ public final class FakeServers extends ServersGrpc.ServersImplBase {
       return;
     }
     o.onNext(RebootServerResponse.newBuilder().setRequestId("req-reboot").build());
+    o.onCompleted();
+  }
+
+  @Override
+  public void createServer(io.stratus.proto.conductor.v1.CreateServerRequest r,
+      StreamObserver<io.stratus.proto.conductor.v1.CreateServerResponse> o) {
+    createServerRequests.add(r);
+    Server s = Server.newBuilder().setId("6f1c0d55-0000-4000-8000-000000000001").setName(r.getName())
+        .setImageRef(r.getImageRef()).setRootDiskKind(r.getRootDiskKind()).setFlavor(r.getFlavor())
+        .build();
+    servers.put(s.getId(), s);
+    o.onNext(io.stratus.proto.conductor.v1.CreateServerResponse.newBuilder().setServer(s)
+        .setRequestId("req-create").build());
     o.onCompleted();
   }
 
