@@ -11,6 +11,7 @@ import io.stratus.agent.tasks.RebootTask;
 import io.stratus.agent.tasks.RbdSnapshotTask;
 import io.stratus.agent.tasks.SnapshotTask;
 import io.stratus.agent.tasks.SpawnTask;
+import io.stratus.agent.tasks.VolumeSnapshotTask;
 import io.stratus.proto.agent.v1.CancelOperationRequest;
 import io.stratus.proto.agent.v1.CancelOperationResponse;
 import io.stratus.proto.agent.v1.Capabilities;
@@ -29,6 +30,7 @@ import io.stratus.proto.agent.v1.PowerOnRequest;
 import io.stratus.proto.agent.v1.PowerState;
 import io.stratus.proto.agent.v1.RebootRequest;
 import io.stratus.proto.agent.v1.RebootType;
+import io.stratus.proto.agent.v1.SnapshotVolumesRequest;
 import io.stratus.proto.agent.v1.SnapshotRequest;
 import io.stratus.proto.agent.v1.SpawnRequest;
 import io.stratus.proto.agent.v1.TaskUpdate;
@@ -62,6 +64,7 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
     if (env.rbd() != null) {
       caps.addStorageKinds("rbd").setRbdDirectSnapshot(true);
     }
+    caps.setQuiesce(real);
     return caps.build();
   }
 
@@ -95,6 +98,25 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
         return new RbdSnapshotTask(env, instance, r.getOperationId(), r.getImageId());
       }
       return new SnapshotTask(env, instance, r.getOperationId(), r.getImageId(), r.getAllowLive());
+    });
+  }
+
+  @Override
+  public void snapshotVolumes(SnapshotVolumesRequest r, StreamObserver<TaskUpdate> o) {
+    operations.run(r.getOperationId(), "SnapshotVolumes", r.getInstance().getUuid(), o, () -> {
+      InstanceSpec instance = checked(r.getInstance());
+      if (instance.getVolumesCount() == 0) {
+        throw ApiException.invalidArgument("instance.volumes", "a volume-backed instance needs volumes");
+      }
+      if (!r.getSnapshotName().matches("[A-Za-z0-9][A-Za-z0-9._-]{0,127}")) {
+        throw ApiException.invalidArgument("snapshot_name",
+            "'" + r.getSnapshotName() + "' must be 1-128 of [A-Za-z0-9._-]");
+      }
+      if (r.getFreezeTimeoutSeconds() < 0) {
+        throw ApiException.invalidArgument("freeze_timeout_seconds", "must not be negative");
+      }
+      return new VolumeSnapshotTask(env, instance, r.getSnapshotName(), r.getRequireQuiesce(),
+          r.getFreezeTimeoutSeconds());
     });
   }
 

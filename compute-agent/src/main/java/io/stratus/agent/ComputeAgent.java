@@ -12,6 +12,7 @@ import io.stratus.agent.hypervisor.Hypervisor;
 import io.stratus.agent.images.ImageCache;
 import io.stratus.agent.link.ConductorLink;
 import io.stratus.agent.ops.OperationRegistry;
+import io.stratus.agent.quiesce.GuestFreeze;
 import io.stratus.agent.rbd.RbdDisks;
 import io.stratus.agent.tasks.AgentEnv;
 import io.stratus.proto.agent.v1.ComputeAgentGrpc;
@@ -21,6 +22,7 @@ import io.stratus.support.grpc.GracefulShutdown;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -64,6 +66,10 @@ public final class ComputeAgent implements AutoCloseable {
     }
     if (rbd != null) {
       Recovery.removeRbdSnapshots(hypervisor, rbd);
+    }
+    int thawed = GuestFreeze.thawLeftovers(hypervisor, config.instancesDir(), Duration.ofSeconds(10));
+    if (thawed > 0) {
+      LOG.warn("thawed {} guests left frozen by a crash", thawed);
     }
     AgentEnv env = new AgentEnv(config, hypervisor, new ImageCache(config.imageCacheDir(), gateway),
         new SnapshotStreamer(gateway, config.readThreads()),

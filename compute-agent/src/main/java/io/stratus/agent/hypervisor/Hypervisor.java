@@ -42,20 +42,39 @@ public interface Hypervisor extends AutoCloseable {
    */
   record RbdDisk(String pool, String image, Path cephConf) implements DiskSource {}
 
+  /** One virtio disk of a domain: guest device {@code target} (vda, vdb, …) on {@code source}. */
+  record Disk(String target, DiskSource source) {}
+
   /**
    * What to define: a domain built from the instance record (Nova regenerates the XML on
-   * every power-on), with {@code root} as its virtio disk {@code vda}.
+   * every power-on): its virtio {@code disks}, the first being the boot disk, and, when
+   * {@code guestAgent}, the qemu guest agent channel {@code org.qemu.guest_agent.0}.
    */
-  record DomainSpec(String uuid, String name, int vcpus, int memoryMb, DiskSource root) {
+  record DomainSpec(String uuid, String name, int vcpus, int memoryMb, List<Disk> disks,
+      boolean guestAgent) {
+    public DomainSpec {
+      disks = List.copyOf(disks);
+    }
+
+    /** A domain with one disk, {@code root} as vda, and no guest agent. */
+    public DomainSpec(String uuid, String name, int vcpus, int memoryMb, DiskSource root) {
+      this(uuid, name, vcpus, memoryMb, List.of(new Disk("vda", root)), false);
+    }
+
     /** A domain whose root disk is the file {@code rootDisk} in {@code diskFormat}. */
     public DomainSpec(String uuid, String name, int vcpus, int memoryMb, Path rootDisk,
         String diskFormat) {
       this(uuid, name, vcpus, memoryMb, new FileDisk(rootDisk, diskFormat));
     }
 
-    /** The root disk's file, or {@code null} when it is not a file. */
+    /** The boot disk's source. */
+    public DiskSource root() {
+      return disks.isEmpty() ? null : disks.get(0).source();
+    }
+
+    /** The boot disk's file, or {@code null} when it is not a file. */
     public Path rootDisk() {
-      return root instanceof FileDisk f ? f.path() : null;
+      return root() instanceof FileDisk f ? f.path() : null;
     }
   }
 
@@ -108,6 +127,17 @@ public interface Hypervisor extends AutoCloseable {
    * can be deleted. Waits until done or {@code timeout}.
    */
   void commitActive(String uuid, String target, Duration timeout);
+
+  /**
+   * Freezes every filesystem of the running guest through its qemu guest agent (Nova's
+   * quiesce), waiting at most {@code timeout} for the agent; returns how many were frozen.
+   * {@link HypervisorException.Kind#UNSUPPORTED} when the domain has no guest agent or it
+   * is not connected; FAILED when the agent refused or did not answer in time.
+   */
+  int freezeFilesystems(String uuid, Duration timeout);
+
+  /** Thaws the guest's filesystems; safe to repeat. Errors as {@link #freezeFilesystems}. */
+  int thawFilesystems(String uuid, Duration timeout);
 
   @Override
   void close();

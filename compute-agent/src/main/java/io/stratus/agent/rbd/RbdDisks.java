@@ -40,6 +40,7 @@ public final class RbdDisks implements AutoCloseable {
   private final Path conf;
   private final Duration retryInterval;
   private final ScheduledExecutorService janitor;
+  private final java.util.Map<String, IoCtx> pools = new java.util.concurrent.ConcurrentHashMap<>();
 
   private RbdDisks(Rados rados, IoCtx io, Path conf, Duration retryInterval) {
     this.rados = rados;
@@ -102,30 +103,27 @@ public final class RbdDisks implements AutoCloseable {
   }
 
   /**
-   * Copy-on-write boot: clones {@code imagePool/image@snap} of this cluster into the
-   * instance's disk and grows it to {@code minSize} when that is larger.
+   * Copy-on-write boot: clones {@code imagePool/image@snap} of this cluster into RBD image
+   * {@code poolName/name} and grows it to {@code minSize} when that is larger.
    */
-  public void cloneFrom(String imagePool, String image, String snap, String uuid, long minSize)
-      throws IOException {
-    try (IoCtx from = rados.ioctx(imagePool, "")) {
-      pool.clone(from, image, snap, diskName(uuid));
-    }
-    growTo(uuid, minSize);
-    LOG.info("root disk cloned; instance={} disk={} parent={}/{}@{}", uuid,
-        pool.spec(diskName(uuid)), imagePool, image, snap);
+  public void cloneFrom(String imagePool, String image, String snap, String poolName,
+      String name, long minSize) throws IOException {
+    cloneVolume(imagePool, image, snap, poolName, name);
+    growVolume(poolName, name, minSize);
+    LOG.info("rbd disk cloned; disk={}/{} parent={}/{}@{}", poolName, name, imagePool, image, snap);
   }
 
   /**
-   * Imports a local image into the instance's disk, writing only its data pieces (holes
-   * and zero ranges stay unallocated), then grows it to {@code minSize}. A failed import
-   * leaves no disk behind.
+   * Imports a local image into RBD image {@code poolName/name}, writing only its data
+   * pieces (holes and zero ranges stay unallocated), then grows it to {@code minSize}. A
+   * failed import leaves no image behind.
    */
-  public void importFrom(DiskReader content, long size, String uuid, long minSize)
-      throws IOException {
-    String name = diskName(uuid);
-    pool.create(name, size);
+  public void importFrom(DiskReader content, long size, String poolName, String name,
+      long minSize) throws IOException {
+    RbdPool target = poolNamed(poolName);
+    target.create(name, size);
     boolean done = false;
-    try (RbdImage disk = pool.open(name); WriteWindow window = new WriteWindow(disk)) {
+    try (RbdImage disk = target.open(name); WriteWindow window = new WriteWindow(disk)) {
       DiskReader.Piece p;
       while ((p = content.next()) != null) {
         if (p.data() != null) {
@@ -136,19 +134,11 @@ public final class RbdDisks implements AutoCloseable {
       done = true;
     } finally {
       if (!done) {
-        pool.remove(name);
+        target.remove(name);
       }
     }
-    growTo(uuid, minSize);
-    LOG.info("root disk imported; instance={} disk={} size={}", uuid, pool.spec(name), size);
-  }
-
-  private void growTo(String uuid, long minSize) throws IOException {
-    try (RbdImage disk = pool.open(diskName(uuid))) {
-      if (disk.size() < minSize) {
-        disk.resize(minSize);
-      }
-    }
+    growVolume(poolName, name, minSize);
+    LOG.info("rbd disk imported; disk={}/{} size={}", poolName, name, size);
   }
 
   /** The disk's size in bytes. */
@@ -265,9 +255,113 @@ public final class RbdDisks implements AutoCloseable {
     }
   }
 
+  // ---------------------------------------------------------------- volumes
+
+  /** The images of pool {@code name} (an I/O context kept open until close). */
+  private RbdPool poolNamed(String name) throws IOException {
+    if (name.equals(pool.name())) {
+      return pool;
+    }
+    IoCtx ctx = pools.get(name);
+    if (ctx == null) {
+      synchronized (pools) {
+        ctx = pools.get(name);
+        if (ctx == null) {
+          ctx = rados.ioctx(name, "");
+          pools.put(name, ctx);
+        }
+      }
+    }
+    return new RbdPool(ctx);
+  }
+
+  /** Whether volume {@code pool/image} exists. */
+  public boolean volumeExists(String poolName, String image) throws IOException {
+    try (RbdImage ignored = poolNamed(poolName).openReadOnly(image, null)) {
+      return true;
+    } catch (RbdException e) {
+      if (e.notFound()) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /** Creates a blank thin volume. */
+  public void createVolume(String poolName, String image, long size) throws IOException {
+    poolNamed(poolName).create(image, size);
+  }
+
+  /** Clones {@code fromPool/fromImage@snap} into volume {@code poolName/image}. */
+  public void cloneVolume(String fromPool, String fromImage, String snap, String poolName,
+      String image) throws IOException {
+    try (IoCtx from = rados.ioctx(fromPool, "")) {
+      poolNamed(poolName).clone(from, fromImage, snap, image);
+    }
+  }
+
+  /** Grows a volume to {@code minSize} when it is smaller; returns its size. */
+  public long growVolume(String poolName, String image, long minSize) throws IOException {
+    try (RbdImage v = poolNamed(poolName).open(image)) {
+      if (v.size() < minSize) {
+        v.resize(minSize);
+      }
+      return v.size();
+    }
+  }
+
+  /** A volume's size in bytes. */
+  public long volumeSize(String poolName, String image) throws IOException {
+    try (RbdImage v = poolNamed(poolName).openReadOnly(image, null)) {
+      return v.size();
+    }
+  }
+
+  /** Takes and protects snapshot {@code snap} of a volume (so volumes can be cloned from it). */
+  public void snapshotVolume(String poolName, String image, String snap) throws IOException {
+    try (RbdImage v = poolNamed(poolName).open(image)) {
+      v.createSnapshot(snap);
+      try {
+        v.protectSnapshot(snap);
+      } catch (IOException | RuntimeException e) {
+        v.removeSnapshot(snap);
+        throw e;
+      }
+    }
+  }
+
+  /** Unprotects and removes a volume snapshot; nothing if it or the volume is gone. */
+  public void removeVolumeSnapshot(String poolName, String image, String snap) throws IOException {
+    try (RbdImage v = poolNamed(poolName).open(image)) {
+      v.removeSnapshot(snap);
+    } catch (RbdException e) {
+      if (!e.notFound()) {
+        throw e;
+      }
+    }
+  }
+
+  /** The names of a volume's snapshots ([] when it is gone). */
+  public List<String> volumeSnapshots(String poolName, String image) throws IOException {
+    try (RbdImage v = poolNamed(poolName).openReadOnly(image, null)) {
+      return v.snapshots();
+    } catch (RbdException e) {
+      if (e.notFound()) {
+        return List.of();
+      }
+      throw e;
+    }
+  }
+
+  /** Removes a volume without snapshots; false when it did not exist. */
+  public boolean removeVolume(String poolName, String image) throws IOException {
+    return poolNamed(poolName).remove(image);
+  }
+
   @Override
   public void close() {
     janitor.shutdownNow();
+    pools.values().forEach(IoCtx::close);
     io.close();
     rados.close();
   }

@@ -8,6 +8,7 @@ import io.stratus.agent.images.ImageCache;
 import io.stratus.agent.rbd.RbdDisks;
 import io.stratus.proto.agent.v1.InstanceSpec;
 import io.stratus.proto.agent.v1.RootDiskKind;
+import io.stratus.proto.agent.v1.Volume;
 import io.stratus.support.errors.ApiException;
 import java.nio.file.Path;
 import java.util.concurrent.Semaphore;
@@ -60,13 +61,30 @@ public record AgentEnv(
     return rbd;
   }
 
-  /** The hypervisor's domain spec for an instance record. */
+  /** Whether the instance is volume-backed (its disks are volumes the conductor tracks). */
+  public static boolean volumeBacked(InstanceSpec i) {
+    return i.getVolumesCount() > 0;
+  }
+
+  /**
+   * The hypervisor's domain spec for an instance record: its volumes (boot volume first),
+   * or its RBD or local root disk; the guest agent channel when the guest has one.
+   */
   public Hypervisor.DomainSpec domainSpec(InstanceSpec i) {
-    Hypervisor.DiskSource root = onRbd(i)
-        ? new Hypervisor.RbdDisk(rbdDisks().pool(), RbdDisks.diskName(i.getUuid()),
-            rbdDisks().conf())
-        : new Hypervisor.FileDisk(rootDisk(i.getUuid()), "qcow2");
+    java.util.List<Hypervisor.Disk> disks = new java.util.ArrayList<>();
+    if (volumeBacked(i)) {
+      i.getVolumesList().stream()
+          .sorted(java.util.Comparator.comparing((Volume v) -> v.getBootIndex() != 0)
+              .thenComparing(Volume::getDevice))
+          .forEach(v -> disks.add(new Hypervisor.Disk(v.getDevice(),
+              new Hypervisor.RbdDisk(v.getPool(), v.getImage(), rbdDisks().conf()))));
+    } else if (onRbd(i)) {
+      disks.add(new Hypervisor.Disk("vda", new Hypervisor.RbdDisk(rbdDisks().pool(),
+          RbdDisks.diskName(i.getUuid()), rbdDisks().conf())));
+    } else {
+      disks.add(new Hypervisor.Disk("vda", new Hypervisor.FileDisk(rootDisk(i.getUuid()), "qcow2")));
+    }
     return new Hypervisor.DomainSpec(i.getUuid(), "instance-" + i.getUuid(), i.getVcpus(),
-        i.getMemoryMb(), root);
+        i.getMemoryMb(), disks, i.getGuestAgent());
   }
 }

@@ -24,7 +24,11 @@ public final class DestroyTask implements Task {
   @Override
   public TaskResult run(TaskContext ctx) throws IOException {
     DomainRebuild.tearDown(env, spec.getUuid());
-    if (AgentEnv.onRbd(spec)) {
+    String kept = "";
+    if (AgentEnv.volumeBacked(spec)) {
+      var volumes = VolumeDisks.removeOnTermination(env, spec);
+      kept = volumes.isEmpty() ? "" : "; volumes kept for their snapshots: " + volumes;
+    } else if (AgentEnv.onRbd(spec)) {
       env.rbdDisks().remove(spec.getUuid());
     }
     Path dir = env.instanceDir(spec.getUuid());
@@ -36,6 +40,6 @@ public final class DestroyTask implements Task {
       }
     }
     return TaskResult.newBuilder().setPowerState(PowerState.POWER_STATE_NOSTATE)
-        .setDetails("domain and files removed").build();
+        .setDetails("domain and files removed" + kept).build();
   }
 }

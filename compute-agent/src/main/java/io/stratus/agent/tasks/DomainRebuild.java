@@ -31,7 +31,14 @@ final class DomainRebuild {
 
   /** Ensures disk + backing, defines and starts; returns when RUNNING. */
   static void bringUp(AgentEnv env, InstanceSpec spec) throws IOException, InterruptedException {
-    if (AgentEnv.onRbd(spec)) {
+    if (AgentEnv.volumeBacked(spec)) {
+      for (var v : spec.getVolumesList()) {
+        if (!env.rbdDisks().volumeExists(v.getPool(), v.getImage())) {
+          throw ApiException.notFound("volume " + v.getId() + " of instance " + spec.getUuid()
+              + " is missing: " + v.getPool() + "/" + v.getImage());
+        }
+      }
+    } else if (AgentEnv.onRbd(spec)) {
       if (!env.rbdDisks().exists(spec.getUuid())) {
         throw ApiException.notFound("root disk of instance " + spec.getUuid() + " is missing: "
             + env.rbdDisks().pool() + "/" + RbdDisks.diskName(spec.getUuid()));

@@ -48,26 +48,38 @@ final class RbdRootDisk {
     if (disks.exists(uuid)) {
       return "existing rbd disk";
     }
+    return fromImage(env, spec.getImageRef(), disks.pool(), RbdDisks.diskName(uuid),
+        (long) spec.getRootGb() << 30);
+  }
+
+  /**
+   * Creates RBD image {@code pool/name} from gateway image {@code imageId}: a clone when
+   * the image is in this cluster, else an import of the cached copy; at least
+   * {@code minSize} bytes. Returns how it was made.
+   */
+  static String fromImage(AgentEnv env, String imageId, String pool, String name, long minSize)
+      throws IOException {
+    RbdDisks disks = env.rbdDisks();
     Image image = ImagesGrpc.newBlockingStub(env.gateway()).withDeadlineAfter(30, TimeUnit.SECONDS)
-        .getImage(GetImageRequest.newBuilder().setImageId(spec.getImageRef()).build()).getImage();
-    long minSize = Math.max((long) spec.getRootGb() << 30, image.getVirtualSize());
+        .getImage(GetImageRequest.newBuilder().setImageId(imageId).build()).getImage();
+    long size = Math.max(minSize, image.getVirtualSize());
     Optional<Location> cloneable = image.getLocationsList().stream()
         .map(Location::parse).flatMap(Optional::stream)
         .filter(l -> l.fsid().equalsIgnoreCase(disks.fsid()))
         .findFirst();
     if (cloneable.isPresent()) {
       Location l = cloneable.get();
-      disks.cloneFrom(l.pool(), l.image(), l.snapshot(), uuid, minSize);
+      disks.cloneFrom(l.pool(), l.image(), l.snapshot(), pool, name, size);
       return "rbd clone of " + l.pool() + "/" + l.image() + "@" + l.snapshot();
     }
-    Path base = env.images().fetch(spec.getImageRef());
+    Path base = env.images().fetch(imageId);
     ExtentPlan plan = ExtentPlan.of(base, 4 << 20);
     try (ParallelReader reader = new ParallelReader(plan, env.config().readThreads(),
         env.config().readThreads() * 2)) {
-      disks.importFrom(reader, Files.size(base), uuid, minSize);
+      disks.importFrom(reader, Files.size(base), pool, name, size);
     }
-    LOG.info("image is not in this Ceph cluster, imported it; instance={} image={} data={}",
-        uuid, spec.getImageRef(), plan.dataBytes());
-    return "rbd import of " + spec.getImageRef();
+    LOG.info("image is not in this Ceph cluster, imported it; disk={}/{} image={} data={}",
+        pool, name, imageId, plan.dataBytes());
+    return "rbd import of " + imageId;
   }
 }

@@ -27,7 +27,8 @@ public final class SpawnTask implements Task {
 
   @Override
   public TaskResult run(TaskContext ctx) throws Exception {
-    String disk = AgentEnv.onRbd(spec) ? RbdRootDisk.ensure(env, spec) : localDisk();
+    String disk = AgentEnv.volumeBacked(spec) ? VolumeDisks.ensure(env, spec)
+        : AgentEnv.onRbd(spec) ? RbdRootDisk.ensure(env, spec) : localDisk();
     ctx.checkCancelled();
     env.hypervisor().define(env.domainSpec(spec));
     env.hypervisor().start(spec.getUuid());

@@ -1,5 +1,6 @@
 package io.stratus.agent.hypervisor.libvirt;
 
+import io.stratus.agent.hypervisor.Hypervisor.Disk;
 import io.stratus.agent.hypervisor.Hypervisor.DiskSource;
 import io.stratus.agent.hypervisor.Hypervisor.DomainSpec;
 import io.stratus.agent.hypervisor.Hypervisor.FileDisk;
@@ -90,7 +91,25 @@ public final class DomainXml {
           </devices>
         </domain>
         """.formatted(domainType, XmlText.escape(spec.name()), spec.uuid(), memory, memory,
-        spec.vcpus(), disk(spec.root(), "vda"));
+        spec.vcpus(), devices(spec));
+  }
+
+  /** The disks, then the guest agent channel when the guest has one. */
+  private static String devices(DomainSpec spec) {
+    StringBuilder b = new StringBuilder();
+    for (Disk d : spec.disks()) {
+      b.append(disk(d.source(), d.target()));
+    }
+    if (spec.guestAgent()) {
+      // libvirt picks the socket path and connects to it itself (virDomainFSFreeze).
+      b.append("""
+              <channel type='unix'>
+                <source mode='bind'/>
+                <target type='virtio' name='org.qemu.guest_agent.0'/>
+              </channel>
+          """);
+    }
+    return b.toString();
   }
 
   /** One virtio disk element for {@code source} as {@code target}. */
@@ -129,16 +148,21 @@ public final class DomainXml {
     require(spec.vcpus() > 0, "vcpus must be positive", spec);
     require(spec.memoryMb() > 0, "memoryMb must be positive", spec);
     require(spec.root() != null, "a root disk is required", spec);
-    switch (spec.root()) {
-      case FileDisk f -> {
-        require(f.path() != null && f.path().isAbsolute(), "rootDisk must be an absolute path", spec);
-        require(DISK_FORMATS.contains(f.format()), "diskFormat must be one of " + DISK_FORMATS, spec);
-      }
-      case RbdDisk r -> {
-        require(r.pool() != null && !r.pool().isBlank() && r.image() != null
-            && !r.image().isBlank(), "an rbd disk needs a pool and an image", spec);
-        require(r.cephConf() != null && r.cephConf().isAbsolute(),
-            "an rbd disk needs an absolute ceph.conf path", spec);
+    java.util.Set<String> targets = new java.util.HashSet<>();
+    for (Disk d : spec.disks()) {
+      require(d.target() != null && d.target().matches("vd[a-z]") && targets.add(d.target()),
+          "disk targets must be distinct vda..vdz", spec);
+      switch (d.source()) {
+        case FileDisk f -> {
+          require(f.path() != null && f.path().isAbsolute(), "rootDisk must be an absolute path", spec);
+          require(DISK_FORMATS.contains(f.format()), "diskFormat must be one of " + DISK_FORMATS, spec);
+        }
+        case RbdDisk r -> {
+          require(r.pool() != null && !r.pool().isBlank() && r.image() != null
+              && !r.image().isBlank(), "an rbd disk needs a pool and an image", spec);
+          require(r.cephConf() != null && r.cephConf().isAbsolute(),
+              "an rbd disk needs an absolute ceph.conf path", spec);
+        }
       }
     }
   }

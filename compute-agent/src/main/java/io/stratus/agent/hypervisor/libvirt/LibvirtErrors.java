@@ -20,6 +20,8 @@ final class LibvirtErrors {
   static final int CONFIG_UNSUPPORTED = 67;
   static final int ARGUMENT_UNSUPPORTED = 74;
   static final int OPERATION_UNSUPPORTED = 84;
+  /** {@code VIR_ERR_AGENT_UNRESPONSIVE}: not connected, or no answer within the timeout. */
+  static final int AGENT_UNRESPONSIVE = 86;
 
   private LibvirtErrors() {}
 
@@ -51,6 +53,9 @@ final class LibvirtErrors {
       // A driver rejects flags it does not implement (test:///default and DISK_ONLY
       // snapshots) with "unsupported flags (0x..) in function ...".
       case INVALID_ARG -> message != null && message.contains("unsupported flags")
+          ? Kind.UNSUPPORTED : Kind.FAILED;
+      // No guest agent running in the guest (its channel exists but nobody opened it).
+      case AGENT_UNRESPONSIVE -> message != null && message.contains("not connected")
           ? Kind.UNSUPPORTED : Kind.FAILED;
       default -> Kind.FAILED;
     };

@@ -227,6 +227,27 @@ public final class LibvirtHypervisor implements Hypervisor {
     });
   }
 
+  @Override
+  public int freezeFilesystems(String uuid, Duration timeout) {
+    long startedAt = System.nanoTime();
+    int frozen = connection.onDomain(uuid, "guest filesystem freeze",
+        domain -> LibvirtNative.freezeFilesystems(domain, agentTimeout(timeout)));
+    LOG.info("domain {}: froze {} guest filesystems in {} ms", uuid, frozen, millisSince(startedAt));
+    return frozen;
+  }
+
+  @Override
+  public int thawFilesystems(String uuid, Duration timeout) {
+    int thawed = connection.onDomain(uuid, "guest filesystem thaw",
+        domain -> LibvirtNative.thawFilesystems(domain, agentTimeout(timeout)));
+    LOG.info("domain {}: thawed {} guest filesystems", uuid, thawed);
+    return thawed;
+  }
+
+  private static int agentTimeout(Duration timeout) {
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toSeconds()));
+  }
+
   /** Closes the connection; waits for calls in progress. Later calls fail. */
   @Override
   public void close() {

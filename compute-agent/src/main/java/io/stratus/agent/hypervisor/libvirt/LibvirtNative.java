@@ -37,6 +37,12 @@ final class LibvirtNative {
 
     int virDomainGetBlockJobInfo(Pointer domain, String disk, BlockJobInfo info, int flags);
 
+    int virDomainFSFreeze(Pointer domain, Pointer mountpoints, int nmountpoints, int flags);
+
+    int virDomainFSThaw(Pointer domain, Pointer mountpoints, int nmountpoints, int flags);
+
+    int virDomainAgentSetResponseTimeout(Pointer domain, int timeout, int flags);
+
     int virGetLastErrorCode();
 
     String virGetLastErrorMessage();
@@ -126,6 +132,30 @@ final class LibvirtNative {
       Reference.reachabilityFence(domain);
     }
     return rc == 0 ? Optional.empty() : Optional.of(new BlockJob(info.type, info.cur, info.end));
+  }
+
+  /**
+   * Freezes every guest filesystem through the qemu guest agent, waiting at most
+   * {@code timeoutSeconds} for its answer (libvirt's default is to wait forever, and a
+   * hung agent then also holds the domain's job lock); returns how many were frozen.
+   */
+  static int freezeFilesystems(Domain domain, int timeoutSeconds) throws Failure {
+    try {
+      check(VIRT.virDomainAgentSetResponseTimeout(pointer(domain), timeoutSeconds, 0));
+      return check(VIRT.virDomainFSFreeze(pointer(domain), null, 0, 0));
+    } finally {
+      Reference.reachabilityFence(domain);
+    }
+  }
+
+  /** Thaws every guest filesystem; safe to repeat (0 when nothing was frozen). */
+  static int thawFilesystems(Domain domain, int timeoutSeconds) throws Failure {
+    try {
+      check(VIRT.virDomainAgentSetResponseTimeout(pointer(domain), timeoutSeconds, 0));
+      return check(VIRT.virDomainFSThaw(pointer(domain), null, 0, 0));
+    } finally {
+      Reference.reachabilityFence(domain);
+    }
   }
 
   private static int check(int rc) throws Failure {
