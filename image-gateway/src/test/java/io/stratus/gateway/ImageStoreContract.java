@@ -254,6 +254,21 @@ public abstract class ImageStoreContract {
   }
 
   @Test
+  void anEmptyUploadMakesAnActiveImageOfSizeZero() throws Exception {
+    Image image = create("empty");  // e.g. a volume-backed snapshot: its content is elsewhere
+    TestImage content = new TestImage(0);
+    UploadImageResponse r = upload(content.messages(image.getId(), "u-empty", CHUNK, true));
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
+    Image active = get(image.getId());
+    assertEquals(0, active.getVirtualSize());
+    assertEquals(0, active.getSize());
+    assertEquals("d41d8cd98f00b204e9800998ecf8427e", active.getChecksum(), "md5 of nothing");
+    ByteArrayOutputStream downloaded = new ByteArrayOutputStream();
+    assertEquals(0, downloadInto(image.getId(), downloaded)[0]);
+    assertEquals(0, downloaded.size());
+  }
+
+  @Test
   void extentsOutOfOrderAreRefusedAndTheImageIsQueuedAgainWithNothingStored() throws Exception {
     Image image = create("out-of-order");
     TestImage content = new TestImage(8L << 20).data(4L << 20, 1 << 20, 5);

@@ -221,7 +221,17 @@ public final class Libvirt {
         return dir;
     }
 
-    private static Path scratchParent() {
+    /**
+     * The parent of {@link #scratchDir(String)} directories (see there),
+     * created if missing and checked to be searchable by {@value #QEMU_USER}
+     * all the way up. Other fixtures keep files qemu must read below it (for
+     * example {@link RelayGuest}'s cached kernel).
+     *
+     * @return the directory
+     * @throws IllegalStateException if a directory on the way is not searchable by others
+     * @throws UncheckedIOException if {@code $STRATUS_LIBVIRT_SCRATCH} is set and cannot be created
+     */
+    static Path scratchParent() {
         String configured = System.getenv(SCRATCH_ENV);
         Path parent;
         if (configured != null && !configured.isBlank()) {

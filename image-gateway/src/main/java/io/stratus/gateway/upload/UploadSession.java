@@ -81,8 +81,10 @@ public final class UploadSession {
     if (h.getUploadId().isEmpty() || h.getUploadId().length() > 128) {
       throw protocol("header.upload_id", "must be 1..128 characters");
     }
-    if (h.getVirtualSize() <= 0) {
-      throw protocol("header.virtual_size", "must be positive");
+    if (h.getVirtualSize() < 0) {
+      // 0 is an empty image: Nova's volume-backed snapshots are images of size 0 whose
+      // properties list the volume snapshots.
+      throw protocol("header.virtual_size", "must not be negative");
     }
     if (!h.getDiskFormat().isEmpty() && !h.getDiskFormat().equals("raw")) {
       throw protocol("header.disk_format", "extents carry raw content; got '" + h.getDiskFormat() + "'");
