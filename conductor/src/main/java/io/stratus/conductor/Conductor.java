@@ -108,7 +108,8 @@ public final class Conductor implements AutoCloseable {
       TaskDriver driver = new TaskDriver(db, instances, actions, images, agents, publisher, clock,
           config.agentCallTimeout(), lease.id());
       ComputeApi api = new ComputeApi(db, instances, actions, hosts, images, driver, publisher,
-          new RequestValidator(config.maxImageProperties()), clock, lease.id());
+          new RequestValidator(config.maxImageProperties()), clock, lease.id(),
+          new ComputeApi.VolumeSettings(config.volumesPool(), config.volumeBackedSnapshotRole()));
       Reconciler reconciler = new Reconciler(db, instances, actions, hosts, images, driver,
           publisher, lease, config.heartbeatInterval());
 

@@ -74,12 +74,19 @@ public final class ConductorHarness implements AutoCloseable {
   private final ConductorConfig config;
 
   public ConductorHarness(PostgresCluster cluster) throws Exception {
+    this(cluster, Map.of());
+  }
+
+  /** A harness whose conductor configuration also has {@code extraConfig}. */
+  public ConductorHarness(PostgresCluster cluster, Map<String, String> extraConfig)
+      throws Exception {
     dbUrl = cluster.createDatabase("conductor");
     dbUser = cluster.user();
     agentServer = InProcessServerBuilder.forName(agentName).addService(agent).build().start();
     gatewayServer = InProcessServerBuilder.forName(gatewayName).addService(gateway).build().start();
     gatewayChannel = InProcessChannelBuilder.forName(gatewayName).build();
-    config = ConfigLoader.fromMap(Map.of(
+    Map<String, String> settings = new java.util.HashMap<>(extraConfig);
+    settings.putAll(Map.of(
         "db.url", dbUrl,
         "db.user", dbUser,
         "db.pool.size", "20",
@@ -89,6 +96,7 @@ public final class ConductorHarness implements AutoCloseable {
         "api.tokens", MEMBER_A + "=project-a:user-a:member,"
             + MEMBER_B + "=project-b:user-b:member,"
             + ADMIN + "=admin-project:admin-user:admin"));
+    config = ConfigLoader.fromMap(settings);
     conductor = Conductor.start(config, InProcessServerBuilder.forName(conductorName),
         address -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
         Clock.systemUTC());

@@ -2,6 +2,7 @@ package io.stratus.conductor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stratus.conductor.config.ApiToken;
 import io.stratus.conductor.config.ConductorConfig;
@@ -70,5 +71,18 @@ class ConfigLoaderTest {
     String s = c.toString();
     assertEquals(-1, s.indexOf("hunter2"));
     assertEquals(-1, s.indexOf("tok-secret"));
+  }
+
+  @Test
+  void volumeSettingsDefaultToCindersAndNovasAndAreChecked() {
+    Map<String, String> base = Map.of("db.url", "jdbc:postgresql://h/db", "db.user", "u",
+        "gateway.address", "g:1");
+    ConductorConfig c = ConfigLoader.fromMap(base);
+    assertEquals("rbd", c.volumesPool());
+    assertEquals(io.stratus.conductor.config.ApiToken.Role.MEMBER, c.volumeBackedSnapshotRole());
+    var withBad = new java.util.HashMap<>(base);
+    withBad.put("policy.create_image.allow_volume_backed", "owner");
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromMap(withBad));
+    assertTrue(e.getMessage().contains("policy.create_image.allow_volume_backed"), e.getMessage());
   }
 }

@@ -182,7 +182,7 @@ class HostsTest extends ConductorTest {
     assertEquals("no compute host is up and enabled with rbd storage", none.getStatus().getDescription());
     var wrongHost = refused(Status.Code.FAILED_PRECONDITION, () -> h.servers(ADMIN).createServer(
         rbd.toBuilder().setHost(ConductorHarness.HOST).build()));
-    assertEquals("root_disk_kind: host " + ConductorHarness.HOST + " offers [local] root disks, not rbd",
+    assertEquals("root_disk_kind: host " + ConductorHarness.HOST + " offers [local] storage, not rbd",
         wrongHost.getStatus().getDescription());
 
     h.registerOnFakeAgent("ceph-host", List.of("local", "rbd"));

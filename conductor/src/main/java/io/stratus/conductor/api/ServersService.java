@@ -5,6 +5,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.stratus.conductor.compute.Caller;
 import io.stratus.conductor.compute.ComputeApi;
+import io.stratus.conductor.compute.VolumePlan;
 import io.stratus.conductor.db.InstanceActionEntity;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.support.errors.ApiException;
@@ -17,6 +18,7 @@ import io.stratus.proto.conductor.v1.CancelServerTaskRequest;
 import io.stratus.proto.conductor.v1.CancelServerTaskResponse;
 import io.stratus.proto.conductor.v1.CreateImageRequest;
 import io.stratus.proto.conductor.v1.CreateImageResponse;
+import io.stratus.proto.conductor.v1.BlockDevice;
 import io.stratus.proto.conductor.v1.CreateServerRequest;
 import io.stratus.proto.conductor.v1.CreateServerResponse;
 import io.stratus.proto.conductor.v1.DeleteServerRequest;
@@ -69,13 +71,35 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
       Caller c = caller();
       var accepted = api.createServer(c, new ComputeApi.BootRequest(
           r.getName(), r.getImageRef(), r.getFlavor().getVcpus(), r.getFlavor().getMemoryMb(),
-          r.getFlavor().getRootGb(), r.getHost(), rootDisk(r), r.getMetadataMap()));
+          r.getFlavor().getRootGb(), r.getHost(), rootDisk(r), r.getMetadataMap(),
+          r.getBlockDevicesList().stream().map(ServersService::blockDevice).toList()));
       var view = api.get(c, accepted.instance().toString());
       return CreateServerResponse.newBuilder()
-          .setServer(ServerEvents.server(view.instance(), view.fault()))
+          .setServer(server(view))
           .setRequestId(accepted.requestId())
           .build();
     });
+  }
+
+  /** The public view of a server, with its volumes. */
+  private static io.stratus.proto.conductor.v1.Server server(ComputeApi.ServerView view) {
+    var b = ServerEvents.server(view.instance(), view.fault()).toBuilder();
+    for (var v : view.volumes()) {
+      b.addVolumes(io.stratus.proto.conductor.v1.AttachedVolume.newBuilder()
+          .setId(v.id().toString()).setDevice(v.device()).setBootIndex(v.bootIndex())
+          .setSizeBytes(v.sizeBytes()).setDeleteOnTermination(v.deleteOnTermination()));
+    }
+    return b.build();
+  }
+
+  private static VolumePlan.BlockDevice blockDevice(BlockDevice d) {
+    String source = switch (d.getSourceType()) {
+      case BLOCK_DEVICE_SOURCE_IMAGE -> "image";
+      case BLOCK_DEVICE_SOURCE_BLANK -> "blank";
+      default -> "unspecified";
+    };
+    return new VolumePlan.BlockDevice(source, d.getUuid(), d.getVolumeSizeGb(), d.getBootIndex(),
+        d.getDeleteOnTermination());
   }
 
   private static RootDiskKind rootDisk(CreateServerRequest r) {
@@ -91,7 +115,7 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
     GrpcErrors.unary(o, () -> {
       var view = api.get(caller(), r.getServerId());
       return GetServerResponse.newBuilder()
-          .setServer(ServerEvents.server(view.instance(), view.fault()))
+          .setServer(server(view))
           .build();
     });
   }
@@ -124,7 +148,7 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
       var page = api.list(c, query);
       var b = ListServersResponse.newBuilder();
       page.stream().limit(size)
-          .forEach(v -> b.addServers(ServerEvents.server(v.instance(), v.fault())));
+          .forEach(v -> b.addServers(server(v)));
       if (page.size() > size) {
         var last = page.get(size - 1).instance();
         b.setNextPageToken(new PageToken(last.createdAt(), last.uuid()).encode());
@@ -260,7 +284,7 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
     stream.onClose(() -> closeQuietly(sub));
     var fresh = api.get(c, id);
     stream.first(ServerEvents.snapshot(
-        ServerEvents.server(fresh.instance(), fresh.fault()), Instant.now(clock)));
+        server(fresh), Instant.now(clock)));
   }
 
   @Override

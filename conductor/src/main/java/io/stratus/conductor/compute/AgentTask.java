@@ -13,6 +13,7 @@ import java.util.UUID;
  * @param hostAddress the agent's gRPC address
  * @param imageId the queued image a snapshot fills, else {@code null}
  * @param stopTimeoutSeconds clean-shutdown timeout for stop
+ * @param requireQuiesce a volume-backed snapshot must be quiesced (os_require_quiesce)
  */
 public record AgentTask(
     Operation operation,
@@ -20,7 +21,14 @@ public record AgentTask(
     InstanceSpec instance,
     String hostAddress,
     String imageId,
-    int stopTimeoutSeconds) {
+    int stopTimeoutSeconds,
+    boolean requireQuiesce) {
+
+  /** A task without the quiesce requirement. */
+  public AgentTask(Operation operation, String requestId, InstanceSpec instance,
+      String hostAddress, String imageId, int stopTimeoutSeconds) {
+    this(operation, requestId, instance, hostAddress, imageId, stopTimeoutSeconds, false);
+  }
 
   public UUID uuid() {
     return UUID.fromString(instance.getUuid());

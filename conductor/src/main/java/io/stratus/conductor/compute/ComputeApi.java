@@ -1,5 +1,8 @@
 package io.stratus.conductor.compute;
 
+import io.stratus.conductor.db.VolumeStore;
+import io.stratus.conductor.db.VolumeEntity;
+import io.stratus.conductor.config.ApiToken;
 import io.stratus.conductor.db.ActionLog;
 import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.HostEntity;
@@ -20,6 +23,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.time.Instant;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,7 +38,8 @@ public final class ComputeApi {
   private static final Logger LOG = LoggerFactory.getLogger(ComputeApi.class);
 
   /** A server with its latest fault. */
-  public record ServerView(InstanceEntity instance, Optional<InstanceFaultEntity> fault) {}
+  public record ServerView(InstanceEntity instance, Optional<InstanceFaultEntity> fault,
+      List<VolumeEntity> volumes) {}
 
   /** What a client asks of a new server. */
   public record BootRequest(
@@ -45,12 +50,22 @@ public final class ComputeApi {
       int rootGb,
       String host,
       RootDiskKind rootDiskKind,
-      Map<String, String> metadata) {}
+      Map<String, String> metadata,
+      List<VolumePlan.BlockDevice> blockDevices) {}
+
+  /**
+   * How volumes are handled: the Ceph pool new volumes go to, and the role the policy
+   * create_image:allow_volume_backed requires.
+   */
+  public record VolumeSettings(String pool, ApiToken.Role snapshotRole) {}
 
   /** The outcome of an accepted request. */
   public record Accepted(String requestId, UUID instance, String imageId) {}
 
   private final Database db;
+  private final InstanceSpecs specs;
+  private final VolumeStore volumes = new VolumeStore();
+  private final VolumeSettings volumeSettings;
   private final InstanceStore instances;
   private final ActionLog actions;
   private final HostRegistry hosts;
@@ -75,8 +90,11 @@ public final class ComputeApi {
       StatePublisher publisher,
       RequestValidator validator,
       Clock clock,
-      String conductorId) {
+      String conductorId,
+      VolumeSettings volumeSettings) {
+    this.volumeSettings = volumeSettings;
     this.db = db;
+    this.specs = new InstanceSpecs(db);
     this.instances = instances;
     this.actions = actions;
     this.hosts = hosts;
@@ -102,6 +120,18 @@ public final class ComputeApi {
     RequestValidator.range("flavor.memory_mb", r.memoryMb(), 64, 1_048_576);
     RequestValidator.range("flavor.root_gb", r.rootGb(), 0, 65_536);
     Map<String, String> metadata = validator.serverMetadata("metadata", r.metadata());
+    Map<String, String> imageProps = images.properties(r.imageRef()).orElseThrow(
+        () -> ApiException.invalidArgument("image_ref", "image " + r.imageRef() + " not found"));
+    UUID uuid = UUID.randomUUID();
+    Instant now = clock.instant();
+    List<VolumeEntity> planned = r.blockDevices().isEmpty()
+        ? (VolumePlan.isVolumeBackedImage(imageProps)
+            ? db.inTransaction(s -> VolumePlan.fromSnapshotImage(s, volumes, r.imageRef(),
+                imageProps, uuid, caller.projectId(), volumeSettings.pool(), now))
+            : List.of())
+        : VolumePlan.fromBlockDevices(r.blockDevices(), uuid, caller.projectId(),
+            volumeSettings.pool(), now);
+    String storage = planned.isEmpty() ? storageKind(r.rootDiskKind()) : "rbd";
     HostEntity host;
     if (r.host() != null && !r.host().isEmpty()) {
       if (!caller.admin()) {
@@ -111,30 +141,31 @@ public final class ComputeApi {
         throw ApiException.notFound("host " + r.host() + " not found");
       }
       host = hosts.requireUp(r.host());
-      if (!host.storageKinds().contains(storageKind(r.rootDiskKind()))) {
-        throw ApiException.failedPrecondition("root_disk_kind: host " + host.name()
-            + " offers " + host.storageKinds() + " root disks, not "
-            + storageKind(r.rootDiskKind()));
+      if (!host.storageKinds().contains(storage)) {
+        throw ApiException.failedPrecondition((planned.isEmpty() ? "root_disk_kind" : "block_devices")
+            + ": host " + host.name() + " offers " + host.storageKinds() + " storage, not " + storage);
       }
     } else {
-      host = hosts.pickForBoot(storageKind(r.rootDiskKind()));
+      host = hosts.pickForBoot(storage);
     }
-    UUID uuid = UUID.randomUUID();
     String requestId = newRequestId();
     InstanceEntity instance =
         new InstanceEntity(uuid, name, caller.projectId(), caller.userId(), host.name(),
             r.imageRef(), r.rootDiskKind(), r.vcpus(), r.memoryMb(), r.rootGb(), metadata,
-            requestId, conductorId, clock.instant());
+            requestId, conductorId, now);
+    instance.setImageTraits(yes(imageProps.get("hw_qemu_guest_agent")),
+        yes(imageProps.get("os_require_quiesce")));
     db.run(
         s -> {
           instances.insert(s, instance);
           s.flush();
+          planned.forEach(v -> volumes.insert(s, v));
           actions.start(s, requestId, uuid, Operation.CREATE.actionName(), caller.projectId(),
               caller.userId());
         });
     publisher.stateChanged(uuid, null);
     LOG.info("server accepted; instance={} host={} request={}", uuid, host.name(), requestId);
-    driver.dispatch(new AgentTask(Operation.CREATE, requestId, spec(instance), host.address(),
+    driver.dispatch(new AgentTask(Operation.CREATE, requestId, specs.of(instance), host.address(),
         null, 0));
     return new Accepted(requestId, uuid, null);
   }
@@ -145,7 +176,7 @@ public final class ComputeApi {
     return db.inTransaction(
         s -> {
           InstanceEntity i = visible(caller, instances.find(s, uuid), serverId);
-          return new ServerView(i, actions.latestFault(s, uuid));
+          return new ServerView(i, actions.latestFault(s, uuid), volumes.ofInstance(s, uuid));
         });
   }
 
@@ -153,7 +184,7 @@ public final class ComputeApi {
   public List<ServerView> list(Caller caller, InstanceStore.ListQuery query) {
     return db.inTransaction(
         s -> instances.list(s, query).stream()
-            .map(i -> new ServerView(i, actions.latestFault(s, i.uuid())))
+            .map(i -> new ServerView(i, actions.latestFault(s, i.uuid()), volumes.ofInstance(s, i.uuid())))
             .toList());
   }
 
@@ -166,6 +197,16 @@ public final class ComputeApi {
     Operation op = Operation.CREATE_IMAGE;
     InstanceEntity instance = checkedForOperation(caller, uuid, serverId, op);
     HostEntity host = hosts.requireUp(instance.host());
+    boolean volumeBacked = db.inTransaction(s -> !volumes.ofInstance(s, uuid).isEmpty());
+    if (volumeBacked) {
+      if (volumeSettings.snapshotRole() == ApiToken.Role.ADMIN && !caller.admin()) {
+        throw ApiException.permissionDenied("policy create_image:allow_volume_backed lets only"
+            + " admins snapshot volume-backed servers");
+      }
+      // block_device_mapping is added once the volume snapshots exist.
+      props.put("bdm_v2", "True");
+      props.put("root_device_name", "/dev/vda");
+    }
 
     props.put("image_type", "snapshot");
     props.put("instance_uuid", uuid.toString());
@@ -201,7 +242,8 @@ public final class ComputeApi {
     }
     publisher.stateChanged(uuid, null);
     LOG.info("snapshot accepted; instance={} image={} request={}", uuid, imageId, requestId);
-    driver.dispatch(new AgentTask(op, requestId, spec(instance), host.address(), imageId, 0));
+    driver.dispatch(new AgentTask(op, requestId, specs.of(instance), host.address(), imageId, 0,
+        instance.requireQuiesce()));
     return new Accepted(requestId, uuid, imageId);
   }
 
@@ -254,7 +296,7 @@ public final class ComputeApi {
     }
     publisher.stateChanged(uuid, before);
     LOG.info("{} accepted; instance={} request={}", op.actionName(), uuid, requestId);
-    driver.dispatch(new AgentTask(op, requestId, spec(instance), host.address(), null, timeout));
+    driver.dispatch(new AgentTask(op, requestId, specs.of(instance), host.address(), null, timeout));
     return new Accepted(requestId, uuid, null);
   }
 
@@ -349,24 +391,12 @@ public final class ComputeApi {
     }
   }
 
+  private static boolean yes(String value) {
+    return value != null && (value.equalsIgnoreCase("yes") || value.equalsIgnoreCase("true"));
+  }
+
   /** The host storage kind a root disk kind needs, as agents advertise it. */
   private static String storageKind(RootDiskKind kind) {
     return kind == RootDiskKind.RBD ? "rbd" : "local";
-  }
-
-  /** The agent-side description of an instance. */
-  public static InstanceSpec spec(InstanceEntity i) {
-    return InstanceSpec.newBuilder()
-        .setUuid(i.uuid().toString())
-        .setName(i.name())
-        .setVcpus(i.vcpus())
-        .setMemoryMb(i.memoryMb())
-        .setRootGb(i.rootGb())
-        .setImageRef(i.imageRef())
-        .setRootDiskKind(i.rootDiskKind() == RootDiskKind.RBD
-            ? io.stratus.proto.agent.v1.RootDiskKind.ROOT_DISK_KIND_RBD
-            : io.stratus.proto.agent.v1.RootDiskKind.ROOT_DISK_KIND_LOCAL)
-        .putAllMetadata(i.metadata())
-        .build();
   }
 }

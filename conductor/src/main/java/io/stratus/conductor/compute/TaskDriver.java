@@ -22,6 +22,10 @@ import io.stratus.proto.agent.v1.PowerOnRequest;
 import io.stratus.proto.agent.v1.RebootRequest;
 import io.stratus.proto.agent.v1.RebootType;
 import io.stratus.proto.agent.v1.SnapshotRequest;
+import io.stratus.proto.agent.v1.SnapshotVolumesRequest;
+import io.stratus.proto.agent.v1.VolumeSnapshotsResult;
+import io.stratus.conductor.db.VolumeSnapshotEntity;
+import io.stratus.conductor.db.VolumeStore;
 import io.stratus.proto.agent.v1.SpawnRequest;
 import io.stratus.proto.agent.v1.TaskResult;
 import io.stratus.proto.agent.v1.TaskUpdate;
@@ -29,6 +33,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.UUID;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -57,6 +63,7 @@ public final class TaskDriver {
   private static final Logger LOG = LoggerFactory.getLogger(TaskDriver.class);
 
   private final Database db;
+  private final VolumeStore volumes = new VolumeStore();
   private final InstanceStore instances;
   private final ActionLog actions;
   private final ImageRegistry images;
@@ -122,14 +129,27 @@ public final class TaskDriver {
             .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
     var spec = task.instance();
     switch (op) {
-      case CREATE_IMAGE -> stub.snapshot(
-          SnapshotRequest.newBuilder()
-              .setOperationId(task.requestId())
-              .setInstance(spec)
-              .setImageId(task.imageId())
-              .setAllowLive(true)
-              .build(),
-          stream.typed());
+      case CREATE_IMAGE -> {
+        if (spec.getVolumesCount() > 0) {
+          stub.snapshotVolumes(
+              SnapshotVolumesRequest.newBuilder()
+                  .setOperationId(task.requestId())
+                  .setInstance(spec)
+                  .setSnapshotName(volumeSnapshotName(task.imageId()))
+                  .setRequireQuiesce(task.requireQuiesce())
+                  .build(),
+              stream.typed());
+        } else {
+          stub.snapshot(
+              SnapshotRequest.newBuilder()
+                  .setOperationId(task.requestId())
+                  .setInstance(spec)
+                  .setImageId(task.imageId())
+                  .setAllowLive(true)
+                  .build(),
+              stream.typed());
+        }
+      }
       case START -> stub.powerOn(
           PowerOnRequest.newBuilder().setOperationId(task.requestId()).setInstance(spec).build(),
           stream.typed());
@@ -214,6 +234,11 @@ public final class TaskDriver {
       p.put("image_id", task.imageId());
     }
     return p;
+  }
+
+  /** The RBD snapshot name a volume-backed createImage gives every volume. */
+  static String volumeSnapshotName(String imageId) {
+    return "image-" + imageId;
   }
 
   static TaskState domainTaskState(io.stratus.proto.agent.v1.TaskState s) {
@@ -333,6 +358,15 @@ public final class TaskDriver {
 
     private void succeed(TaskResult r) {
       Operation op = task.operation();
+      if (op == Operation.CREATE_IMAGE && r.hasVolumeSnapshots()) {
+        try {
+          recordVolumeSnapshots(r.getVolumeSnapshots());
+        } catch (RuntimeException e) {
+          fail(Status.UNAVAILABLE, "volume snapshots taken, but the image could not be completed: "
+              + e.getMessage());
+          return;
+        }
+      }
       if (op == Operation.CREATE_IMAGE) {
         var imageStatus = safeImageStatus();
         if (imageStatus != ImageRegistry.Status.ACTIVE) {
@@ -414,6 +448,24 @@ public final class TaskDriver {
       p.put("error", message);
       publisher.notify(task.uuid(), op.name().toLowerCase(java.util.Locale.ROOT) + ".error",
           task.requestId(), p);
+    }
+
+    /**
+     * Records the volume snapshots of a volume-backed createImage and completes its image:
+     * the block_device_mapping property listing them, then active with size 0.
+     */
+    private void recordVolumeSnapshots(VolumeSnapshotsResult result) {
+      java.time.Instant now = clock.instant();
+      List<VolumeSnapshotEntity> rows = result.getSnapshotsList().stream()
+          .map(v -> new VolumeSnapshotEntity(UUID.randomUUID(), UUID.fromString(v.getVolumeId()),
+              task.imageId(), v.getSnapshot(), v.getSize(), now))
+          .toList();
+      db.run(s -> rows.forEach(row -> volumes.insertSnapshot(s, row)));
+      images.activateEmpty(task.imageId(),
+          VolumePlan.imageProperties(rows, result.getSnapshotsList()));
+      LOG.info("volume-backed snapshot recorded; instance={} image={} volumes={} quiesced={}"
+              + " frozen_ms={}", task.uuid(), task.imageId(), rows.size(), result.getQuiesced(),
+          result.getFrozenMs());
     }
 
     /** Deletes the snapshot image unless it became active (Nova's delete_image_on_error). */

@@ -19,6 +19,10 @@ import java.util.Map;
  * @param agentCallTimeout deadline of one agent task call
  * @param maxImageProperties quota of metadata properties on a snapshot image (Nova: 128)
  * @param apiTokens bearer token → caller
+ * @param volumesPool the Ceph pool new volumes are created in (Cinder's rbd_pool)
+ * @param volumeBackedSnapshotRole who may snapshot volume-backed servers (policy
+ *     create_image:allow_volume_backed): {@code member} (any caller on its own servers)
+ *     or {@code admin}
  */
 public record ConductorConfig(
     String listenHost,
@@ -32,7 +36,9 @@ public record ConductorConfig(
     int missedHeartbeats,
     Duration agentCallTimeout,
     int maxImageProperties,
-    Map<String, ApiToken> apiTokens) {
+    Map<String, ApiToken> apiTokens,
+    String volumesPool,
+    ApiToken.Role volumeBackedSnapshotRole) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -55,7 +61,8 @@ public record ConductorConfig(
   public ConductorConfig withPort(int newPort) {
     return new ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
-        heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens);
+        heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
+        volumesPool, volumeBackedSnapshotRole);
   }
 
   @Override

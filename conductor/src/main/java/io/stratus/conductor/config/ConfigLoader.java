@@ -52,10 +52,14 @@ public final class ConfigLoader {
     int maxProps = s.integer("image.max.properties",
         ConductorConfig.DEFAULT_MAX_IMAGE_PROPERTIES, 0, 10_000);
     Map<String, ApiToken> tokens = tokens(s, s.string("api.tokens", ""));
+    String volumesPool = s.string("volumes.pool", "rbd");
+    String role = s.oneOf("policy.create_image.allow_volume_backed", "member",
+        java.util.List.of("member", "admin"));
     s.validate();
     return new ConductorConfig(
         listenHost, port, dbUrl, dbUser, dbPassword, pool, gateway, heartbeat, missed,
-        callTimeout, maxProps, tokens);
+        callTimeout, maxProps, tokens, volumesPool,
+        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)));
   }
 
   private static Map<String, ApiToken> tokens(Settings s, String spec) {

@@ -65,6 +65,8 @@ public final class Database implements AutoCloseable {
               .addAnnotatedClass(InstanceActionEventEntity.class)
               .addAnnotatedClass(InstanceFaultEntity.class)
               .addAnnotatedClass(HostEntity.class)
+              .addAnnotatedClass(VolumeEntity.class)
+              .addAnnotatedClass(VolumeSnapshotEntity.class)
               .buildMetadata()
               .buildSessionFactory();
       return new Database(dataSource, sessionFactory);

@@ -54,6 +54,12 @@ public class InstanceEntity {
   @Column(name = "root_disk_kind")
   private String rootDiskKind;
 
+  @Column(name = "guest_agent")
+  private boolean guestAgent;
+
+  @Column(name = "require_quiesce")
+  private boolean requireQuiesce;
+
   private int vcpus;
 
   @Column(name = "memory_mb")
@@ -170,6 +176,22 @@ public class InstanceEntity {
 
   public String imageRef() {
     return imageRef;
+  }
+
+  /** The boot image said hw_qemu_guest_agent=yes: the guest runs a qemu guest agent. */
+  public boolean guestAgent() {
+    return guestAgent;
+  }
+
+  /** The boot image said os_require_quiesce=yes: snapshots must be quiesced. */
+  public boolean requireQuiesce() {
+    return requireQuiesce;
+  }
+
+  /** Records what the boot image's properties say about quiescing; before the insert. */
+  public void setImageTraits(boolean guestAgent, boolean requireQuiesce) {
+    this.guestAgent = guestAgent;
+    this.requireQuiesce = requireQuiesce;
   }
 
   public RootDiskKind rootDiskKind() {

@@ -28,6 +28,15 @@ public interface ImageRegistry {
   /** The image's status, or empty when the gateway has no such image. */
   Optional<Status> status(String imageId);
 
+  /** The image's properties, or empty when the gateway has no such image. */
+  Optional<Map<String, String>> properties(String imageId);
+
+  /**
+   * Sets {@code properties} on a queued image and makes it active with no content (size
+   * 0), as Nova does for the image of a volume-backed snapshot.
+   */
+  void activateEmpty(String imageId, Map<String, String> properties);
+
   /** Deletes the image; an image that is already gone is not an error. */
   void delete(String imageId);
 }

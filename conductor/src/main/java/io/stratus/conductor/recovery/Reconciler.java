@@ -2,6 +2,7 @@ package io.stratus.conductor.recovery;
 
 import io.stratus.conductor.compute.AgentTask;
 import io.stratus.conductor.compute.ComputeApi;
+import io.stratus.conductor.compute.InstanceSpecs;
 import io.stratus.conductor.compute.StatePublisher;
 import io.stratus.conductor.compute.TaskDriver;
 import io.stratus.conductor.db.ActionLog;
@@ -45,6 +46,7 @@ public final class Reconciler implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
 
   private final Database db;
+  private final InstanceSpecs specs;
   private final InstanceStore instances;
   private final ActionLog actions;
   private final HostRegistry hosts;
@@ -71,6 +73,7 @@ public final class Reconciler implements AutoCloseable {
       ConductorLease lease,
       Duration interval) {
     this.db = db;
+    this.specs = new InstanceSpecs(db);
     this.instances = instances;
     this.actions = actions;
     this.hosts = hosts;
@@ -168,7 +171,7 @@ public final class Reconciler implements AutoCloseable {
       release(i);
       return;
     }
-    driver.resume(new AgentTask(op, i.taskRequestId(), ComputeApi.spec(i), host.get().address(),
+    driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.get().address(),
         null, 60));
   }
 

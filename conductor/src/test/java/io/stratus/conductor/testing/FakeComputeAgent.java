@@ -97,6 +97,8 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
   private final ConcurrentHashMap<String, Operation> operations = new ConcurrentHashMap<>();
   private final Map<String, List<Fault>> armed = new TreeMap<>(); // guarded by itself
   private final List<Call> calls = new CopyOnWriteArrayList<>();
+  private final List<String> volumeSnapshots = new CopyOnWriteArrayList<>();
+  private final List<InstanceSpec> spawned = new CopyOnWriteArrayList<>();
   private final List<Call> executions = new CopyOnWriteArrayList<>();
 
   /** A fake agent for {@code host} with no image gateway (snapshots upload nowhere). */
@@ -212,6 +214,54 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
     }, run -> snapshotWork(run, request));
   }
 
+  /** Volume snapshots of a volume-backed instance: remembered per volume, never stored. */
+  @Override
+  public void snapshotVolumes(io.stratus.proto.agent.v1.SnapshotVolumesRequest request,
+      StreamObserver<TaskUpdate> out) {
+    startTask("SnapshotVolumes", request.getOperationId(), request.getInstance(), out, () -> {
+      requireField("snapshot_name", request.getSnapshotName());
+      if (request.getInstance().getVolumesCount() == 0) {
+        throw invalid("instance.volumes", "a volume-backed instance needs volumes");
+      }
+      requireDomain(request.getInstance().getUuid());
+    }, run -> {
+      run.transition(TaskState.TASK_STATE_IMAGE_SNAPSHOT_PENDING,
+          TaskState.TASK_STATE_IMAGE_SNAPSHOT, "volume snapshots", () -> { });
+      run.transition(TaskState.TASK_STATE_IMAGE_SNAPSHOT,
+          TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD, "volume snapshots taken", () -> { });
+      run.result(() -> {
+        var result = io.stratus.proto.agent.v1.VolumeSnapshotsResult.newBuilder()
+            .setQuiesced(request.getInstance().getGuestAgent())
+            .setFrozenMs(request.getInstance().getGuestAgent() ? 5 : 0);
+        if (!request.getInstance().getGuestAgent()) {
+          result.setQuiesceError("the guest has no qemu guest agent (hw_qemu_guest_agent)");
+        }
+        for (var v : request.getInstance().getVolumesList()) {
+          long size = Math.max(v.getSizeBytes(), 1L << 30);
+          result.addSnapshots(io.stratus.proto.agent.v1.VolumeSnapshot.newBuilder()
+              .setVolumeId(v.getId()).setPool(v.getPool()).setImage(v.getImage())
+              .setSnapshot(request.getSnapshotName()).setSize(size).setDevice(v.getDevice())
+              .setBootIndex(v.getBootIndex()));
+          volumeSnapshots.add(v.getPool() + "/" + v.getImage() + "@" + request.getSnapshotName());
+        }
+        return TaskResult.newBuilder().setVolumeSnapshots(result)
+            .setPowerState(domains.getOrDefault(request.getInstance().getUuid(),
+                PowerState.POWER_STATE_NOSTATE))
+            .setDetails(result.getSnapshotsCount() + " volume snapshots").build();
+      });
+    });
+  }
+
+  /** Every volume snapshot SnapshotVolumes took, as pool/image@snapshot. */
+  public List<String> volumeSnapshots() {
+    return List.copyOf(volumeSnapshots);
+  }
+
+  /** The instance specs Spawn received, in order. */
+  public List<InstanceSpec> spawned() {
+    return List.copyOf(spawned);
+  }
+
   @Override
   public void powerOn(PowerOnRequest request, StreamObserver<TaskUpdate> out) {
     String uuid = request.getInstance().getUuid();
@@ -263,6 +313,7 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
   @Override
   public void spawn(SpawnRequest request, StreamObserver<TaskUpdate> out) {
     InstanceSpec spec = request.getInstance();
+    spawned.add(spec);
     startTask("Spawn", request.getOperationId(), spec, out, () -> {
       if (domains.containsKey(spec.getUuid())) {
         throw Status.INTERNAL.withDescription("define domain: a domain for " + spec.getUuid()
