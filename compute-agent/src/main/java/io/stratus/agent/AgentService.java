@@ -11,11 +11,14 @@ import io.stratus.agent.tasks.RebootTask;
 import io.stratus.agent.tasks.RbdSnapshotTask;
 import io.stratus.agent.tasks.SnapshotTask;
 import io.stratus.agent.tasks.SpawnTask;
+import io.stratus.agent.tasks.VolumeSnapshotRemoval;
 import io.stratus.agent.tasks.VolumeSnapshotTask;
 import io.stratus.proto.agent.v1.CancelOperationRequest;
 import io.stratus.proto.agent.v1.CancelOperationResponse;
 import io.stratus.proto.agent.v1.Capabilities;
 import io.stratus.proto.agent.v1.ComputeAgentGrpc;
+import io.stratus.proto.agent.v1.DeleteVolumeSnapshotsRequest;
+import io.stratus.proto.agent.v1.DeleteVolumeSnapshotsResponse;
 import io.stratus.proto.agent.v1.DestroyRequest;
 import io.stratus.proto.agent.v1.GetAgentInfoRequest;
 import io.stratus.proto.agent.v1.GetAgentInfoResponse;
@@ -117,6 +120,28 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
       }
       return new VolumeSnapshotTask(env, instance, r.getSnapshotName(), r.getRequireQuiesce(),
           r.getFreezeTimeoutSeconds());
+    });
+  }
+
+  @Override
+  public void deleteVolumeSnapshots(DeleteVolumeSnapshotsRequest r,
+      StreamObserver<DeleteVolumeSnapshotsResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      if (r.getSnapshotsCount() == 0) {
+        throw ApiException.invalidArgument("snapshots", "at least one is required");
+      }
+      for (int n = 0; n < r.getSnapshotsCount(); n++) {
+        var s = r.getSnapshots(n);
+        if (s.getPool().isEmpty() || s.getImage().isEmpty() || s.getSnapshot().isEmpty()) {
+          throw ApiException.invalidArgument("snapshots[" + n + "]", "pool, image and snapshot are required");
+        }
+      }
+      try {
+        return DeleteVolumeSnapshotsResponse.newBuilder()
+            .setRemoved(VolumeSnapshotRemoval.run(env.rbdDisks(), r.getSnapshotsList())).build();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
     });
   }
 

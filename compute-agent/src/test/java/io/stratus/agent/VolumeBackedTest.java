@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
+import io.stratus.proto.agent.v1.DeleteVolumeSnapshotsRequest;
 import io.stratus.proto.agent.v1.DestroyRequest;
 import io.stratus.proto.agent.v1.InstanceSpec;
 import io.stratus.proto.agent.v1.SnapshotVolumesRequest;
@@ -191,6 +192,15 @@ class VolumeBackedTest {
           "volume " + n + " of the instance booted from the snapshot");
     }
 
+    // The snapshots cannot be removed while the second instance's volumes are clones of them.
+    var delete = DeleteVolumeSnapshotsRequest.newBuilder()
+        .addAllSnapshots(r.getSnapshotsList()).build();
+    var held = assertThrows(StatusRuntimeException.class, () -> h.stub().deleteVolumeSnapshots(delete));
+    assertEquals(Status.Code.FAILED_PRECONDITION, held.getStatus().getCode());
+    assertTrue(held.getStatus().getDescription().contains("still has clones [" + ceph.diskPool()
+        + "/" + second.getVolumes(0).getImage() + "]"), held.getStatus().getDescription());
+    assertEquals(3, snapshots(i).split("img-1", -1).length - 1, "nothing was removed");
+
     // Deleting the first instance keeps the volumes the snapshots (the image) depend on.
     instances.remove(second);
     AgentHarness.drain(h.stub().destroy(DestroyRequest.newBuilder()
@@ -200,6 +210,11 @@ class VolumeBackedTest {
     assertTrue(details.get(details.size() - 1).getResult().getDetails().contains("volumes kept"),
         details.toString());
     assertTrue(snapshots(i).contains("img-1"));
+
+    // With the clones gone, deleting the image's snapshots works, and twice is harmless.
+    assertEquals(3, h.stub().deleteVolumeSnapshots(delete).getRemoved());
+    assertFalse(snapshots(i).contains("img-1"));
+    assertEquals(0, h.stub().deleteVolumeSnapshots(delete).getRemoved());
   }
 
   @Test

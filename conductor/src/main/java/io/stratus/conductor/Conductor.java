@@ -14,6 +14,7 @@ import io.stratus.conductor.api.AuthInterceptor;
 import io.stratus.conductor.api.HostsService;
 import io.stratus.conductor.api.ServersService;
 import io.stratus.conductor.compute.ComputeApi;
+import io.stratus.conductor.compute.SnapshotImages;
 import io.stratus.conductor.compute.RequestValidator;
 import io.stratus.conductor.compute.StatePublisher;
 import io.stratus.conductor.compute.TaskDriver;
@@ -117,7 +118,8 @@ public final class Conductor implements AutoCloseable {
       HealthStatusManager health = new HealthStatusManager();
       Server server =
           builder
-              .addService(ServerInterceptors.intercept(new ServersService(api, bus, clock), auth))
+              .addService(ServerInterceptors.intercept(new ServersService(api,
+                  new SnapshotImages(db, images, hosts, agents), bus, clock), auth))
               .addService(ServerInterceptors.intercept(new HostsService(hosts), auth))
               .addService(new AgentRegistryService(hosts))
               .addService(health.getHealthService())

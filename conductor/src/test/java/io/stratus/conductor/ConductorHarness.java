@@ -106,6 +106,11 @@ public final class ConductorHarness implements AutoCloseable {
     baseImageId = gateway.seedActiveImage("cirros").getId();
   }
 
+  /** The channel to the image-gateway stand-in. */
+  public ManagedChannel gatewayChannel() {
+    return gatewayChannel;
+  }
+
   /** Registers a host whose agent is served in-process under {@code agentAddress}. */
   public void register(String host, String agentAddress) {
     register(host, agentAddress, List.of("local"));

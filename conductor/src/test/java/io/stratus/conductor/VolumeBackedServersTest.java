@@ -152,6 +152,73 @@ class VolumeBackedServersTest extends ConductorTest {
   }
 
   @Test
+  void deletingTheServerDeletesItsVolumesExceptThoseAnImageDependsOn() throws Exception {
+    Server keep = bootVolumeBacked("snapshotted-then-deleted");
+    h.servers(MEMBER_A).createImage(CreateImageRequest.newBuilder().setServerId(keep.getId())
+        .setName("depends").build());
+    h.awaitIdle(keep.getId());
+    Server plain = bootVolumeBacked("just-deleted");
+    for (Server s : List.of(keep, plain)) {
+      h.servers(MEMBER_A).deleteServer(io.stratus.proto.conductor.v1.DeleteServerRequest.newBuilder()
+          .setServerId(s.getId()).build());
+    }
+    for (Server s : List.of(keep, plain)) {
+      long deadline = System.nanoTime() + 20_000_000_000L;
+      while (!"deleted".equals(h.string("SELECT vm_state FROM instances WHERE uuid = ?::uuid", s.getId()))) {
+        assertTrue(System.nanoTime() < deadline, "server " + s.getId() + " was not deleted");
+        Thread.sleep(20);
+      }
+    }
+    assertEquals(3, h.count("SELECT count(*) FROM volumes WHERE instance_uuid = ?::uuid"
+        + " AND status = 'available'", keep.getId()), "the snapshot image still needs them");
+    assertEquals(3, h.count("SELECT count(*) FROM volumes WHERE instance_uuid = ?::uuid"
+        + " AND status = 'deleted' AND deleted_at IS NOT NULL", plain.getId()));
+  }
+
+  @Test
+  void deletingTheSnapshotImageDeletesItsVolumeSnapshotsUnlessAVolumeStillDependsOnThem()
+      throws Exception {
+    Server original = bootVolumeBacked("image-owner");
+    String imageId = h.servers(MEMBER_A).createImage(CreateImageRequest.newBuilder()
+        .setServerId(original.getId()).setName("to-delete").build()).getImageId();
+    h.awaitIdle(original.getId());
+    String copyId = h.servers(MEMBER_A).createServer(boot("clone-of-it").setImageRef(imageId)
+        .build()).getServer().getId();
+    h.awaitIdle(copyId);
+
+    // The gateway refuses to drop it behind the conductor's back.
+    var direct = refused(Status.Code.FAILED_PRECONDITION, () -> io.stratus.proto.image.v1.ImagesGrpc
+        .newBlockingStub(h.gatewayChannel()).deleteImage(io.stratus.proto.image.v1.DeleteImageRequest
+            .newBuilder().setImageId(imageId).build()));
+    assertTrue(direct.getStatus().getDescription().contains("Servers.DeleteSnapshotImage"));
+
+    var held = refused(Status.Code.FAILED_PRECONDITION, () -> h.servers(MEMBER_A).deleteSnapshotImage(
+        io.stratus.proto.conductor.v1.DeleteSnapshotImageRequest.newBuilder().setImageId(imageId).build()));
+    assertTrue(held.getStatus().getDescription().contains("(server " + copyId + ", in-use) was cloned"
+        + " from its volume snapshot"), held.getStatus().getDescription());
+    assertTrue(h.gateway.image(imageId).isPresent(), "nothing was deleted");
+    assertEquals(3, h.count("SELECT count(*) FROM volume_snapshots WHERE image_id = '" + imageId + "'"));
+
+    h.servers(MEMBER_A).deleteServer(io.stratus.proto.conductor.v1.DeleteServerRequest.newBuilder()
+        .setServerId(copyId).build());
+    long deadline = System.nanoTime() + 20_000_000_000L;
+    while (!"deleted".equals(h.string("SELECT vm_state FROM instances WHERE uuid = ?::uuid", copyId))) {
+      assertTrue(System.nanoTime() < deadline, "the clone's server was not deleted");
+      Thread.sleep(20);
+    }
+    var done = h.servers(MEMBER_A).deleteSnapshotImage(
+        io.stratus.proto.conductor.v1.DeleteSnapshotImageRequest.newBuilder().setImageId(imageId).build());
+    assertEquals(3, done.getVolumeSnapshotsDeleted());
+    assertTrue(h.gateway.image(imageId).isEmpty());
+    assertEquals(0, h.count("SELECT count(*) FROM volume_snapshots WHERE image_id = '" + imageId + "'"));
+    assertTrue(h.agent.volumeSnapshots().stream().noneMatch(x -> x.endsWith("@image-" + imageId)),
+        "the agent removed them in Ceph");
+    var again = refused(Status.Code.NOT_FOUND, () -> h.servers(MEMBER_A).deleteSnapshotImage(
+        io.stratus.proto.conductor.v1.DeleteSnapshotImageRequest.newBuilder().setImageId(imageId).build()));
+    assertEquals("image " + imageId + " not found", again.getStatus().getDescription());
+  }
+
+  @Test
   void badBlockDevicesAreRefusedNamingTheField() throws Exception {
     var twoBoots = refused(Status.Code.INVALID_ARGUMENT, () -> h.servers(MEMBER_A).createServer(
         boot("x").addBlockDevices(image(agentImage)).addBlockDevices(image(agentImage)).build()));

@@ -269,6 +269,24 @@ public abstract class ImageStoreContract {
   }
 
   @Test
+  void aVolumeBackedSnapshotIsDeletedOnlyOnceItsVolumeSnapshotsAreReleased() throws Exception {
+    Image image = images().createImage(CreateImageRequest.newBuilder().setName("vb")
+        .setDiskFormat("raw").setContainerFormat("bare").setOwner("project-a")
+        .putProperties("bdm_v2", "True")
+        .putProperties("block_device_mapping", "[{\"source_type\":\"snapshot\"}]").build()).getImage();
+    var e = assertThrows(StatusRuntimeException.class, () -> images().deleteImage(
+        DeleteImageRequest.newBuilder().setImageId(image.getId()).build()));
+    assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
+    assertTrue(e.getStatus().getDescription().contains("Servers.DeleteSnapshotImage"),
+        e.getStatus().getDescription());
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus(), "still there");
+    images().deleteImage(DeleteImageRequest.newBuilder().setImageId(image.getId())
+        .setVolumeSnapshotsReleased(true).build());
+    var gone = assertThrows(StatusRuntimeException.class, () -> get(image.getId()));
+    assertEquals(Status.Code.NOT_FOUND, gone.getStatus().getCode());
+  }
+
+  @Test
   void extentsOutOfOrderAreRefusedAndTheImageIsQueuedAgainWithNothingStored() throws Exception {
     Image image = create("out-of-order");
     TestImage content = new TestImage(8L << 20).data(4L << 20, 1 << 20, 5);

@@ -353,6 +353,18 @@ public final class RbdDisks implements AutoCloseable {
     }
   }
 
+  /** The clones ({@code pool/image}) of snapshot {@code snap} of a volume; [] when gone. */
+  public List<String> clonesOf(String poolName, String image, String snap) throws IOException {
+    try (RbdImage v = poolNamed(poolName).openReadOnly(image, snap)) {
+      return v.children();
+    } catch (RbdException e) {
+      if (e.notFound()) {
+        return List.of();
+      }
+      throw e;
+    }
+  }
+
   /** Removes a volume without snapshots; false when it did not exist. */
   public boolean removeVolume(String poolName, String image) throws IOException {
     return poolNamed(poolName).remove(image);

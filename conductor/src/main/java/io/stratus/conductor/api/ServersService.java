@@ -5,6 +5,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.stratus.conductor.compute.Caller;
 import io.stratus.conductor.compute.ComputeApi;
+import io.stratus.conductor.compute.SnapshotImages;
 import io.stratus.conductor.compute.VolumePlan;
 import io.stratus.conductor.db.InstanceActionEntity;
 import io.stratus.conductor.db.InstanceStore;
@@ -20,6 +21,8 @@ import io.stratus.proto.conductor.v1.CreateImageRequest;
 import io.stratus.proto.conductor.v1.CreateImageResponse;
 import io.stratus.proto.conductor.v1.BlockDevice;
 import io.stratus.proto.conductor.v1.CreateServerRequest;
+import io.stratus.proto.conductor.v1.DeleteSnapshotImageRequest;
+import io.stratus.proto.conductor.v1.DeleteSnapshotImageResponse;
 import io.stratus.proto.conductor.v1.CreateServerResponse;
 import io.stratus.proto.conductor.v1.DeleteServerRequest;
 import io.stratus.proto.conductor.v1.DeleteServerResponse;
@@ -52,17 +55,26 @@ import java.util.UUID;
 /** gRPC adapter of {@code conductor.v1.Servers}: maps messages to {@link ComputeApi}. */
 public final class ServersService extends ServersGrpc.ServersImplBase {
   private final ComputeApi api;
+  private final SnapshotImages snapshotImages;
   private final EventBus bus;
   private final Clock clock;
 
-  public ServersService(ComputeApi api, EventBus bus, Clock clock) {
+  public ServersService(ComputeApi api, SnapshotImages snapshotImages, EventBus bus, Clock clock) {
     this.api = api;
+    this.snapshotImages = snapshotImages;
     this.bus = bus;
     this.clock = clock;
   }
 
   private static Caller caller() {
     return AuthInterceptor.caller();
+  }
+
+  @Override
+  public void deleteSnapshotImage(DeleteSnapshotImageRequest r,
+      StreamObserver<DeleteSnapshotImageResponse> o) {
+    GrpcErrors.unary(o, () -> DeleteSnapshotImageResponse.newBuilder()
+        .setVolumeSnapshotsDeleted(snapshotImages.delete(caller(), r.getImageId())).build());
   }
 
   @Override

@@ -394,6 +394,9 @@ public final class TaskDriver {
           db.inTransaction(
               s -> {
                 boolean ok = instances.apply(s, u);
+                if (ok && op == Operation.DELETE) {
+                  volumes.detachAll(s, task.uuid(), clock.instant());
+                }
                 actions.finishEvent(s, task.requestId(), op.eventName(), true,
                     ok ? r.getDetails() : "finished, but the instance had moved on meanwhile");
                 return ok;

@@ -34,6 +34,38 @@ public final class VolumeStore {
     return Optional.ofNullable(session.find(VolumeSnapshotEntity.class, id));
   }
 
+  /** Whether any volume snapshot was taken of the volume (an image depends on it). */
+  public boolean hasSnapshots(Session session, UUID volumeId) {
+    return session.createSelectionQuery(
+            "select count(*) from VolumeSnapshotEntity where volumeId = :v", Long.class)
+        .setParameter("v", volumeId)
+        .getSingleResult() > 0;
+  }
+
+  /**
+   * After the instance was deleted: its delete_on_termination volumes without snapshots
+   * are gone (the agent removed them), the others stay {@code available}.
+   */
+  public void detachAll(Session session, UUID instanceUuid, java.time.Instant now) {
+    for (VolumeEntity v : ofInstance(session, instanceUuid)) {
+      v.setStatus(v.deleteOnTermination() && !hasSnapshots(session, v.id()) ? "deleted" : "available",
+          now);
+    }
+  }
+
+  /** The volumes (not deleted) cloned from any of the volume snapshots {@code snapshotIds}. */
+  public List<VolumeEntity> clonedFrom(Session session, java.util.Collection<String> snapshotIds) {
+    return session.createSelectionQuery(
+            "from VolumeEntity where sourceType = 'snapshot' and sourceId in (:ids)"
+                + " and status <> 'deleted' order by createdAt", VolumeEntity.class)
+        .setParameterList("ids", snapshotIds)
+        .getResultList();
+  }
+
+  public void deleteSnapshot(Session session, UUID id) {
+    findSnapshot(session, id).ifPresent(session::remove);
+  }
+
   /** The volume snapshots an image's block_device_mapping lists. */
   public List<VolumeSnapshotEntity> snapshotsOfImage(Session session, String imageId) {
     return session.createSelectionQuery(

@@ -94,6 +94,20 @@ public final class GatewayImageRegistry implements ImageRegistry {
   }
 
   @Override
+  public Optional<String> owner(String imageId) {
+    try {
+      return Optional.of(call().getImage(GetImageRequest.newBuilder().setImageId(imageId).build())
+          .getImage().getOwner());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND
+          || e.getStatus().getCode() == io.grpc.Status.Code.INVALID_ARGUMENT) {
+        return Optional.empty();
+      }
+      throw ApiException.unavailable("image-gateway could not read image " + imageId, e);
+    }
+  }
+
+  @Override
   public void activateEmpty(String imageId, Map<String, String> properties) {
     try {
       call().updateImage(UpdateImageRequest.newBuilder().setImageId(imageId)
@@ -145,7 +159,8 @@ public final class GatewayImageRegistry implements ImageRegistry {
   @Override
   public void delete(String imageId) {
     try {
-      call().deleteImage(DeleteImageRequest.newBuilder().setImageId(imageId).build());
+      call().deleteImage(DeleteImageRequest.newBuilder().setImageId(imageId)
+          .setVolumeSnapshotsReleased(true).build());
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() != io.grpc.Status.Code.NOT_FOUND) {
         throw ApiException.unavailable("image-gateway could not delete image " + imageId, e);

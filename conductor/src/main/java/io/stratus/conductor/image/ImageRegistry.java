@@ -37,6 +37,13 @@ public interface ImageRegistry {
    */
   void activateEmpty(String imageId, Map<String, String> properties);
 
-  /** Deletes the image; an image that is already gone is not an error. */
+  /** The project owning the image, or empty when the gateway has no such image. */
+  Optional<String> owner(String imageId);
+
+  /**
+   * Deletes the image; an image that is already gone is not an error. The conductor
+   * deletes the volume snapshots a volume-backed snapshot image lists itself (or there are
+   * none yet), so it always tells the gateway they are released.
+   */
   void delete(String imageId);
 }

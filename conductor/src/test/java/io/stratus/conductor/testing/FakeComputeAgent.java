@@ -252,7 +252,23 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
     });
   }
 
-  /** Every volume snapshot SnapshotVolumes took, as pool/image@snapshot. */
+  /** Removes volume snapshots it took; the conductor checks for clones itself. */
+  @Override
+  public void deleteVolumeSnapshots(io.stratus.proto.agent.v1.DeleteVolumeSnapshotsRequest request,
+      StreamObserver<io.stratus.proto.agent.v1.DeleteVolumeSnapshotsResponse> out) {
+    calls.add(new Call("DeleteVolumeSnapshots", "", ""));
+    int removed = 0;
+    for (var s : request.getSnapshotsList()) {
+      if (volumeSnapshots.remove(s.getPool() + "/" + s.getImage() + "@" + s.getSnapshot())) {
+        removed++;
+      }
+    }
+    out.onNext(io.stratus.proto.agent.v1.DeleteVolumeSnapshotsResponse.newBuilder()
+        .setRemoved(removed).build());
+    out.onCompleted();
+  }
+
+  /** Every volume snapshot SnapshotVolumes took (and not removed), as pool/image@snapshot. */
   public List<String> volumeSnapshots() {
     return List.copyOf(volumeSnapshots);
   }

@@ -158,6 +158,14 @@ public class FakeImageGateway extends ImagesGrpc.ImagesImplBase {
           throw Status.FAILED_PRECONDITION
               .withDescription("image " + id + " is protected").asRuntimeException();
         }
+        // As the real gateway (ImageCatalog.delete).
+        if (!request.getVolumeSnapshotsReleased()
+            && image.getPropertiesMap().containsKey("block_device_mapping")
+            && "true".equalsIgnoreCase(image.getPropertiesOrDefault("bdm_v2", ""))) {
+          throw Status.FAILED_PRECONDITION.withDescription("image " + id + " is a volume-backed"
+              + " snapshot: delete it through the conductor (Servers.DeleteSnapshotImage), which"
+              + " also deletes its volume snapshots").asRuntimeException();
+        }
         images.remove(id);
         deleted.add(id);
       }

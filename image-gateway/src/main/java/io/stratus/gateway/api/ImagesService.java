@@ -94,7 +94,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   @Override
   public void deleteImage(DeleteImageRequest r, StreamObserver<DeleteImageResponse> o) {
     GrpcErrors.unary(o, () -> {
-      catalog.delete(r.getImageId());
+      catalog.delete(r.getImageId(), r.getVolumeSnapshotsReleased());
       return DeleteImageResponse.getDefaultInstance();
     });
   }

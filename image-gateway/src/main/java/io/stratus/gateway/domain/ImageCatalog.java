@@ -81,9 +81,24 @@ public final class ImageCatalog {
 
   /** Deletes an image and its bytes; NOT_FOUND the second time. */
   public void delete(String id) {
+    delete(id, false);
+  }
+
+  /**
+   * Deletes an image. The image of a volume-backed snapshot (bdm_v2=True with a
+   * block_device_mapping) is refused unless {@code volumeSnapshotsReleased}: the conductor
+   * deletes its volume snapshots first, else they would be left behind in Ceph.
+   */
+  public void delete(String id, boolean volumeSnapshotsReleased) {
     ImageRecord r = get(id);
     if (r.isProtected()) {
       throw ApiException.failedPrecondition("image " + id + " is protected");
+    }
+    if (!volumeSnapshotsReleased && r.properties().containsKey("block_device_mapping")
+        && "true".equalsIgnoreCase(r.properties().getOrDefault("bdm_v2", ""))) {
+      throw ApiException.failedPrecondition("image " + id + " is a volume-backed snapshot: delete"
+          + " it through the conductor (Servers.DeleteSnapshotImage), which also deletes its"
+          + " volume snapshots");
     }
     try {
       backend.delete(r.id());
