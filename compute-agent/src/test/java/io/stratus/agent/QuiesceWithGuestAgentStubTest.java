@@ -175,6 +175,31 @@ class QuiesceWithGuestAgentStubTest {
   }
 
   @Test
+  void theFreezeTimeoutThawsAGuestWhoseSnapshotHangs() throws Exception {
+    Path dir = h.root.resolve("instances").resolve(instance.getUuid());
+    int before = stub.commands().size();
+    // The work between freeze and thaw "hangs" (nobody closes the freeze for 3 s).
+    GuestFreeze freeze = GuestFreeze.freeze(h.hypervisor, instance.getUuid(), dir,
+        Duration.ofSeconds(10), Duration.ofSeconds(1));
+    try {
+      assertTrue(stub.frozen());
+      assertTrue(Files.exists(dir.resolve(GuestFreeze.MARKER)));
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      while (stub.frozen() && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertFalse(stub.frozen(), "thawed by the timer");
+      assertTrue(freeze.autoThawed());
+      assertTrue(freeze.frozenMillis() >= 900, "frozen until the timeout: " + freeze.frozenMillis());
+      assertFalse(Files.exists(dir.resolve(GuestFreeze.MARKER)));
+    } finally {
+      freeze.close();
+    }
+    assertEquals(List.of("guest-fsfreeze-freeze", "guest-fsfreeze-thaw"), commandsSince(before),
+        "closing after the timer does not thaw twice");
+  }
+
+  @Test
   void aGuestLeftFrozenByACrashedAgentIsThawedWhenTheAgentStartsAgain() throws Exception {
     // What an agent killed between freeze and thaw leaves: a frozen guest and the marker.
     Path dir = Files.createDirectories(h.root.resolve("instances").resolve(instance.getUuid()));

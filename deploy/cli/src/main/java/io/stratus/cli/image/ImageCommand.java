@@ -6,6 +6,9 @@ import io.stratus.cli.output.Output;
 import io.stratus.cli.output.OutputFormat;
 import io.stratus.cli.output.ProgressBar;
 import io.stratus.cli.output.Table;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.stratus.proto.conductor.v1.DeleteSnapshotImageRequest;
 import io.stratus.proto.image.v1.DeleteImageRequest;
 import io.stratus.proto.image.v1.DownloadImageRequest;
 import io.stratus.proto.image.v1.DownloadImageResponse;
@@ -127,12 +130,27 @@ public final class ImageCommand {
     return 0;
   }
 
-  /** Deletes an image and its bytes. */
-  @Command(name = "delete", description = "Delete an image and its bytes.")
+  /**
+   * Deletes an image and its bytes. The image of a volume-backed snapshot is deleted
+   * through the conductor instead (the gateway refuses it), which also deletes its volume
+   * snapshots or says which volume still depends on them.
+   */
+  @Command(name = "delete", description = "Delete an image and its bytes (a volume-backed"
+      + " snapshot: with its volume snapshots).")
   int delete(@Parameters(paramLabel = "IMAGE", description = "Image id.") String id,
       @Mixin OutputFormat format) {
-    session().clients().images()
-        .deleteImage(DeleteImageRequest.newBuilder().setImageId(id).build());
+    try {
+      session().clients().images()
+          .deleteImage(DeleteImageRequest.newBuilder().setImageId(id).build());
+    } catch (StatusRuntimeException e) {
+      String why = e.getStatus().getDescription();
+      if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION || why == null
+          || !why.contains("Servers.DeleteSnapshotImage")) {
+        throw e;
+      }
+      session().clients().servers().deleteSnapshotImage(
+          DeleteSnapshotImageRequest.newBuilder().setImageId(id).build());
+    }
     output(format).printEmpty();
     return 0;
   }

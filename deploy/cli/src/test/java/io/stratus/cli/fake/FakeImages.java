@@ -41,6 +41,27 @@ public final class FakeImages extends ImagesGrpc.ImagesImplBase {
     o.onCompleted();
   }
 
+  /** Deleted like the real gateway: a volume-backed snapshot only through the conductor. */
+  @Override
+  public void deleteImage(io.stratus.proto.image.v1.DeleteImageRequest r,
+      StreamObserver<io.stratus.proto.image.v1.DeleteImageResponse> o) {
+    Image i = images.get(r.getImageId());
+    if (i == null) {
+      o.onError(notFound(r.getImageId()));
+      return;
+    }
+    if (i.containsProperties("block_device_mapping") && !r.getVolumeSnapshotsReleased()) {
+      o.onError(Status.FAILED_PRECONDITION.withDescription("image " + i.getId() + " is a"
+          + " volume-backed snapshot: delete it through the conductor"
+          + " (Servers.DeleteSnapshotImage), which also deletes its volume snapshots")
+          .asRuntimeException());
+      return;
+    }
+    images.remove(r.getImageId());
+    o.onNext(io.stratus.proto.image.v1.DeleteImageResponse.getDefaultInstance());
+    o.onCompleted();
+  }
+
   private static RuntimeException notFound(String id) {
     return Status.NOT_FOUND.withDescription("image " + id + " not found").asRuntimeException();
   }

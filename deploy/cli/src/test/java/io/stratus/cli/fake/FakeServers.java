@@ -47,6 +47,26 @@ public final class FakeServers extends ServersGrpc.ServersImplBase {
   /** Run once the watch script is sent: moves {@link #servers} to the task's end state. */
   public Runnable afterWatch = () -> {};
   public final List<CreateImageRequest> createImageRequests = new ArrayList<>();
+  /** Images DeleteSnapshotImage was asked to delete; ids in {@link #heldImages} are refused. */
+  public final List<String> deletedSnapshotImages = new java.util.concurrent.CopyOnWriteArrayList<>();
+  public final java.util.Set<String> heldImages = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  @Override
+  public void deleteSnapshotImage(io.stratus.proto.conductor.v1.DeleteSnapshotImageRequest r,
+      StreamObserver<io.stratus.proto.conductor.v1.DeleteSnapshotImageResponse> o) {
+    if (heldImages.contains(r.getImageId())) {
+      o.onError(io.grpc.Status.FAILED_PRECONDITION.withDescription("image " + r.getImageId()
+          + ": volume v-1 (server s-1, in-use) was cloned from its volume snapshot x and still"
+          + " depends on it; delete that server (or volume) first. Nothing was deleted")
+          .asRuntimeException());
+      return;
+    }
+    deletedSnapshotImages.add(r.getImageId());
+    o.onNext(io.stratus.proto.conductor.v1.DeleteSnapshotImageResponse.newBuilder()
+        .setVolumeSnapshotsDeleted(3).build());
+    o.onCompleted();
+  }
+
   /** Every CreateServer request received. */
   public final List<io.stratus.proto.conductor.v1.CreateServerRequest> createServerRequests =
       new java.util.concurrent.CopyOnWriteArrayList<>();
