@@ -23,6 +23,7 @@ import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.proto.image.v1.UploadHeader;
 import io.stratus.proto.image.v1.UploadImageRequest;
 import io.stratus.proto.image.v1.UploadImageResponse;
+import io.stratus.testkit.CephCluster;
 import io.stratus.testkit.Libvirt;
 import io.stratus.testkit.PostgresCluster;
 import java.nio.file.Files;
@@ -30,6 +31,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -56,30 +58,52 @@ final class StratusSystem implements AutoCloseable {
   final ManagedChannel gatewayChannel;
 
   StratusSystem() throws Exception {
+    this(null);
+  }
+
+  /**
+   * With {@code ceph} non-null: the gateway stores images in its {@code images} pool, the
+   * agent offers rbd root disks and volumes in its {@code rbd} pool, the conductor creates
+   * volumes there.
+   */
+  StratusSystem(CephCluster ceph) throws Exception {
     postgres = PostgresCluster.start();
     try {
       Libvirt.ensureRunning();
       root = Libvirt.scratchDir("e2e");
       logs = Files.createDirectories(root.resolve("logs"));
-      gateway = new ServiceProcess("image-gateway", "io.stratus.gateway.GatewayMain", Map.of(
+      Map<String, String> gatewayEnv = new HashMap<>(Map.of(
           "STRATUS_GATEWAY_FS_DIR", root.resolve("store").toString(),
-          "STRATUS_GATEWAY_PORT", "0"), logs);
+          "STRATUS_GATEWAY_PORT", "0"));
+      if (ceph != null) {
+        gatewayEnv.putAll(Map.of("STRATUS_GATEWAY_BACKEND", "rbd",
+            "STRATUS_GATEWAY_CEPH_CONF", ceph.conf().toString(),
+            "STRATUS_GATEWAY_CEPH_POOL", ceph.imagePool()));
+      }
+      gateway = new ServiceProcess("image-gateway", "io.stratus.gateway.GatewayMain", gatewayEnv,
+          logs);
       conductor = new ServiceProcess("conductor", "io.stratus.conductor.ConductorMain", Map.of(
           "STRATUS_CONDUCTOR_DB_URL", postgres.createDatabase("e2e"),
           "STRATUS_CONDUCTOR_DB_USER", postgres.user(),
           "STRATUS_CONDUCTOR_GATEWAY_ADDRESS", gateway.address(),
           "STRATUS_CONDUCTOR_PORT", "0",
           "STRATUS_CONDUCTOR_HEARTBEAT_INTERVAL", "PT1S",
+          "STRATUS_CONDUCTOR_VOLUMES_POOL", ceph == null ? "rbd" : ceph.diskPool(),
           "STRATUS_CONDUCTOR_API_TOKENS",
           MEMBER + "=e2e-project:e2e-user:member," + ADMIN + "=admin:root:admin"), logs);
-      agentEnv = Map.of(
+      agentEnv = new HashMap<>(Map.of(
           "STRATUS_AGENT_HOST", HOST,
           "STRATUS_AGENT_PORT", "0",
           "STRATUS_AGENT_CONDUCTOR_ADDRESS", conductor.address(),
           "STRATUS_AGENT_GATEWAY_ADDRESS", gateway.address(),
           "STRATUS_AGENT_LIBVIRT_URI", "qemu:///system",
           "STRATUS_AGENT_INSTANCES_DIR", root.resolve("instances").toString(),
-          "STRATUS_AGENT_IMAGE_CACHE_DIR", root.resolve("cache").toString());
+          "STRATUS_AGENT_IMAGE_CACHE_DIR", root.resolve("cache").toString()));
+      if (ceph != null) {
+        // qemu (libvirt-qemu) reads it too: a client conf in this run's directory.
+        agentEnv.put("STRATUS_AGENT_CEPH_CONF", ceph.writeClientConf(root).toString());
+        agentEnv.put("STRATUS_AGENT_CEPH_POOL", ceph.diskPool());
+      }
       agent = new ServiceProcess("compute-agent", "io.stratus.agent.AgentMain", agentEnv, logs);
       conductorChannel = NettyChannelBuilder.forTarget(conductor.address()).usePlaintext().build();
       gatewayChannel = NettyChannelBuilder.forTarget(gateway.address()).usePlaintext()
@@ -246,11 +270,12 @@ final class StratusSystem implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    // Every domain whose disk lives under this run's directory (however its server was
-    // created), and only those: another run's guests are not ours to touch.
+    // Every domain whose disk (or, for rbd disks, Ceph client conf) lives under this run's
+    // directory, however its server was created, and only those: another run's guests are
+    // not ours to touch.
     for (String name : Libvirt.virshResult("list", "--all", "--name").stdout().split("\\s+")) {
       if (name.startsWith("instance-")
-          && Libvirt.virshResult("domblklist", name).stdout().contains(root.toString())) {
+          && Libvirt.virshResult("dumpxml", name).stdout().contains(root.toString())) {
         Libvirt.virshResult("destroy", name);
         Libvirt.virshResult("undefine", name, "--managed-save");
       }

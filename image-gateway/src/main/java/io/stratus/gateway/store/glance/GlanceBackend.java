@@ -204,6 +204,9 @@ public final class GlanceBackend implements ImageBackend {
       throw ApiException.failedPrecondition("the Glance store cannot resume uploads; upload "
           + uploadId + " of image " + image.id() + " must start again at offset 0");
     }
+    if (virtualSize == 0) {
+      return new GlanceEmptyUpload(this, client, image.id());
+    }
     GlanceUpload upload = GlanceUpload.start(this, client, bodyExecutor, image.id(), uploadId);
     LOG.info("glance upload started; image={} upload={} virtualSize={}", image.id(), uploadId,
         virtualSize);
