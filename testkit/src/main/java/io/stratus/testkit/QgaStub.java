@@ -3,7 +3,6 @@ package io.stratus.testkit;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.math.BigDecimal;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -24,6 +23,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,6 +89,24 @@ public final class QgaStub implements AutoCloseable {
     private static final Duration JOIN_WAIT = Duration.ofSeconds(2);
     /** Marks a reply to be preceded by a raw 0xFF byte. */
     private static final String DELIMITER = "\u00ff";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Replies spaced as qemu-ga writes them: {@code {"return": {}}}. */
+    private static final ObjectWriter REPLY_WRITER = JSON.writer(new MinimalPrettyPrinter() {
+        @Override
+        public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(": ");
+        }
+
+        @Override
+        public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(", ");
+        }
+
+        @Override
+        public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(", ");
+        }
+    });
 
     /**
      * A request the stub received.
@@ -474,16 +497,10 @@ public final class QgaStub implements AutoCloseable {
         long now = System.nanoTime();
         Map<String, Object> request;
         try {
-            Object parsed = Json.parse(line);
-            if (!(parsed instanceof Map<?, ?>)) {
-                throw new IllegalArgumentException("not a JSON object");
-            }
-            @SuppressWarnings("unchecked")
-            Map<String, Object> object = (Map<String, Object>) parsed;
-            request = object;
-        } catch (IllegalArgumentException e) {
+            request = JSON.readValue(line, new TypeReference<LinkedHashMap<String, Object>>() { });
+        } catch (JsonProcessingException e) {
             LOG.warn("qemu-ga stub {}: unparsable request {}: {}", socket, line, e.getMessage());
-            conn.send(error("GenericError", "JSON parse error, " + e.getMessage(), null));
+            conn.send(error("GenericError", "JSON parse error, " + e.getOriginalMessage(), null));
             return;
         }
         String execute = request.get("execute") instanceof String s ? s : "";
@@ -530,11 +547,11 @@ public final class QgaStub implements AutoCloseable {
                 case "guest-ping" -> result = new LinkedHashMap<String, Object>();
                 case "guest-fsfreeze-freeze", "guest-fsfreeze-freeze-list" -> {
                     frozen = true;
-                    result = BigDecimal.valueOf(filesystems);
+                    result = filesystems;
                 }
                 case "guest-fsfreeze-thaw" -> {
                     frozen = false;
-                    result = BigDecimal.valueOf(filesystems);
+                    result = filesystems;
                 }
                 case "guest-fsfreeze-status" -> result = frozen ? "frozen" : "thawed";
                 default -> {
@@ -551,7 +568,7 @@ public final class QgaStub implements AutoCloseable {
         if (id != null) {
             reply.put("id", id);
         }
-        return Json.write(reply) + "\n";
+        return json(reply) + "\n";
     }
 
     private static String error(String errorClass, String desc, Object id) {
@@ -563,7 +580,15 @@ public final class QgaStub implements AutoCloseable {
         if (id != null) {
             reply.put("id", id);
         }
-        return Json.write(reply) + "\n";
+        return json(reply) + "\n";
+    }
+
+    private static String json(Map<String, Object> reply) {
+        try {
+            return REPLY_WRITER.writeValueAsString(reply);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a reply as JSON", e);
+        }
     }
 
     private static void closeQuietly(java.io.Closeable closeable) {
@@ -571,275 +596,6 @@ public final class QgaStub implements AutoCloseable {
             closeable.close();
         } catch (IOException e) {
             LOG.debug("close failed", e);
-        }
-    }
-
-    // ---------------------------------------------------------------- JSON
-
-    /**
-     * Just enough JSON for agent requests and replies: objects (as
-     * {@link LinkedHashMap}), arrays, strings, numbers (as {@link BigDecimal},
-     * so ids of any size survive), booleans and null.
-     */
-    static final class Json {
-
-        private final String s;
-        private int pos;
-
-        private Json(String s) {
-            this.s = s;
-        }
-
-        /**
-         * Parses one JSON value filling the whole text.
-         *
-         * @param text the JSON
-         * @return the value ({@code null} for JSON null)
-         * @throws IllegalArgumentException on malformed input
-         */
-        static Object parse(String text) {
-            Json p = new Json(text);
-            Object value = p.value();
-            p.skipSpace();
-            if (p.pos != text.length()) {
-                throw p.fail("trailing characters");
-            }
-            return value;
-        }
-
-        /**
-         * Writes a value made of maps, lists, strings, numbers, booleans and null.
-         *
-         * @param value the value
-         * @return compact JSON
-         */
-        static String write(Object value) {
-            StringBuilder out = new StringBuilder();
-            write(value, out);
-            return out.toString();
-        }
-
-        private static void write(Object value, StringBuilder out) {
-            if (value == null) {
-                out.append("null");
-            } else if (value instanceof String str) {
-                quote(str, out);
-            } else if (value instanceof BigDecimal number) {
-                out.append(number.toString());
-            } else if (value instanceof Number || value instanceof Boolean) {
-                out.append(value);
-            } else if (value instanceof Map<?, ?> map) {
-                out.append('{');
-                boolean first = true;
-                for (Map.Entry<?, ?> e : map.entrySet()) {
-                    if (!first) {
-                        out.append(", ");
-                    }
-                    first = false;
-                    quote(String.valueOf(e.getKey()), out);
-                    out.append(": ");
-                    write(e.getValue(), out);
-                }
-                out.append('}');
-            } else if (value instanceof List<?> list) {
-                out.append('[');
-                for (int i = 0; i < list.size(); i++) {
-                    if (i > 0) {
-                        out.append(", ");
-                    }
-                    write(list.get(i), out);
-                }
-                out.append(']');
-            } else {
-                throw new IllegalArgumentException("cannot write " + value.getClass().getName() + " as JSON");
-            }
-        }
-
-        private static void quote(String str, StringBuilder out) {
-            out.append('"');
-            for (int i = 0; i < str.length(); i++) {
-                char c = str.charAt(i);
-                switch (c) {
-                    case '"' -> out.append("\\\"");
-                    case '\\' -> out.append("\\\\");
-                    case '\n' -> out.append("\\n");
-                    case '\r' -> out.append("\\r");
-                    case '\t' -> out.append("\\t");
-                    default -> {
-                        if (c < 0x20) {
-                            out.append(String.format("\\u%04x", (int) c));
-                        } else {
-                            out.append(c);
-                        }
-                    }
-                }
-            }
-            out.append('"');
-        }
-
-        private Object value() {
-            skipSpace();
-            if (pos >= s.length()) {
-                throw fail("unexpected end");
-            }
-            char c = s.charAt(pos);
-            switch (c) {
-                case '{':
-                    return object();
-                case '[':
-                    return array();
-                case '"':
-                    return string();
-                case 't':
-                    return literal("true", Boolean.TRUE);
-                case 'f':
-                    return literal("false", Boolean.FALSE);
-                case 'n':
-                    return literal("null", null);
-                default:
-                    if (c == '-' || (c >= '0' && c <= '9')) {
-                        return number();
-                    }
-                    throw fail("unexpected '" + c + "'");
-            }
-        }
-
-        private Map<String, Object> object() {
-            Map<String, Object> map = new LinkedHashMap<>();
-            pos++; // {
-            skipSpace();
-            if (peek() == '}') {
-                pos++;
-                return map;
-            }
-            while (true) {
-                skipSpace();
-                if (peek() != '"') {
-                    throw fail("expected a member name");
-                }
-                String key = string();
-                skipSpace();
-                expect(':');
-                map.put(key, value());
-                skipSpace();
-                char c = next();
-                if (c == '}') {
-                    return map;
-                }
-                if (c != ',') {
-                    throw fail("expected ',' or '}'");
-                }
-            }
-        }
-
-        private List<Object> array() {
-            List<Object> list = new ArrayList<>();
-            pos++; // [
-            skipSpace();
-            if (peek() == ']') {
-                pos++;
-                return list;
-            }
-            while (true) {
-                list.add(value());
-                skipSpace();
-                char c = next();
-                if (c == ']') {
-                    return list;
-                }
-                if (c != ',') {
-                    throw fail("expected ',' or ']'");
-                }
-            }
-        }
-
-        private String string() {
-            pos++; // "
-            StringBuilder out = new StringBuilder();
-            while (true) {
-                char c = next();
-                if (c == '"') {
-                    return out.toString();
-                }
-                if (c < 0x20) {
-                    throw fail("control character in string");
-                }
-                if (c != '\\') {
-                    out.append(c);
-                    continue;
-                }
-                char e = next();
-                switch (e) {
-                    case '"', '\\', '/' -> out.append(e);
-                    case 'b' -> out.append('\b');
-                    case 'f' -> out.append('\f');
-                    case 'n' -> out.append('\n');
-                    case 'r' -> out.append('\r');
-                    case 't' -> out.append('\t');
-                    case 'u' -> {
-                        if (pos + 4 > s.length()) {
-                            throw fail("short \\u escape");
-                        }
-                        try {
-                            out.append((char) Integer.parseInt(s.substring(pos, pos + 4), 16));
-                        } catch (NumberFormatException ex) {
-                            throw fail("bad \\u escape");
-                        }
-                        pos += 4;
-                    }
-                    default -> throw fail("bad escape \\" + e);
-                }
-            }
-        }
-
-        private BigDecimal number() {
-            int start = pos;
-            if (peek() == '-') {
-                pos++;
-            }
-            while (pos < s.length() && "0123456789.eE+-".indexOf(s.charAt(pos)) >= 0) {
-                pos++;
-            }
-            try {
-                return new BigDecimal(s.substring(start, pos));
-            } catch (NumberFormatException e) {
-                throw fail("bad number " + s.substring(start, pos));
-            }
-        }
-
-        private Object literal(String word, Object value) {
-            if (!s.startsWith(word, pos)) {
-                throw fail("unexpected token");
-            }
-            pos += word.length();
-            return value;
-        }
-
-        private void skipSpace() {
-            while (pos < s.length() && " \t\r\n".indexOf(s.charAt(pos)) >= 0) {
-                pos++;
-            }
-        }
-
-        private char peek() {
-            return pos < s.length() ? s.charAt(pos) : '\0';
-        }
-
-        private char next() {
-            if (pos >= s.length()) {
-                throw fail("unexpected end");
-            }
-            return s.charAt(pos++);
-        }
-
-        private void expect(char c) {
-            if (next() != c) {
-                throw fail("expected '" + c + "'");
-            }
-        }
-
-        private IllegalArgumentException fail(String what) {
-            return new IllegalArgumentException(what + " at offset " + pos);
         }
     }
 }

@@ -92,14 +92,7 @@ public final class RbdDisks implements AutoCloseable {
 
   /** Whether the instance's root disk exists. */
   public boolean exists(String uuid) throws IOException {
-    try (RbdImage ignored = pool.openReadOnly(diskName(uuid), null)) {
-      return true;
-    } catch (RbdException e) {
-      if (e.notFound()) {
-        return false;
-      }
-      throw e;
-    }
+    return volumeExists(pool.name(), diskName(uuid));
   }
 
   /**
@@ -150,20 +143,10 @@ public final class RbdDisks implements AutoCloseable {
 
   /**
    * Takes snapshot {@code snap} of the disk — crash-consistent, while the guest keeps
-   * running — and protects it when it is to be cloned.
+   * running — and protects it, so it can be cloned.
    */
-  public void snapshot(String uuid, String snap, boolean protect) throws IOException {
-    try (RbdImage disk = pool.open(diskName(uuid))) {
-      disk.createSnapshot(snap);
-      if (protect) {
-        try {
-          disk.protectSnapshot(snap);
-        } catch (IOException | RuntimeException e) {
-          disk.removeSnapshot(snap);
-          throw e;
-        }
-      }
-    }
+  public void snapshot(String uuid, String snap) throws IOException {
+    snapshotVolume(pool.name(), diskName(uuid), snap);
   }
 
   /**
@@ -171,13 +154,7 @@ public final class RbdDisks implements AutoCloseable {
    * {@link RbdException} with EBUSY while a clone of it still exists.
    */
   public void removeSnapshot(String uuid, String snap) throws IOException {
-    try (RbdImage disk = pool.open(diskName(uuid))) {
-      disk.removeSnapshot(snap);
-    } catch (RbdException e) {
-      if (!e.notFound()) {
-        throw e;
-      }
-    }
+    removeVolumeSnapshot(pool.name(), diskName(uuid), snap);
   }
 
   /**

@@ -73,7 +73,7 @@ public final class RbdSnapshotTask implements Task {
         "snapshot started");
     String snap = snapshotName(operationId);
     long started = System.nanoTime();
-    disks.snapshot(uuid, snap, true);
+    disks.snapshot(uuid, snap);
     LOG.info("rbd snapshot taken; instance={} image={} snapshot={}/{}@{}", uuid, imageId,
         disks.pool(), RbdDisks.diskName(uuid), snap);
     try {
