@@ -23,6 +23,7 @@ import io.stratus.proto.image.v1.DownloadImageRequest;
 import io.stratus.proto.image.v1.DownloadImageResponse;
 import io.stratus.proto.image.v1.Image;
 import io.stratus.proto.image.v1.ImagesGrpc;
+import io.stratus.support.imageio.ImageUploader;
 import io.stratus.proto.image.v1.UploadHeader;
 import io.stratus.proto.image.v1.UploadImageRequest;
 import io.stratus.proto.image.v1.UploadImageResponse;
@@ -128,33 +129,15 @@ final class AgentHarness implements AutoCloseable {
   Image seedBaseImage(long size, long seed) throws Exception {
     Image image = images().createImage(CreateImageRequest.newBuilder().setName("base")
         .setDiskFormat("raw").setContainerFormat("bare").build()).getImage();
-    CompletableFuture<UploadImageResponse> done = new CompletableFuture<>();
-    StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(gatewayChannel).uploadImage(
-        new StreamObserver<>() {
-          @Override
-          public void onNext(UploadImageResponse value) {
-            done.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            done.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
-    out.onNext(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
-        .setImageId(image.getId()).setUploadId("seed").setVirtualSize(size)).build());
-    Random random = new Random(seed);
-    for (long off = 0; off < size / 2; off += 1 << 20) {
-      byte[] b = new byte[1 << 20];
-      random.nextBytes(b);
-      out.onNext(UploadImageRequest.newBuilder().setData(DataExtent.newBuilder()
-          .setOffset(off).setData(ByteString.copyFrom(b))).build());
+    try (ImageUploader out = ImageUploader.start(gatewayChannel, image.getId(), "seed", size, 0)) {
+      Random random = new Random(seed);
+      for (long off = 0; off < size / 2; off += 1 << 20) {
+        byte[] b = new byte[1 << 20];
+        random.nextBytes(b);
+        out.data(off, java.nio.ByteBuffer.wrap(b));
+      }
+      return out.finish(java.time.Duration.ofSeconds(60)).getImage();
     }
-    out.onCompleted();
-    return done.get(60, TimeUnit.SECONDS).getImage();
   }
 
   /** Downloads an image into a sparse raw file. */
@@ -195,6 +178,21 @@ final class AgentHarness implements AutoCloseable {
       }
     }
     return HexFormat.of().formatHex(d.digest());
+  }
+
+  /**
+   * The image content digest of a raw file, computed naively (every 4 MiB chunk read and
+   * hashed, zeros included), independently of the gateway's code: {@code sha256-4m:HEX}.
+   */
+  static String contentDigest(Path file) throws Exception {
+    MessageDigest outer = MessageDigest.getInstance("SHA-256");
+    try (var in = Files.newInputStream(file)) {
+      byte[] chunk;
+      while ((chunk = in.readNBytes(4 << 20)).length > 0) {
+        outer.update(MessageDigest.getInstance("SHA-256").digest(chunk));
+      }
+    }
+    return "sha256-4m:" + HexFormat.of().formatHex(outer.digest());
   }
 
   static String run(String... cmd) throws Exception {

@@ -18,6 +18,9 @@ import java.util.Map;
  * @param cephPool pool that holds images (rbd backend)
  * @param maxConcurrentUploads uploads in progress at once; more get RESOURCE_EXHAUSTED
  * @param maxExtentBytes largest data extent accepted (and sent on download)
+ * @param backgroundChecksums whether md5 and sha512 are filled in after activation
+ *     ({@code checksums=background}, the default) or never ({@code off}); stores that
+ *     compute their own (Glance) are not affected
  */
 public record GatewayConfig(
     String listenHost,
@@ -29,7 +32,8 @@ public record GatewayConfig(
     Path cephConf,
     String cephPool,
     int maxConcurrentUploads,
-    int maxExtentBytes) {
+    int maxExtentBytes,
+    boolean backgroundChecksums) {
 
   public static final int DEFAULT_PORT = 9292;
   public static final int DEFAULT_MAX_EXTENT = 4 << 20;
@@ -37,7 +41,7 @@ public record GatewayConfig(
 
   /** Reads file keys ({@code listen.host}, {@code port}, {@code backend}, {@code fs.dir},
    * {@code glance.url}, {@code glance.token}, {@code ceph.conf}, {@code ceph.pool}, {@code
-   * uploads.max}, {@code extent.max.bytes}) overlaid with {@code STRATUS_GATEWAY_*}. */
+   * uploads.max}, {@code extent.max.bytes}, {@code checksums}) overlaid with {@code STRATUS_GATEWAY_*}. */
   public static GatewayConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("image-gateway", ENV_PREFIX, file, env));
   }
@@ -56,9 +60,10 @@ public record GatewayConfig(
     String cephPool = s.string("ceph.pool", "images");
     int uploads = s.integer("uploads.max", 16, 1, 1024);
     int extent = s.integer("extent.max.bytes", DEFAULT_MAX_EXTENT, 4096, 16 << 20);
+    String checksums = s.oneOf("checksums", "background", List.of("background", "off"));
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
-        cephPool, uploads, extent);
+        cephPool, uploads, extent, checksums.equals("background"));
   }
 }

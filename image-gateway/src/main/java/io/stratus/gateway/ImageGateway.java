@@ -7,6 +7,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.stratus.gateway.api.ImagesService;
+import io.stratus.gateway.checksum.ChecksumFiller;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.support.grpc.GracefulShutdown;
@@ -26,21 +27,27 @@ public final class ImageGateway implements AutoCloseable {
   private final Server server;
   private final ImageBackend backend;
   private final HealthStatusManager health;
+  private final ChecksumFiller checksums;
 
-  private ImageGateway(Server server, ImageBackend backend, HealthStatusManager health) {
+  private ImageGateway(Server server, ImageBackend backend, HealthStatusManager health,
+      ChecksumFiller checksums) {
     this.server = server;
     this.backend = backend;
     this.health = health;
+    this.checksums = checksums;
   }
 
   /** Serves {@code backend}; the gateway owns it from now on and closes it. */
   public static ImageGateway start(GatewayConfig config, ServerBuilder<?> builder,
       ImageBackend backend) throws IOException {
     HealthStatusManager health = new HealthStatusManager();
+    ChecksumFiller checksums = config.backgroundChecksums() && !backend.computesChecksums()
+        ? new ChecksumFiller(backend) : null;
     Server server = builder
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
-        .addService(new ImagesService(backend, config.maxConcurrentUploads(), config.maxExtentBytes()))
+        .addService(new ImagesService(backend, config.maxConcurrentUploads(), config.maxExtentBytes(),
+            checksums))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(ProtoReflectionService.newInstance())
@@ -48,8 +55,12 @@ public final class ImageGateway implements AutoCloseable {
         .start();
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(ImagesGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    LOG.info("image-gateway serving; port={} backend={}", server.getPort(), backend.info().backend());
-    return new ImageGateway(server, backend, health);
+    if (checksums != null) {
+      checksums.recoverPending();
+    }
+    LOG.info("image-gateway serving; port={} backend={} backgroundChecksums={}", server.getPort(),
+        backend.info().backend(), checksums != null);
+    return new ImageGateway(server, backend, health, checksums);
   }
 
   public int port() {
@@ -64,6 +75,9 @@ public final class ImageGateway implements AutoCloseable {
   public void close() throws InterruptedException, IOException {
     health.enterTerminalState();
     GracefulShutdown.stop(server, SHUTDOWN_GRACE);
+    if (checksums != null) {
+      checksums.close();
+    }
     backend.close();
     LOG.info("image-gateway stopped");
   }

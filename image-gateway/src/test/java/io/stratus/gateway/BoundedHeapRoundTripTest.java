@@ -65,6 +65,8 @@ class BoundedHeapRoundTripTest {
     return new Iterator<>() {
       int state = -1;  // -1 header, then 2 per extent (data, hole), then trailer
       boolean done;
+      final java.util.zip.CRC32C chain = new java.util.zip.CRC32C();
+      long dataBytes;
 
       @Override
       public boolean hasNext() {
@@ -85,8 +87,11 @@ class BoundedHeapRoundTripTest {
             byte[] b = chunk(off);
             md5.update(b);
             sha512.update(b);
-            return UploadImageRequest.newBuilder().setData(DataExtent.newBuilder()
-                .setOffset(off).setData(ByteString.copyFrom(b))).build();
+            UploadImageRequest data = TestImage.data(off, ByteString.copyFrom(b));
+            chain.update(java.nio.ByteBuffer.allocate(20).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putLong(off).putLong(b.length).putInt(data.getData().getCrc32C()).flip());
+            dataBytes += b.length;
+            return data;
           }
           long hole = Math.min(STRIDE, SIZE - off) - CHUNK;
           for (long left = hole; left > 0; left -= zeros.length) {
@@ -98,8 +103,7 @@ class BoundedHeapRoundTripTest {
         }
         done = true;
         return UploadImageRequest.newBuilder().setTrailer(UploadTrailer.newBuilder()
-            .setMd5(HexFormat.of().formatHex(md5.digest()))
-            .setSha512(HexFormat.of().formatHex(sha512.digest()))).build();
+            .setExtentsCrc32C((int) chain.getValue()).setDataBytes(dataBytes)).build();
       }
     };
   }
@@ -157,7 +161,7 @@ class BoundedHeapRoundTripTest {
           });
       UploadImageResponse r = done.get(600, TimeUnit.SECONDS);
       assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
-      String expected = r.getImage().getOsHashValue();
+      String expected = HexFormat.of().formatHex(sha512.digest());
 
       MessageDigest back = MessageDigest.getInstance("SHA-512");
       byte[] zeros = new byte[1 << 20];

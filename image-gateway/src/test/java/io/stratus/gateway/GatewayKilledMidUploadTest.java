@@ -115,11 +115,11 @@ class GatewayKilledMidUploadTest {
         }
       }
       UploadCall resumed = UploadCall.open(channel, 0);
-      rest.forEach(resumed.out::onNext);
+      TestImage.retrailed(rest).forEach(resumed.out::onNext);
       resumed.out.onCompleted();
       var active = resumed.result.get(120, TimeUnit.SECONDS).getImage();
       assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, active.getStatus());
-      assertEquals(content.sha512(), active.getOsHashValue());
+      assertEquals(content.contentDigest(), active.getContentDigest());
 
       images.deleteImage(DeleteImageRequest.newBuilder().setImageId(id).build());
       assertEquals(List.of(), storeFiles(), "nothing left behind");

@@ -101,7 +101,8 @@ class GlanceStoreTest extends ImageStoreContract {
     TestImage content = new TestImage(12L << 20).data(0, 9_000_000, 71).data(10L << 20, 1 << 20, 72);
     var r = upload(content.messages(image.getId(), "u", 3_000_000, true));
     assertEquals(io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
-    assertEquals(content.md5(), r.getImage().getChecksum());
+    assertEquals(content.md5(), r.getImage().getChecksum(), "Glance's own md5, at once");
+    assertEquals(content.contentDigest(), r.getImage().getContentDigest());
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     downloadInto(image.getId(), out);
     assertEquals(content.sha512(), HexFormat.of().formatHex(
@@ -265,7 +266,7 @@ class GlanceStoreTest extends ImageStoreContract {
         "bare", "", "private", 0, 0, Map.of()));
     UploadSink sink = backend.beginUpload(record, "u", 4096, 0);
     sink.data(0, ByteBuffer.wrap(new byte[] {1, 2, 3}));
-    var active = sink.commit(4096, "", "");
+    var active = sink.commit(4096, "", false);
     assertEquals(ImageStatus.ACTIVE, active.status());
     assertEquals(4096, active.size());
     var e = assertThrows(ApiException.class, () -> backend.beginUpload(active, "u2", 4096, 0));

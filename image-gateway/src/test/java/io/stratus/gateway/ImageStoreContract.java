@@ -14,6 +14,7 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.stratus.gateway.store.ImageBackend;
+import io.stratus.proto.image.v1.ActivateEmptyImageRequest;
 import io.stratus.proto.image.v1.CreateImageRequest;
 import io.stratus.proto.image.v1.DataExtent;
 import io.stratus.proto.image.v1.DeleteImageRequest;
@@ -165,6 +166,21 @@ public abstract class ImageStoreContract {
     return (StatusRuntimeException) e.getCause();
   }
 
+  /**
+   * The image once the gateway filled md5 and sha512 in the background (at once for a
+   * store that computes its own); fails if that takes longer than a minute.
+   */
+  protected Image awaitChecksums(String id) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    Image i = get(id);
+    while (i.getPropertiesMap().containsKey("stratus_checksum_pending")) {
+      assertTrue(System.nanoTime() < deadline, "checksums of image " + id + " still pending");
+      Thread.sleep(20);
+      i = get(id);
+    }
+    return i;
+  }
+
   /** Downloads and rebuilds the whole content; returns its sha512 and the zero-extent bytes. */
   protected long[] downloadInto(String id, ByteArrayOutputStream content) throws Exception {
     Iterator<DownloadImageResponse> it = images().downloadImage(
@@ -176,6 +192,10 @@ public abstract class ImageStoreContract {
       var m = it.next();
       if (m.hasData()) {
         assertEquals(pos, m.getData().getOffset(), "extents arrive in order without gaps");
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(m.getData().getData().asReadOnlyByteBuffer());
+        assertTrue(m.getData().hasCrc32C(), "every data extent carries its crc32c");
+        assertEquals((int) crc.getValue(), m.getData().getCrc32C(), "crc32c at " + pos);
         m.getData().getData().writeTo(content);
         pos += m.getData().getData().size();
       } else {
@@ -231,7 +251,8 @@ public abstract class ImageStoreContract {
   }
 
   @Test
-  void sparseUploadBecomesActiveWithTheContentsDigestsAndDownloadsIdentically() throws Exception {
+  void sparseUploadBecomesActiveWithItsContentDigestThenChecksumsAndDownloadsIdentically()
+      throws Exception {
     Image image = create("sparse");
     TestImage content = new TestImage(24L << 20)
         .data(0, 3 << 20, 1)
@@ -240,8 +261,17 @@ public abstract class ImageStoreContract {
     UploadImageResponse r = upload(content.messages(image.getId(), "u1", CHUNK, true));
     assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
     assertEquals(content.dataBytes(), r.getBytesReceived(), "holes were never sent as bytes");
-    Image active = get(image.getId());
+    assertEquals(content.contentDigest(), r.getImage().getContentDigest());
+    assertFalse(r.getImage().getPropertiesMap().containsKey("stratus_content_digest"),
+        "the content digest is a field, not a property");
+    if (!backend.computesChecksums()) {
+      assertEquals("true", r.getImage().getPropertiesMap().get("stratus_checksum_pending"),
+          "active before md5 and sha512: they are computed after");
+      assertEquals("", r.getImage().getChecksum());
+    }
+    Image active = awaitChecksums(image.getId());
     assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, active.getStatus());
+    assertEquals(content.contentDigest(), active.getContentDigest());
     assertEquals(content.md5(), active.getChecksum());
     assertEquals("sha512", active.getOsHashAlgo());
     assertEquals(content.sha512(), active.getOsHashValue());
@@ -259,13 +289,58 @@ public abstract class ImageStoreContract {
     TestImage content = new TestImage(0);
     UploadImageResponse r = upload(content.messages(image.getId(), "u-empty", CHUNK, true));
     assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
-    Image active = get(image.getId());
+    assertEquals(content.contentDigest(), r.getImage().getContentDigest());
+    Image active = awaitChecksums(image.getId());
     assertEquals(0, active.getVirtualSize());
     assertEquals(0, active.getSize());
     assertEquals("d41d8cd98f00b204e9800998ecf8427e", active.getChecksum(), "md5 of nothing");
     ByteArrayOutputStream downloaded = new ByteArrayOutputStream();
     assertEquals(0, downloadInto(image.getId(), downloaded)[0]);
     assertEquals(0, downloaded.size());
+  }
+
+  @Test
+  void activateEmptyImageNeedsNoUploadStream() throws Exception {
+    Image image = create("activate-empty");
+    Image active = images().activateEmptyImage(ActivateEmptyImageRequest.newBuilder()
+        .setImageId(image.getId()).build()).getImage();
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, active.getStatus());
+    assertEquals(0, active.getSize());
+    assertEquals(new TestImage(0).contentDigest(), active.getContentDigest());
+    assertEquals("d41d8cd98f00b204e9800998ecf8427e", awaitChecksums(image.getId()).getChecksum());
+
+    var again = assertThrows(StatusRuntimeException.class, () -> images().activateEmptyImage(
+        ActivateEmptyImageRequest.newBuilder().setImageId(image.getId()).build()));
+    assertEquals(Status.Code.FAILED_PRECONDITION, again.getStatus().getCode());
+    assertEquals("image " + image.getId() + " is active, not queued; it cannot take an upload",
+        again.getStatus().getDescription());
+    var badId = assertThrows(StatusRuntimeException.class, () -> images().activateEmptyImage(
+        ActivateEmptyImageRequest.newBuilder().setImageId("../x").build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, badId.getStatus().getCode());
+    assertEquals("header.image_id: '../x' is not a UUID", badId.getStatus().getDescription());
+    var missing = assertThrows(StatusRuntimeException.class, () -> images().activateEmptyImage(
+        ActivateEmptyImageRequest.newBuilder().setImageId(UUID.randomUUID().toString()).build()));
+    assertEquals(Status.Code.NOT_FOUND, missing.getStatus().getCode());
+  }
+
+  @Test
+  void theGatewaysOwnPropertiesCannotBeSetOrRemovedByClients() {
+    Image image = create("reserved-props");
+    var set = assertThrows(StatusRuntimeException.class, () -> images().updateImage(
+        UpdateImageRequest.newBuilder().setImageId(image.getId())
+            .putSetProperties("stratus_checksum_pending", "false").build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, set.getStatus().getCode());
+    assertEquals("set_properties.stratus_checksum_pending: properties named stratus_* are set by"
+        + " the image-gateway only", set.getStatus().getDescription());
+    var remove = assertThrows(StatusRuntimeException.class, () -> images().updateImage(
+        UpdateImageRequest.newBuilder().setImageId(image.getId())
+            .addRemoveProperties("stratus_content_digest").build()));
+    assertEquals("remove_properties.stratus_content_digest: properties named stratus_* are set"
+        + " by the image-gateway only", remove.getStatus().getDescription());
+    var create = assertThrows(StatusRuntimeException.class, () -> images().createImage(
+        CreateImageRequest.newBuilder().setName("x").putProperties("stratus_content_digest", "x")
+            .build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, create.getStatus().getCode());
   }
 
   @Test
@@ -334,22 +409,80 @@ public abstract class ImageStoreContract {
     assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
     assertEquals("image " + image.getId() + " is active, not queued; it cannot take an upload",
         e.getStatus().getDescription());
-    assertEquals(content.sha512(), get(image.getId()).getOsHashValue());
+    assertEquals(content.contentDigest(), get(image.getId()).getContentDigest());
   }
 
   @Test
-  void digestsThatDifferFromTheUploadersKillTheImage() throws Exception {
+  void aContentDigestThatDiffersFromTheUploadersKillsTheImage() throws Exception {
     Image image = create("corrupt");
     TestImage content = new TestImage(2L << 20).data(0, 1 << 20, 13);
     List<UploadImageRequest> messages = new ArrayList<>(content.messages(image.getId(), "u", CHUNK, false));
-    messages.add(UploadImageRequest.newBuilder().setTrailer(UploadTrailer.newBuilder()
-        .setSha512("00".repeat(64))).build());
+    var trailer = TestImage.trailerFor(messages).getTrailer().toBuilder()
+        .setContentDigest("sha256-4m:" + "00".repeat(32));
+    messages.add(UploadImageRequest.newBuilder().setTrailer(trailer).build());
+    assertKilled(image, uploadFails(messages), "content digest sha256-4m:" + "00".repeat(32)
+        + " sent by the uploader differs from " + content.contentDigest() + " received");
+  }
+
+  @Test
+  void anExtentCorruptedOnTheWayKillsTheImageBeforeItIsStored() throws Exception {
+    Image image = create("bit-flip");
+    TestImage content = new TestImage(4L << 20).data(0, 2 << 20, 17);
+    List<UploadImageRequest> messages = new ArrayList<>(content.messages(image.getId(), "u", CHUNK, true));
+    var second = messages.get(2).getData();
+    byte[] flipped = second.getData().toByteArray();
+    flipped[12345] ^= 0x10;
+    messages.set(2, UploadImageRequest.newBuilder().setData(second.toBuilder()
+        .setData(ByteString.copyFrom(flipped))).build());
     var e = uploadFails(messages);
+    assertKilled(image, e, "the data extent at 1048576 (1048576 bytes) arrived with crc32c");
+  }
+
+  @Test
+  void anExtentLostOnTheWayIsCaughtByTheTrailer() throws Exception {
+    Image image = create("lost-extent");
+    TestImage content = new TestImage(4L << 20).data(0, 3 << 20, 19);
+    List<UploadImageRequest> messages = new ArrayList<>(content.messages(image.getId(), "u", CHUNK, true));
+    messages.remove(2);  // the trailer still counts it
+    assertKilled(image, uploadFails(messages), "the uploader sent 3145728 data bytes, 2097152 arrived");
+
+    Image moved = create("moved-extent");
+    List<UploadImageRequest> shifted = new ArrayList<>(content.messages(moved.getId(), "u", CHUNK, true));
+    var last = shifted.get(3).getData();
+    // Same bytes and crc, same total, but stored 1 MiB further: only the extent chain shows it.
+    shifted.set(3, UploadImageRequest.newBuilder().setData(last.toBuilder()
+        .setOffset(last.getOffset() + (1 << 20))).build());
+    assertKilled(moved, uploadFails(shifted),
+        "the list of extents the uploader sent differs from the one received");
+  }
+
+  private void assertKilled(Image image, StatusRuntimeException e, String why) throws Exception {
     assertEquals(Status.Code.DATA_LOSS, e.getStatus().getCode());
-    assertTrue(e.getStatus().getDescription().contains("was killed"), e.getStatus().getDescription());
+    assertTrue(e.getStatus().getDescription().startsWith(why), e.getStatus().getDescription());
+    assertTrue(e.getStatus().getDescription().endsWith("image " + image.getId() + " was killed"),
+        e.getStatus().getDescription());
     Image after = images().getImage(GetImageRequest.newBuilder().setImageId(image.getId()).build()).getImage();
     assertEquals(ImageStatus.IMAGE_STATUS_KILLED, after.getStatus());
     assertEquals(0, backend.storedBytes(image.getId()));
+  }
+
+  @Test
+  void dataWithoutItsCrcOrAnUploadWithoutTrailerIsRefusedNamingTheField() throws Exception {
+    Image image = create("no-crc");
+    TestImage content = new TestImage(2L << 20).data(0, 1 << 20, 23);
+    List<UploadImageRequest> messages = new ArrayList<>(content.messages(image.getId(), "u", CHUNK, true));
+    messages.set(1, UploadImageRequest.newBuilder().setData(messages.get(1).getData().toBuilder()
+        .clearCrc32C()).build());
+    var noCrc = uploadFails(messages);
+    assertEquals(Status.Code.INVALID_ARGUMENT, noCrc.getStatus().getCode());
+    assertEquals("data.crc32c: is required (CRC32C of data)", noCrc.getStatus().getDescription());
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+
+    var noTrailer = uploadFails(content.messages(image.getId(), "u2", CHUNK, false));
+    assertEquals(Status.Code.INVALID_ARGUMENT, noTrailer.getStatus().getCode());
+    assertEquals("trailer: the upload ended without its trailer", noTrailer.getStatus().getDescription());
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+    assertEquals(0, backend.storedBytes(image.getId()), "partial data was removed");
   }
 
   @Test
@@ -382,7 +515,7 @@ public abstract class ImageStoreContract {
         Image image = create("concurrent-" + n);
         TestImage content = TestImage.halfSparse(8L << 20, 1 << 20, 100 + n);
         upload(content.messages(image.getId(), "u", CHUNK, true));
-        return content.sha512().equals(get(image.getId()).getOsHashValue());
+        return content.contentDigest().equals(get(image.getId()).getContentDigest());
       }));
     }
     for (Future<Boolean> f : results) {
@@ -422,7 +555,7 @@ public abstract class ImageStoreContract {
   void downloadSendsTheSameBytesInOrder() throws Exception {
     Image image = create("dense");
     TestImage content = new TestImage(3L << 20).data(0, 3 << 20, 21);
-    upload(content.messages(image.getId(), "u", CHUNK, false));
+    upload(content.messages(image.getId(), "u", CHUNK, true));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     downloadInto(image.getId(), out);
     assertArrayEquals(content.runs.get(0).bytes(), out.toByteArray());

@@ -6,15 +6,19 @@ import io.stratus.proto.image.v1.UploadHeader;
 import io.stratus.proto.image.v1.UploadImageRequest;
 import io.stratus.proto.image.v1.UploadTrailer;
 import io.stratus.proto.image.v1.ZeroExtent;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.zip.CRC32C;
 
 /**
- * Content for upload tests: data runs at offsets, everything else a hole, with the md5 and
- * sha512 of the whole guest-visible content computed independently of the gateway.
+ * Content for upload tests: data runs at offsets, everything else a hole, with the md5,
+ * sha512 and chunked content digest of the whole guest-visible content computed here
+ * naively (every byte, zeros included), independently of the gateway's code.
  */
 final class TestImage {
   record Run(long offset, byte[] bytes) {}
@@ -53,6 +57,29 @@ final class TestImage {
 
   String sha512() {
     return digest("SHA-512");
+  }
+
+  /** {@code sha256-4m:HEX}: SHA-256 over the SHA-256 of every 4 MiB chunk, computed naively. */
+  String contentDigest() {
+    try {
+      int chunk = 4 << 20;
+      MessageDigest outer = MessageDigest.getInstance("SHA-256");
+      for (long start = 0; start < virtualSize; start += chunk) {
+        byte[] bytes = new byte[(int) Math.min(chunk, virtualSize - start)];
+        for (Run r : runs) {
+          long from = Math.max(start, r.offset());
+          long to = Math.min(start + bytes.length, r.offset() + r.bytes().length);
+          if (from < to) {
+            System.arraycopy(r.bytes(), (int) (from - r.offset()), bytes, (int) (from - start),
+                (int) (to - from));
+          }
+        }
+        outer.update(MessageDigest.getInstance("SHA-256").digest(bytes));
+      }
+      return "sha256-4m:" + HexFormat.of().formatHex(outer.digest());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private String digest(String algo) {
@@ -98,16 +125,46 @@ final class TestImage {
       }
       for (int i = 0; i < r.bytes().length; i += chunk) {
         int n = Math.min(chunk, r.bytes().length - i);
-        out.add(UploadImageRequest.newBuilder().setData(DataExtent.newBuilder()
-            .setOffset(r.offset() + i).setData(ByteString.copyFrom(r.bytes(), i, n))).build());
+        out.add(data(r.offset() + i, ByteString.copyFrom(r.bytes(), i, n)));
       }
       pos = r.offset() + r.bytes().length;
     }
     if (trailer) {
-      out.add(UploadImageRequest.newBuilder().setTrailer(UploadTrailer.newBuilder()
-          .setMd5(md5()).setSha512(sha512())).build());
+      out.add(trailerFor(out));
     }
     return out;
+  }
+
+  /** A data extent with its crc32c. */
+  static UploadImageRequest data(long offset, ByteString bytes) {
+    CRC32C crc = new CRC32C();
+    crc.update(bytes.asReadOnlyByteBuffer());
+    return UploadImageRequest.newBuilder().setData(DataExtent.newBuilder().setOffset(offset)
+        .setData(bytes).setCrc32C((int) crc.getValue())).build();
+  }
+
+  /** {@code messages} with their trailer (if any) replaced by one that matches them. */
+  static List<UploadImageRequest> retrailed(List<UploadImageRequest> messages) {
+    List<UploadImageRequest> out = new ArrayList<>(messages.stream().filter(m -> !m.hasTrailer()).toList());
+    out.add(trailerFor(out));
+    return out;
+  }
+
+  /** The trailer that matches the data extents among {@code sent}, computed independently. */
+  static UploadImageRequest trailerFor(List<UploadImageRequest> sent) {
+    CRC32C chain = new CRC32C();
+    long bytes = 0;
+    for (UploadImageRequest m : sent) {
+      if (m.hasData()) {
+        ByteBuffer rec = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN);
+        rec.putLong(m.getData().getOffset()).putLong(m.getData().getData().size())
+            .putInt(m.getData().getCrc32C()).flip();
+        chain.update(rec);
+        bytes += m.getData().getData().size();
+      }
+    }
+    return UploadImageRequest.newBuilder().setTrailer(UploadTrailer.newBuilder()
+        .setExtentsCrc32C((int) chain.getValue()).setDataBytes(bytes)).build();
   }
 
   static UploadImageRequest zero(long offset, long length) {

@@ -1,27 +1,25 @@
 package io.stratus.agent.disk;
 
-import io.stratus.support.digest.ContentDigests;
-import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Channel;
-import io.stratus.agent.images.GatewayUpload;
 import io.stratus.agent.ops.TaskContext;
-import io.stratus.proto.image.v1.DataExtent;
-import io.stratus.proto.image.v1.UploadHeader;
-import io.stratus.proto.image.v1.UploadImageRequest;
 import io.stratus.proto.image.v1.UploadImageResponse;
-import io.stratus.proto.image.v1.UploadTrailer;
-import io.stratus.proto.image.v1.ZeroExtent;
+import io.stratus.support.imageio.ImageUploader;
 import java.io.IOException;
+import java.time.Duration;
 
 /**
  * Streams a point-in-time disk to the image-gateway: reads the plan's data extents in
  * parallel, sends them in order as data extents and the gaps as zero extents (holes are
- * never sent), computes md5 + sha512 of the guest-visible content on the way and sends
- * them in the trailer. No temp file; memory bounded by the reader's window.
+ * never sent), each with its CRC32C, through the shared {@link ImageUploader}. The gateway
+ * verifies every extent and computes the content digest; nothing here costs more than the
+ * data read. No temp file; memory bounded by the reader's window.
  */
 public final class SnapshotStreamer {
   /** What was sent. */
-  public record Sent(UploadImageResponse response, long bytesSent, String md5, String sha512) {}
+  public record Sent(UploadImageResponse response, long bytesSent) {}
+
+  /** How long the gateway may take to confirm an upload once every byte was sent. */
+  private static final Duration FINISH_TIMEOUT = Duration.ofMinutes(10);
 
   private final Channel gateway;
   private final int threads;
@@ -45,42 +43,21 @@ public final class SnapshotStreamer {
    */
   public Sent upload(String imageId, String uploadId, DiskReader reader, long virtualSize,
       long expectedData, TaskContext ctx) throws IOException, InterruptedException {
-    GatewayUpload upload = new GatewayUpload(gateway);
-    long sent = 0;
-    long total = expectedData;
-    boolean finished = false;
-    try (ContentDigests digest = new ContentDigests()) {
-      upload.send(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
-          .setImageId(imageId).setUploadId(uploadId).setVirtualSize(virtualSize)
-          .setDiskFormat("raw")).build());
+    try (ImageUploader upload = ImageUploader.start(gateway, imageId, uploadId, virtualSize, 0)) {
       DiskReader.Piece p;
       while ((p = reader.next()) != null) {
         ctx.checkCancelled();
         DiskExtent e = p.extent();
         if (p.data() == null) {
-          digest.zeros(e.length());
-          upload.send(UploadImageRequest.newBuilder().setZero(ZeroExtent.newBuilder()
-              .setOffset(e.offset()).setLength(e.length())).build());
+          upload.zero(e.offset(), e.length());
         } else {
-          digest.data(p.data());
-          upload.send(UploadImageRequest.newBuilder().setData(DataExtent.newBuilder()
-              .setOffset(e.offset()).setData(UnsafeByteOperations.unsafeWrap(p.data()))).build());
-          sent += e.length();
-          ctx.progress(sent, total);
+          upload.data(e.offset(), p.data());
+          ctx.progress(upload.dataBytes(), expectedData);
         }
       }
-      String md5 = digest.md5Hex();
-      String sha512 = digest.sha512Hex();
-      upload.send(UploadImageRequest.newBuilder().setTrailer(UploadTrailer.newBuilder()
-          .setMd5(md5).setSha512(sha512)).build());
-      UploadImageResponse r = upload.finish(600);
-      finished = true;
-      ctx.progress(total, total);
-      return new Sent(r, sent, md5, sha512);
-    } finally {
-      if (!finished) {
-        upload.cancel("snapshot upload stopped");
-      }
+      UploadImageResponse r = upload.finish(FINISH_TIMEOUT);
+      ctx.progress(expectedData, expectedData);
+      return new Sent(r, upload.dataBytes());
     }
   }
 }

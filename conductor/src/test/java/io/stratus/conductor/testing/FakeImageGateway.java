@@ -179,48 +179,17 @@ public class FakeImageGateway extends ImagesGrpc.ImagesImplBase {
     out.onCompleted();
   }
 
-  /**
-   * Takes only empty uploads (header with virtual_size 0, then the trailer): the agents'
-   * byte streams are simulated with {@link #activate}. An empty upload activates the image
-   * with size 0, as the real gateway does.
-   */
+  /** Activates a queued image with size 0, as the real gateway does. */
   @Override
-  public StreamObserver<io.stratus.proto.image.v1.UploadImageRequest> uploadImage(
-      StreamObserver<io.stratus.proto.image.v1.UploadImageResponse> out) {
-    return new StreamObserver<>() {
-      private String imageId;
-
-      @Override
-      public void onNext(io.stratus.proto.image.v1.UploadImageRequest m) {
-        if (m.hasHeader()) {
-          if (m.getHeader().getVirtualSize() != 0) {
-            fail(Status.UNIMPLEMENTED.withDescription("the stand-in takes only empty uploads"));
-            return;
-          }
-          imageId = m.getHeader().getImageId();
-        } else if (m.hasTrailer() && imageId != null) {
-          try {
-            Image image = activate(imageId, 0, m.getTrailer().getMd5(), m.getTrailer().getSha512());
-            out.onNext(io.stratus.proto.image.v1.UploadImageResponse.newBuilder().setImage(image).build());
-            out.onCompleted();
-          } catch (StatusRuntimeException e) {
-            out.onError(e);
-          }
-          imageId = null;
-        }
-      }
-
-      private void fail(Status status) {
-        imageId = null;
-        out.onError(status.asRuntimeException());
-      }
-
-      @Override
-      public void onError(Throwable t) {}
-
-      @Override
-      public void onCompleted() {}
-    };
+  public void activateEmptyImage(io.stratus.proto.image.v1.ActivateEmptyImageRequest r,
+      StreamObserver<io.stratus.proto.image.v1.ActivateEmptyImageResponse> out) {
+    try {
+      Image image = activate(r.getImageId(), 0, "", "");
+      out.onNext(io.stratus.proto.image.v1.ActivateEmptyImageResponse.newBuilder().setImage(image).build());
+      out.onCompleted();
+    } catch (StatusRuntimeException e) {
+      out.onError(e);
+    }
   }
 
   // ---------------------------------------------------------------- test helpers

@@ -49,17 +49,25 @@ class ImageDownloadTest {
       byte[] chunk = new byte[MIB];
       random.nextBytes(chunk);
       System.arraycopy(chunk, 0, content, offset, MIB);
+      java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+      crc.update(chunk);
       extents.add(DownloadImageResponse.newBuilder().setData(DataExtent.newBuilder()
-          .setOffset(offset).setData(ByteString.copyFrom(chunk))).build());
+          .setOffset(offset).setData(ByteString.copyFrom(chunk)).setCrc32C((int) crc.getValue()))
+          .build());
       if (offset == MIB) {
         extents.add(zero(2 * MIB, 4 * MIB));
       }
     }
     extents.add(zero(7 * MIB, MIB));
-    String sha512 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-512").digest(content));
+    // The content digest, naively: SHA-256 over the SHA-256 of each 4 MiB chunk.
+    MessageDigest outer = MessageDigest.getInstance("SHA-256");
+    for (int at = 0; at < SIZE; at += 4 * MIB) {
+      outer.update(MessageDigest.getInstance("SHA-256").digest(
+          java.util.Arrays.copyOfRange(content, at, Math.min(SIZE, at + 4 * MIB))));
+    }
     cloud.images.images.put("img-d", Image.newBuilder()
-        .setId("img-d").setStatus(ImageStatus.IMAGE_STATUS_ACTIVE)
-        .setVirtualSize(SIZE).setOsHashAlgo("sha512").setOsHashValue(sha512).build());
+        .setId("img-d").setName("img-d").setStatus(ImageStatus.IMAGE_STATUS_ACTIVE).setVirtualSize(SIZE)
+        .setContentDigest("sha256-4m:" + HexFormat.of().formatHex(outer.digest())).build());
     cloud.images.extents.put("img-d", extents);
   }
 
@@ -69,7 +77,7 @@ class ImageDownloadTest {
   }
 
   @Test
-  void writesASparseFileWithTheImagesSha512() throws Exception {
+  void writesASparseFileWithTheImagesContentDigest() throws Exception {
     Path file = dir.resolve("disk.raw");
 
     FakeCloud.Result r = cloud.run("image", "download", "img-d", "--file", file.toString());
@@ -86,16 +94,38 @@ class ImageDownloadTest {
   }
 
   @Test
-  void aWrongSha512FailsAndKeepsNoFile() throws Exception {
+  void aWrongContentDigestFailsAndKeepsNoFile() throws Exception {
     Image image = cloud.images.images.get("img-d");
-    cloud.images.images.put("img-d", image.toBuilder().setOsHashValue("00".repeat(64)).build());
+    cloud.images.images.put("img-d", image.toBuilder().setContentDigest("sha256-4m:" + "00".repeat(32))
+        .build());
     Path file = dir.resolve("disk.raw");
 
     FakeCloud.Result r = cloud.run("image", "download", "img-d", "--file", file.toString());
 
     assertEquals(1, r.code());
     String last = r.err().lines().reduce((a, b) -> b).orElseThrow();
-    assertTrue(last.startsWith("error: sha512 mismatch for image img-d: downloaded "), r.err());
+    assertTrue(last.startsWith("error: image img-d: content digest sha256-4m:"), r.err());
+    assertTrue(last.endsWith("differs from the record's sha256-4m:" + "00".repeat(32)
+        + " (nothing was kept)"), r.err());
+    assertFalse(Files.exists(file));
+    assertFalse(Files.exists(dir.resolve("disk.raw.part")));
+  }
+
+  @Test
+  void anExtentThatFailsItsCrcFailsAndKeepsNoFile() throws Exception {
+    List<DownloadImageResponse> extents = new ArrayList<>(cloud.images.extents.get("img-d"));
+    DataExtent first = extents.get(0).getData();
+    byte[] flipped = first.getData().toByteArray();
+    flipped[7] ^= 1;
+    extents.set(0, DownloadImageResponse.newBuilder().setData(first.toBuilder()
+        .setData(ByteString.copyFrom(flipped))).build());
+    cloud.images.extents.put("img-d", extents);
+    Path file = dir.resolve("disk.raw");
+
+    FakeCloud.Result r = cloud.run("image", "download", "img-d", "--file", file.toString());
+
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains("DATA_LOSS: image img-d: extent at 0 failed its crc32c"), r.err());
     assertFalse(Files.exists(file));
     assertFalse(Files.exists(dir.resolve("disk.raw.part")));
   }

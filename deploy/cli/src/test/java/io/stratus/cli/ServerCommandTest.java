@@ -121,11 +121,34 @@ class ServerCommandTest {
 
   @Test
   void notFoundIsOneLineOnStderrAndExitOne() {
-    FakeCloud.Result r = cloud.run("server", "show", "123");
+    String id = "33333333-3333-3333-3333-333333333333";
+    FakeCloud.Result r = cloud.run("server", "show", id);
 
     assertEquals(1, r.code());
-    assertEquals("error: NOT_FOUND: server 123 not found\n", r.err());
+    assertEquals("error: NOT_FOUND: server " + id + " not found\n", r.err());
     assertEquals("", r.out());
+  }
+
+  @Test
+  void aServerIsFoundByItsNameAsOpenstackDoes() {
+    FakeCloud.Result r = cloud.run("server", "show", "db", "-f", "json");
+
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("\"id\": \"" + DB.getId() + "\""), r.out());
+  }
+
+  @Test
+  void aNameThatMatchesNothingOrTwoServersIsAClearError() {
+    FakeCloud.Result none = cloud.run("server", "stop", "nope");
+    assertEquals(1, none.code());
+    assertEquals("error: no server with name or id 'nope'\n", none.err());
+
+    Server twin = DB.toBuilder().setId("44444444-4444-4444-4444-444444444444").build();
+    cloud.servers.servers.put(twin.getId(), twin);
+    FakeCloud.Result two = cloud.run("server", "stop", "db");
+    assertEquals(1, two.code());
+    assertEquals("error: more than one server is named 'db': " + DB.getId() + ", " + twin.getId()
+        + "; use an id\n", two.err());
   }
 
   @Test
@@ -141,12 +164,16 @@ class ServerCommandTest {
 
   @Test
   void createSendsTheRootDiskKind() {
+    String cirros = "55555555-5555-5555-5555-555555555555";
+    cloud.images.images.put(cirros, io.stratus.proto.image.v1.Image.newBuilder().setId(cirros)
+        .setName("cirros").build());
     FakeCloud.Result r = cloud.run("server", "create", "--image", "cirros", "--flavor-vcpus", "1",
         "--flavor-ram", "128", "--root-disk", "rbd", "db-1");
 
     assertEquals(0, r.code(), r.err());
     var sent = cloud.servers.createServerRequests.get(cloud.servers.createServerRequests.size() - 1);
     assertEquals(io.stratus.proto.conductor.v1.RootDiskKind.ROOT_DISK_KIND_RBD, sent.getRootDiskKind());
+    assertEquals(cirros, sent.getImageRef(), "the image name was resolved to its id");
     assertTrue(r.out().lines().anyMatch(l -> l.matches("root_disk\\s+rbd")), r.out());
 
     FakeCloud.Result bad = cloud.run("server", "create", "--image", "cirros", "--flavor-vcpus", "1",

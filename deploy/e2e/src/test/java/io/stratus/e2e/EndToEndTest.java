@@ -159,7 +159,7 @@ class EndToEndTest {
         {"1", "error: NOT_FOUND: server " + unknown + " not found", "server", "show", unknown},
         {"1", "error: FAILED_PRECONDITION: cannot start server " + s.getId()
             + " while it is in vm_state active", "server", "start", s.getId()},
-        {"1", "error: INVALID_ARGUMENT: server_id: 'nope' is not a UUID", "server", "stop", "nope"},
+        {"1", "error: no server with name or id 'nope'", "server", "stop", "nope"},
         {"1", "error: INVALID_ARGUMENT: name: must not be empty", "server", "image", "create",
             s.getId(), "--name", " "},
         {"1", "error: PERMISSION_DENIED: the Hosts API is for admins only", "host", "list"},

@@ -20,6 +20,7 @@ import io.stratus.proto.conductor.v1.TaskState;
 import io.stratus.proto.image.v1.CreateImageRequest;
 import io.stratus.proto.image.v1.DataExtent;
 import io.stratus.proto.image.v1.ImagesGrpc;
+import io.stratus.support.imageio.ImageUploader;
 import io.stratus.proto.image.v1.UploadHeader;
 import io.stratus.proto.image.v1.UploadImageRequest;
 import io.stratus.proto.image.v1.UploadImageResponse;
@@ -171,33 +172,15 @@ final class StratusSystem implements AutoCloseable {
     String id = images().createImage(CreateImageRequest.newBuilder().setName("e2e-base")
         .setDiskFormat("raw").setContainerFormat("bare").setOwner("e2e-project").build())
         .getImage().getId();
-    CompletableFuture<UploadImageResponse> done = new CompletableFuture<>();
-    StreamObserver<UploadImageRequest> out = ImagesGrpc.newStub(gatewayChannel).uploadImage(
-        new StreamObserver<>() {
-          @Override
-          public void onNext(UploadImageResponse value) {
-            done.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            done.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
-    out.onNext(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
-        .setImageId(id).setUploadId("seed").setVirtualSize(size)).build());
-    Random random = new Random(size);
-    for (long off = 0; off < size / 2; off += 1 << 20) {
-      byte[] b = new byte[1 << 20];
-      random.nextBytes(b);
-      out.onNext(UploadImageRequest.newBuilder().setData(DataExtent.newBuilder()
-          .setOffset(off).setData(ByteString.copyFrom(b))).build());
+    try (ImageUploader out = ImageUploader.start(gatewayChannel, id, "seed", size, 0)) {
+      Random random = new Random(size);
+      for (long off = 0; off < size / 2; off += 1 << 20) {
+        byte[] b = new byte[1 << 20];
+        random.nextBytes(b);
+        out.data(off, java.nio.ByteBuffer.wrap(b));
+      }
+      out.finish(Duration.ofSeconds(120));
     }
-    out.onCompleted();
-    done.get(120, TimeUnit.SECONDS);
     return id;
   }
 

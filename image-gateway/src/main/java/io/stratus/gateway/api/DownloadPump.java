@@ -8,6 +8,7 @@ import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.store.Extent;
 import io.stratus.gateway.store.ExtentSource;
 import io.stratus.proto.image.v1.DataExtent;
+import io.stratus.support.digest.ExtentChecksums;
 import io.stratus.proto.image.v1.DownloadImageResponse;
 import io.stratus.proto.image.v1.ZeroExtent;
 import java.io.IOException;
@@ -59,7 +60,8 @@ final class DownloadPump {
         }
         call.onNext(switch (e) {
           case Extent.Data d -> DownloadImageResponse.newBuilder().setData(DataExtent.newBuilder()
-              .setOffset(d.offset()).setData(UnsafeByteOperations.unsafeWrap(d.data()))).build();
+              .setOffset(d.offset()).setData(UnsafeByteOperations.unsafeWrap(d.data()))
+              .setCrc32C(ExtentChecksums.crc32c(d.data()))).build();
           case Extent.Zero z -> DownloadImageResponse.newBuilder().setZero(ZeroExtent.newBuilder()
               .setOffset(z.offset()).setLength(z.length())).build();
         });

@@ -2,6 +2,7 @@ package io.stratus.gateway.api;
 
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.stratus.gateway.checksum.ChecksumFiller;
 import io.stratus.gateway.domain.ImageCatalog;
 import io.stratus.gateway.domain.ImageMessages;
 import io.stratus.gateway.domain.ImageRecord;
@@ -10,6 +11,8 @@ import io.stratus.gateway.domain.NewImage;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.RbdDirectImport;
 import io.stratus.gateway.upload.UploadSession;
+import io.stratus.proto.image.v1.ActivateEmptyImageRequest;
+import io.stratus.proto.image.v1.ActivateEmptyImageResponse;
 import io.stratus.proto.image.v1.CreateImageRequest;
 import io.stratus.proto.image.v1.CreateImageResponse;
 import io.stratus.proto.image.v1.DeleteImageRequest;
@@ -44,12 +47,30 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   private final ImageCatalog catalog;
   private final Semaphore uploadSlots;
   private final int maxExtentBytes;
+  private final ChecksumFiller checksums;
 
-  public ImagesService(ImageBackend backend, int maxConcurrentUploads, int maxExtentBytes) {
+  /**
+   * @param checksums fills md5 and sha512 after activation; null when they are off or the
+   *     store computes its own
+   */
+  public ImagesService(ImageBackend backend, int maxConcurrentUploads, int maxExtentBytes,
+      ChecksumFiller checksums) {
     this.backend = backend;
     this.catalog = new ImageCatalog(backend);
     this.uploadSlots = new Semaphore(maxConcurrentUploads);
     this.maxExtentBytes = maxExtentBytes;
+    this.checksums = checksums;
+  }
+
+  private UploadSession newSession() {
+    return new UploadSession(backend, uploadSlots, maxExtentBytes, checksums != null);
+  }
+
+  private ImageRecord activated(ImageRecord active) {
+    if (checksums != null && active.checksumPending()) {
+      checksums.schedule(active.id());
+    }
+    return active;
   }
 
   @Override
@@ -109,6 +130,20 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   }
 
   @Override
+  public void activateEmptyImage(ActivateEmptyImageRequest r,
+      StreamObserver<ActivateEmptyImageResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      try {
+        return ActivateEmptyImageResponse.newBuilder()
+            .setImage(ImageMessages.toProto(activated(newSession().empty(r.getImageId()))))
+            .build();
+      } catch (IOException e) {
+        throw UploadSession.storeFailure(r.getImageId(), e);
+      }
+    });
+  }
+
+  @Override
   public void getUploadStatus(GetUploadStatusRequest r, StreamObserver<GetUploadStatusResponse> o) {
     GrpcErrors.unary(o, () -> {
       ImageRecord image = catalog.get(r.getImageId());
@@ -147,7 +182,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   public StreamObserver<UploadImageRequest> uploadImage(StreamObserver<UploadImageResponse> o) {
     var call = (ServerCallStreamObserver<UploadImageResponse>) o;
     call.disableAutoRequest();
-    UploadSession session = new UploadSession(backend, uploadSlots, maxExtentBytes);
+    UploadSession session = newSession();
     call.request(1);
     return new StreamObserver<>() {
       private boolean failed;
@@ -191,7 +226,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
           return;
         }
         try {
-          ImageRecord active = session.complete();
+          ImageRecord active = activated(session.complete());
           o.onNext(UploadImageResponse.newBuilder().setImage(ImageMessages.toProto(active))
               .setBytesReceived(session.bytesReceived()).build());
           o.onCompleted();

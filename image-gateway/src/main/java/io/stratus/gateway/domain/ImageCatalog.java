@@ -75,6 +75,12 @@ public final class ImageCatalog {
       throw ApiException.failedPrecondition("image " + id + " is deleted");
     }
     ImageValidator.properties("set_properties", set);
+    for (String key : remove) {
+      if (key.startsWith(ImageRecord.GATEWAY_PREFIX)) {
+        throw ApiException.invalidArgument("remove_properties." + key, "properties named "
+            + ImageRecord.GATEWAY_PREFIX + "* are set by the image-gateway only");
+      }
+    }
     String newName = name.isEmpty() ? null : ImageValidator.name(name);
     return backend.update(current.id(), newName, set, remove);
   }

@@ -25,20 +25,35 @@ public final class ImageMessages {
         .setMinDisk(r.minDisk())
         .setMinRam(r.minRam())
         .setProtected(r.isProtected())
-        .putAllProperties(r.properties())
+        .putAllProperties(userVisible(r.properties()))
+        .setContentDigest(r.contentDigest())
         .addAllLocations(r.locations())
         .setCreatedAt(ts(r.createdAt()))
         .setUpdatedAt(ts(r.updatedAt()))
         .build();
   }
 
+  /** Properties as clients see them: the content digest has its own field. */
+  private static java.util.Map<String, String> userVisible(java.util.Map<String, String> props) {
+    if (!props.containsKey(ImageRecord.CONTENT_DIGEST)) {
+      return props;
+    }
+    java.util.Map<String, String> out = new java.util.HashMap<>(props);
+    out.remove(ImageRecord.CONTENT_DIGEST);
+    return out;
+  }
+
   public static ImageRecord fromProto(Image m) {
+    java.util.Map<String, String> props = new java.util.HashMap<>(m.getPropertiesMap());
+    if (!m.getContentDigest().isEmpty()) {
+      props.put(ImageRecord.CONTENT_DIGEST, m.getContentDigest());
+    }
     return new ImageRecord(
         m.getId(), m.getName(),
         ImageStatus.valueOf(m.getStatus().name().substring("IMAGE_STATUS_".length())),
         m.getDiskFormat(), m.getContainerFormat(), m.getSize(), m.getVirtualSize(),
         m.getChecksum(), m.getOsHashValue(), m.getOwner(), m.getVisibility(), m.getMinDisk(),
-        m.getMinRam(), m.getProtected(), m.getPropertiesMap(), m.getLocationsList(),
+        m.getMinRam(), m.getProtected(), props, m.getLocationsList(),
         instant(m.getCreatedAt()), instant(m.getUpdatedAt()));
   }
 

@@ -9,8 +9,11 @@ import java.util.Map;
  *
  * @param size bytes of the guest-visible content (Glance's {@code size})
  * @param virtualSize guest-visible size
- * @param checksum md5 hex of the content
+ * @param checksum md5 hex of the content (filled after activation; see {@link #CHECKSUM_PENDING})
  * @param osHashValue sha512 hex of the content ({@code os_hash_algo} is always sha512)
+ * @param properties user properties plus the gateway's own {@code stratus_*} ones: {@link
+ *     #CONTENT_DIGEST} and {@link #CHECKSUM_PENDING}, kept there so every store persists
+ *     them the way it persists properties
  */
 public record ImageRecord(
     String id,
@@ -33,6 +36,12 @@ public record ImageRecord(
     Instant updatedAt) {
 
   public static final String OS_HASH_ALGO = "sha512";
+  /** Property prefix reserved for the gateway. */
+  public static final String GATEWAY_PREFIX = "stratus_";
+  /** Property holding the content digest ({@code sha256-4m:HEX}). */
+  public static final String CONTENT_DIGEST = GATEWAY_PREFIX + "content_digest";
+  /** Property set to {@code true} while md5 and sha512 are still being computed. */
+  public static final String CHECKSUM_PENDING = GATEWAY_PREFIX + "checksum_pending";
 
   public ImageRecord {
     properties = Map.copyOf(properties);
@@ -45,12 +54,42 @@ public record ImageRecord(
         locations, createdAt, now);
   }
 
-  /** The record of content that became active. */
-  public ImageRecord activated(long newSize, long newVirtualSize, String md5, String sha512,
-      List<String> newLocations, Instant now) {
+  /**
+   * The record of content that became active, with its content digest (empty when the
+   * bytes never passed through the gateway) and, when {@code checksumPending}, the mark
+   * that md5 and sha512 are still to come.
+   */
+  public ImageRecord activated(long newSize, long newVirtualSize, String contentDigest,
+      boolean checksumPending, List<String> newLocations, Instant now) {
+    Map<String, String> props = new java.util.HashMap<>(properties);
+    if (!contentDigest.isEmpty()) {
+      props.put(CONTENT_DIGEST, contentDigest);
+    }
+    if (checksumPending) {
+      props.put(CHECKSUM_PENDING, "true");
+    }
     return new ImageRecord(id, name, ImageStatus.ACTIVE, diskFormat, containerFormat, newSize,
-        newVirtualSize, md5, sha512, owner, visibility, minDisk, minRam, isProtected, properties,
+        newVirtualSize, "", "", owner, visibility, minDisk, minRam, isProtected, props,
         newLocations, createdAt, now);
+  }
+
+  /** The record once md5 and sha512 of the content are known (no longer pending). */
+  public ImageRecord withChecksums(String md5, String sha512, Instant now) {
+    Map<String, String> props = new java.util.HashMap<>(properties);
+    props.remove(CHECKSUM_PENDING);
+    return new ImageRecord(id, name, status, diskFormat, containerFormat, size, virtualSize,
+        md5, sha512, owner, visibility, minDisk, minRam, isProtected, props, locations,
+        createdAt, now);
+  }
+
+  /** The content digest, or empty. */
+  public String contentDigest() {
+    return properties.getOrDefault(CONTENT_DIGEST, "");
+  }
+
+  /** Whether md5 and sha512 are still to be computed. */
+  public boolean checksumPending() {
+    return "true".equals(properties.get(CHECKSUM_PENDING));
   }
 
   /**

@@ -90,6 +90,10 @@ public final class ImageValidator {
       if (RESERVED.contains(k)) {
         throw ApiException.invalidArgument(field + "." + k, "is a reserved attribute, not a property");
       }
+      if (k.startsWith(ImageRecord.GATEWAY_PREFIX)) {
+        throw ApiException.invalidArgument(field + "." + k, "properties named "
+            + ImageRecord.GATEWAY_PREFIX + "* are set by the image-gateway only");
+      }
       if (v.length() > 65535) {
         throw ApiException.invalidArgument(field + "." + k, "value must be at most 65535 characters");
       }

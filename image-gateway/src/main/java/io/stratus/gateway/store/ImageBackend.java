@@ -49,6 +49,22 @@ public interface ImageBackend extends AutoCloseable {
   /** How far a kept partial upload got (0 when none, or the backend cannot resume). */
   long resumableOffset(String id, String uploadId) throws IOException;
 
+  /**
+   * Whether the store computes md5 and sha512 of what it receives itself (Glance does);
+   * otherwise the gateway fills them in after activation ({@link #recordChecksums}).
+   */
+  default boolean computesChecksums() {
+    return false;
+  }
+
+  /**
+   * Records md5 and sha512 of an active image's content, computed after its activation,
+   * and clears {@link ImageRecord#CHECKSUM_PENDING}; NOT_FOUND if the image is gone.
+   */
+  default ImageRecord recordChecksums(String id, String md5, String sha512) {
+    throw new UnsupportedOperationException(info().backend() + " computes its own checksums");
+  }
+
   /** Marks an image killed (its content failed verification) and drops its bytes. */
   void kill(String id) throws IOException;
 

@@ -6,8 +6,8 @@ import java.nio.ByteBuffer;
 
 /**
  * Where one upload's bytes go. The gateway core calls it with extents already checked to
- * be in increasing, non-overlapping offset order within the virtual size, and computes the
- * digests itself. Exactly one of {@link #commit} or {@link #abort} ends it.
+ * be in increasing, non-overlapping offset order within the virtual size and their CRC32C
+ * verified, and computes the content digest itself. Exactly one of {@link #commit} or {@link #abort} ends it.
  */
 public interface UploadSink {
   /** Writes bytes at {@code offset}. */
@@ -32,10 +32,12 @@ public interface UploadSink {
 
   /**
    * Makes the content durable and visible: the image becomes active with the given size
-   * and digests (a backend that computes its own, like Glance, returns those instead, and
-   * the core compares).
+   * and content digest, marked {@link ImageRecord#CHECKSUM_PENDING} when {@code
+   * checksumPending} (a backend that computes md5 and sha512 itself, like Glance, reports
+   * its own).
    */
-  ImageRecord commit(long virtualSize, String md5, String sha512) throws IOException;
+  ImageRecord commit(long virtualSize, String contentDigest, boolean checksumPending)
+      throws IOException;
 
   /**
    * Ends the upload without content: the image goes back to queued. With {@code

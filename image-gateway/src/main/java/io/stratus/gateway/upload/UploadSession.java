@@ -1,6 +1,5 @@
 package io.stratus.gateway.upload;
 
-import io.stratus.support.digest.ContentDigests;
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.domain.ImageStatus;
 import io.stratus.gateway.domain.ImageValidator;
@@ -12,6 +11,8 @@ import io.stratus.proto.image.v1.DataExtent;
 import io.stratus.proto.image.v1.UploadHeader;
 import io.stratus.proto.image.v1.UploadTrailer;
 import io.stratus.proto.image.v1.ZeroExtent;
+import io.stratus.support.digest.ExtentChecksums;
+import io.stratus.support.digest.PipelinedChunkDigest;
 import io.stratus.support.errors.ApiException;
 import java.io.IOException;
 import java.util.concurrent.Semaphore;
@@ -24,15 +25,17 @@ import org.slf4j.LoggerFactory;
  * <pre>
  *   AWAITING_HEADER ──header──► RECEIVING ──data/zero──► RECEIVING
  *                                   │ trailer ──► TRAILED ──end──► COMMITTED (image active)
- *                                   │ end ──────────────────────► COMMITTED
  *   any protocol error ──► FAILED (partial data removed, image queued again)
- *   digest mismatch    ──► FAILED (image killed)
+ *   crc/digest mismatch ─► FAILED (image killed)
  *   call broken        ──► FAILED (durable prefix kept privately for a resume)
  * </pre>
  *
  * Extents must come in increasing, non-overlapping order within the header's virtual size;
- * a gap between extents is a hole. md5 and sha512 are computed here over the guest-visible
- * content, independent of the store.
+ * a gap between extents is a hole. Every data extent's CRC32C is checked before its bytes
+ * reach the store, the trailer's extent chain at the end; the content digest ({@code
+ * sha256-4m}) is computed here on its own thread from the data bytes only, so the cost
+ * follows the allocated bytes. md5 and sha512 are not computed here (see {@link
+ * io.stratus.gateway.checksum.ChecksumFiller}).
  */
 public final class UploadSession {
   private static final Logger LOG = LoggerFactory.getLogger(UploadSession.class);
@@ -49,6 +52,8 @@ public final class UploadSession {
   private final ImageBackend backend;
   private final Semaphore uploadSlots;
   private final int maxExtentBytes;
+  private final boolean checksumsLater;
+  private final ExtentChecksums received = new ExtentChecksums();
   private State state = State.AWAITING_HEADER;
   private String imageId;
   private String uploadId;
@@ -57,13 +62,19 @@ public final class UploadSession {
   private long bytesReceived;
   private UploadTrailer trailer;
   private UploadSink sink;
-  private ContentDigests digests;
+  private PipelinedChunkDigest digest;
   private boolean holdsSlot;
 
-  public UploadSession(ImageBackend backend, Semaphore uploadSlots, int maxExtentBytes) {
+  /**
+   * @param checksumsLater whether md5 and sha512 are filled in after activation (the
+   *     record is marked pending); false for stores that compute their own, or when off
+   */
+  public UploadSession(ImageBackend backend, Semaphore uploadSlots, int maxExtentBytes,
+      boolean checksumsLater) {
     this.backend = backend;
     this.uploadSlots = uploadSlots;
     this.maxExtentBytes = maxExtentBytes;
+    this.checksumsLater = checksumsLater;
   }
 
   public State state() {
@@ -107,14 +118,14 @@ public final class UploadSession {
     virtualSize = h.getVirtualSize();
     try {
       sink = backend.beginUpload(image, uploadId, virtualSize, resume);
-      digests = new ContentDigests();
+      digest = new PipelinedChunkDigest();
       if (resume > 0) {
         rehashPrefix(resume);
       }
     } catch (IOException | RuntimeException e) {
       release();
-      if (digests != null) {
-        digests.close();
+      if (digest != null) {
+        digest.close();
       }
       if (sink != null) {
         sink.abort(true);
@@ -128,22 +139,29 @@ public final class UploadSession {
         imageId, uploadId, virtualSize, resume);
   }
 
+  /** Rebuilds the content digest of a resumed upload's durable prefix (its data only). */
   private void rehashPrefix(long upTo) throws IOException {
-    long at = 0;
     try (ExtentSource prefix = sink.durablePrefix()) {
       Extent e;
-      while (at < upTo && (e = prefix.next(4 << 20)) != null) {
-        long len = Math.min(e.length(), upTo - at);
+      while ((e = prefix.next(4 << 20)) != null && e.offset() < upTo) {
         if (e instanceof Extent.Data d) {
-          digests.data(d.data().duplicate().limit(d.data().position() + (int) len));
-        } else {
-          digests.zeros(len);
+          long len = Math.min(e.length(), upTo - e.offset());
+          digest.data(e.offset(), d.data().duplicate().limit(d.data().position() + (int) len));
         }
-        at += len;
       }
     }
-    if (at < upTo) {
-      digests.zeros(upTo - at);
+  }
+
+  /** Activates queued image {@code id} with no content (size 0), in one step. */
+  public ImageRecord empty(String id) throws IOException {
+    header(UploadHeader.newBuilder().setImageId(id).setUploadId("empty").setVirtualSize(0)
+        .build());
+    trailer(UploadTrailer.getDefaultInstance());
+    try {
+      return complete();
+    } catch (IOException | RuntimeException e) {
+      abandon(false);
+      throw e;
     }
   }
 
@@ -155,8 +173,18 @@ public final class UploadSession {
       throw protocol("data.data", "must hold 1.." + maxExtentBytes + " bytes, got " + length);
     }
     place("data", d.getOffset(), length);
+    if (!d.hasCrc32C()) {
+      throw protocol("data.crc32c", "is required (CRC32C of data)");
+    }
     var bytes = d.getData().asReadOnlyByteBuffer();
-    digests.data(bytes);
+    int crc = ExtentChecksums.crc32c(bytes);
+    if (crc != d.getCrc32C()) {
+      kill("the data extent at " + d.getOffset() + " (" + length + " bytes) arrived with crc32c "
+          + Integer.toUnsignedString(crc, 16) + ", the uploader read "
+          + Integer.toUnsignedString(d.getCrc32C(), 16));
+    }
+    received.add(d.getOffset(), length, crc);
+    digest.data(d.getOffset(), bytes);
     sink.data(d.getOffset(), bytes);
     bytesReceived += length;
     position = d.getOffset() + length;
@@ -169,12 +197,11 @@ public final class UploadSession {
       throw protocol("zero.length", "must be positive");
     }
     place("zero", z.getOffset(), z.getLength());
-    digests.zeros(z.getLength());
     sink.zero(z.getOffset(), z.getLength());
     position = z.getOffset() + z.getLength();
   }
 
-  /** Checks order and bounds, and hashes the hole before the extent, if any. */
+  /** Checks order and bounds. */
   private void place(String kind, long offset, long length) {
     if (offset < position) {
       throw protocol(kind + ".offset", offset + " goes back or overlaps: the next extent must"
@@ -184,12 +211,9 @@ public final class UploadSession {
       throw protocol(kind + ".offset", "extent [" + offset + ", " + (offset + length)
           + ") ends past virtual_size " + virtualSize);
     }
-    if (offset > position) {
-      digests.zeros(offset - position);
-    }
   }
 
-  /** The uploader's digests, checked at the end. */
+  /** The uploader's extent chain (and maybe content digest), checked at the end. */
   public void trailer(UploadTrailer t) {
     expect(State.RECEIVING, "trailer");
     trailer = t;
@@ -198,42 +222,46 @@ public final class UploadSession {
 
   /** The client finished sending: verify and publish. */
   public ImageRecord complete() throws IOException {
-    if (state != State.RECEIVING && state != State.TRAILED) {
+    if (state == State.AWAITING_HEADER) {
       throw protocol("header", "the upload ended before its header");
     }
-    if (position < virtualSize) {
-      digests.zeros(virtualSize - position);
+    if (state != State.TRAILED) {
+      throw protocol("trailer", "the upload ended without its trailer");
     }
-    String md5 = digests.md5Hex();
-    String sha512 = digests.sha512Hex();
-    if (trailer != null && !trailer.getMd5().isEmpty() && !trailer.getMd5().equalsIgnoreCase(md5)) {
-      kill("md5 " + trailer.getMd5() + " sent by the uploader differs from " + md5 + " received");
+    if (trailer.getDataBytes() != received.dataBytes()) {
+      kill("the uploader sent " + trailer.getDataBytes() + " data bytes, "
+          + received.dataBytes() + " arrived");
     }
-    if (trailer != null && !trailer.getSha512().isEmpty()
-        && !trailer.getSha512().equalsIgnoreCase(sha512)) {
-      kill("sha512 sent by the uploader differs from the sha512 of the bytes received");
+    if (trailer.getExtentsCrc32C() != received.chain()) {
+      kill("the list of extents the uploader sent differs from the one received");
+    }
+    String content = digest.finish(virtualSize);
+    if (!trailer.getContentDigest().isEmpty()
+        && !trailer.getContentDigest().equalsIgnoreCase(content)) {
+      kill("content digest " + trailer.getContentDigest() + " sent by the uploader differs from "
+          + content + " received");
     }
     ImageRecord active;
     try {
-      active = sink.commit(virtualSize, md5, sha512);
+      active = sink.commit(virtualSize, content, checksumsLater);
     } finally {
       release();
     }
-    if (!active.checksum().equalsIgnoreCase(md5) || !active.osHashValue().equalsIgnoreCase(sha512)) {
+    if (active.size() != virtualSize) {
       state = State.FAILED;
       backend.kill(imageId);
-      throw ApiException.dataLoss("the store computed other digests than the gateway for image "
-          + imageId + "; the image was killed");
+      throw ApiException.dataLoss("the store holds " + active.size() + " bytes for image "
+          + imageId + " of " + virtualSize + " sent; the image was killed");
     }
     state = State.COMMITTED;
-    LOG.info("upload committed; image={} upload={} bytes={} virtualSize={}",
-        imageId, uploadId, bytesReceived, virtualSize);
+    LOG.info("upload committed; image={} upload={} bytes={} virtualSize={} digest={}",
+        imageId, uploadId, bytesReceived, virtualSize, content);
     return active;
   }
 
   private void kill(String why) throws IOException {
     state = State.FAILED;
-    digests.close();
+    digest.close();
     release();
     sink.abort(false);
     backend.kill(imageId);
@@ -251,8 +279,8 @@ public final class UploadSession {
     }
     state = State.FAILED;
     release();
-    if (digests != null) {
-      digests.close();
+    if (digest != null) {
+      digest.close();
     }
     if (sink != null) {
       sink.abort(keepForResume);

@@ -1,5 +1,6 @@
 package io.stratus.cli.image;
 
+import io.stratus.cli.Names;
 import io.stratus.cli.CancellableStream;
 import io.stratus.cli.Session;
 import io.stratus.cli.output.Output;
@@ -63,23 +64,25 @@ public final class ImageCommand {
 
   /** Shows one image record. */
   @Command(name = "show", description = "Show one image.")
-  int show(@Parameters(paramLabel = "IMAGE", description = "Image id.") String id,
+  int show(@Parameters(paramLabel = "IMAGE", description = "Image name or id.") String idRef,
       @Mixin OutputFormat format) {
+    String id = Names.image(session(), idRef);
     Image image = session().clients().images()
         .getImage(GetImageRequest.newBuilder().setImageId(id).build()).getImage();
     output(format).print(image, ImageTables::show);
     return 0;
   }
 
-  /** Downloads an active image to a sparse raw file and verifies its sha512. */
+  /** Downloads an active image to a sparse raw file and verifies its content digest. */
   @Command(name = "download", description = {
-      "Download an active image's bytes to a raw file: zero extents stay holes (sparse), the "
-          + "sha512 is checked against the image's os_hash_value, progress goes to stderr.",
+      "Download an active image's bytes to a raw file: zero extents stay holes (sparse), every "
+          + "extent's crc32c and the image's content digest are checked, progress goes to stderr.",
       "The file appears only once verified (FILE.part meanwhile)."})
-  int download(@Parameters(paramLabel = "IMAGE", description = "Image id.") String id,
+  int download(@Parameters(paramLabel = "IMAGE", description = "Image name or id.") String idRef,
       @Option(names = "--file", required = true, paramLabel = "PATH",
           description = "File to write (replaced if it exists).") Path file,
       @Mixin OutputFormat format) throws IOException {
+    String id = Names.image(session(), idRef);
     Session session = session();
     ProgressBar bar =
         new ProgressBar(session.terminal().err(), session.terminal().errIsTerminal());
@@ -95,16 +98,16 @@ public final class ImageCommand {
         .row("file", file)
         .row("image", image.getId())
         .row("bytes", result.bytes())
-        .row("sha512", result.sha512() + (result.verified() ? " (verified)" : " (not verified: "
-            + "the image has no sha512)")));
+        .row("content_digest", result.contentDigest() + (result.verified() ? " (verified)"
+            : " (not verified: the image has no content digest)")));
     return 0;
   }
 
   /** Creates an image and uploads a raw file into it (holes are not sent). */
   @Command(name = "upload", description = {
-      "Create an image and upload a raw file into it: all-zero blocks travel as zero extents "
-          + "(holes are never sent), md5 + sha512 are checked by the gateway, progress goes "
-          + "to stderr."})
+      "Create an image and upload a raw file into it: holes and all-zero blocks travel as zero "
+          + "extents (never as bytes), every extent is checked by the gateway against its "
+          + "crc32c, progress goes to stderr. md5 and sha512 follow in the background."})
   int upload(
       @Option(names = "--name", required = true, paramLabel = "NAME", description = "Image name.")
           String name,
@@ -137,8 +140,9 @@ public final class ImageCommand {
    */
   @Command(name = "delete", description = "Delete an image and its bytes (a volume-backed"
       + " snapshot: with its volume snapshots).")
-  int delete(@Parameters(paramLabel = "IMAGE", description = "Image id.") String id,
+  int delete(@Parameters(paramLabel = "IMAGE", description = "Image name or id.") String idRef,
       @Mixin OutputFormat format) {
+    String id = Names.image(session(), idRef);
     try {
       session().clients().images()
           .deleteImage(DeleteImageRequest.newBuilder().setImageId(id).build());

@@ -4,6 +4,7 @@ import io.stratus.cli.CliException;
 import io.stratus.cli.output.ProgressBar;
 import io.stratus.proto.image.v1.DownloadImageResponse;
 import io.stratus.proto.image.v1.Image;
+import io.stratus.support.imageio.DownloadVerifier;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -11,44 +12,33 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Iterator;
 
 /**
  * Writes a {@code DownloadImage} stream to a raw file without filling holes: data extents
  * are written at their offsets, zero extents are skipped (a fresh file reads zeros there),
  * and the length is set to the virtual size at the end, so a trailing hole stays a hole.
- * The sha512 of the guest-visible content (zeros included) is checked against the image's
- * {@code os_hash_value}. Bytes go to {@code FILE.part}, renamed to {@code FILE} only once
- * they verified; on any failure the part file is removed. Memory stays flat: one extent
- * (at most 4 MiB) at a time.
+ * Every data extent is checked against its CRC32C, and the content against the image's
+ * content digest (the cost follows the data: holes are never hashed). Bytes go to {@code
+ * FILE.part}, renamed to {@code FILE} only once they verified; on any failure the part file
+ * is removed. Memory stays flat: one extent (at most 4 MiB) at a time.
  */
 final class SparseDownload {
-  private static final byte[] ZEROS = new byte[1 << 20];
-
   /**
-   * @param sha512 hex digest of the written content
-   * @param verified whether it was compared with the image's os_hash_value
+   * @param contentDigest content digest of the written content
+   * @param verified whether it was compared with the image's
    */
-  record Result(Image image, long bytes, String sha512, boolean verified) {}
+  record Result(Image image, long bytes, String contentDigest, boolean verified) {}
 
   private final Path target;
   private final Path part;
   private final ProgressBar progress;
-  private final MessageDigest sha512;
   private long cursor;
 
   private SparseDownload(Path target, ProgressBar progress) {
     this.target = target;
     this.part = target.resolveSibling(target.getFileName() + ".part");
     this.progress = progress;
-    try {
-      this.sha512 = MessageDigest.getInstance("SHA-512");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JDK has SHA-512", e);
-    }
   }
 
   /** Writes {@code stream} to {@code target} and verifies it. */
@@ -73,15 +63,20 @@ final class SparseDownload {
     }
     Image image = first.getImage();
     long size = image.getVirtualSize();
-    try (RandomAccessFile file = new RandomAccessFile(part.toFile(), "rw")) {
+    boolean verified;
+    String digest;
+    try (RandomAccessFile file = new RandomAccessFile(part.toFile(), "rw");
+        DownloadVerifier verifier = new DownloadVerifier(image)) {
       file.setLength(0);
       FileChannel channel = file.getChannel();
       while (stream.hasNext()) {
         DownloadImageResponse m = stream.next();
         switch (m.getKindCase()) {
-          case DATA -> data(channel, m.getData().getOffset(),
-              m.getData().getData().asReadOnlyByteBuffer());
-          case ZERO -> zeros(m.getZero().getOffset(), m.getZero().getLength());
+          case DATA -> data(channel, m.getData().getOffset(), verifier.data(m.getData()));
+          case ZERO -> {
+            verifier.zero(m.getZero().getOffset(), m.getZero().getLength());
+            zeros(m.getZero().getOffset(), m.getZero().getLength());
+          }
           default -> throw CliException.failed(
               "unexpected " + m.getKindCase() + " message in the download stream");
         }
@@ -94,9 +89,13 @@ final class SparseDownload {
       zeros(size, 0);
       file.setLength(size);
       progress.update("download", cursor, size);
+      try {
+        verified = verifier.finish();
+      } catch (io.grpc.StatusRuntimeException e) {
+        throw CliException.failed(e.getStatus().getDescription() + " (nothing was kept)");
+      }
+      digest = verifier.contentDigest();
     }
-    String digest = HexFormat.of().formatHex(sha512.digest());
-    boolean verified = verify(image, digest);
     Files.move(part, target, StandardCopyOption.REPLACE_EXISTING,
         StandardCopyOption.ATOMIC_MOVE);
     return new Result(image, size, digest, verified);
@@ -104,7 +103,6 @@ final class SparseDownload {
 
   private void data(FileChannel channel, long offset, ByteBuffer bytes) throws IOException {
     zeros(offset, 0);
-    sha512.update(bytes.duplicate());
     long position = offset;
     while (bytes.hasRemaining()) {
       position += channel.write(bytes, position);
@@ -112,28 +110,12 @@ final class SparseDownload {
     cursor = position;
   }
 
-  /** Digests zeros from the cursor to {@code offset + length}: a gap, then the extent. */
+  /** Moves the cursor over a gap and then a zero extent (nothing is written or hashed). */
   private void zeros(long offset, long length) {
     if (offset < cursor) {
       throw CliException.failed("the download stream went backwards: extent at " + offset
           + " after " + cursor);
     }
-    for (long left = offset + length - cursor; left > 0; left -= ZEROS.length) {
-      sha512.update(ZEROS, 0, (int) Math.min(left, ZEROS.length));
-    }
     cursor = offset + length;
-  }
-
-  private static boolean verify(Image image, String digest) {
-    boolean sha = image.getOsHashAlgo().isEmpty() || image.getOsHashAlgo().equals("sha512");
-    if (!sha || image.getOsHashValue().isEmpty()) {
-      return false;
-    }
-    if (!image.getOsHashValue().equalsIgnoreCase(digest)) {
-      throw CliException.failed("sha512 mismatch for image " + image.getId()
-          + ": downloaded " + digest + ", the image record says " + image.getOsHashValue()
-          + " (nothing was kept)");
-    }
-    return true;
   }
 }

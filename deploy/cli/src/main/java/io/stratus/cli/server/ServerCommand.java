@@ -1,5 +1,6 @@
 package io.stratus.cli.server;
 
+import io.stratus.cli.Names;
 import com.google.protobuf.MessageOrBuilder;
 import io.stratus.cli.CliException;
 import io.stratus.cli.Session;
@@ -79,8 +80,9 @@ public final class ServerCommand {
 
   /** Shows one server with its latest fault. */
   @Command(name = "show", description = "Show one server.")
-  int show(@Parameters(paramLabel = "SERVER", description = "Server id.") String id,
+  int show(@Parameters(paramLabel = "SERVER", description = "Server name or id.") String idRef,
       @Mixin OutputFormat format) {
+    String id = Names.server(session(), idRef);
     Server s = session().clients().servers()
         .getServer(GetServerRequest.newBuilder().setServerId(id).build()).getServer();
     output(format).print(s, ServerTables::show);
@@ -95,7 +97,7 @@ public final class ServerCommand {
   int create(
       @Parameters(paramLabel = "NAME", description = "Server name.") String name,
       @Option(names = "--image", required = true, paramLabel = "IMAGE",
-          description = "Id of an active image.") String image,
+          description = "Name or id of an active image.") String image,
       @Option(names = "--flavor-vcpus", required = true, paramLabel = "N",
           description = "Virtual CPUs (1..64).") int vcpus,
       @Option(names = "--flavor-ram", required = true, paramLabel = "MB",
@@ -113,7 +115,7 @@ public final class ServerCommand {
     CreateServerResponse r = session().clients().servers().createServer(
         CreateServerRequest.newBuilder()
             .setName(name)
-            .setImageRef(image)
+            .setImageRef(Names.image(session(), image))
             .setFlavor(Flavor.newBuilder().setVcpus(vcpus).setMemoryMb(ramMb).setRootGb(diskGb))
             .setHost(host == null ? "" : host)
             .setRootDiskKind(rootDisk.kind)
@@ -131,9 +133,10 @@ public final class ServerCommand {
   @Command(name = "delete", description = {
       "Delete a server (allowed in any state unless locked).",
       "Prints the request id; with --wait, the final state once the server is gone."})
-  int delete(@Parameters(paramLabel = "SERVER", description = "Server id.") String id,
+  int delete(@Parameters(paramLabel = "SERVER", description = "Server name or id.") String idRef,
       @Option(names = "--wait", description = WAIT) boolean wait,
       @Mixin OutputFormat format) {
+    String id = Names.server(session(), idRef);
     ServerWaiter waiter = wait ? ServerWaiter.beforeRequest(session(), id) : null;
     var r = session().clients().servers()
         .deleteServer(DeleteServerRequest.newBuilder().setServerId(id).build());
@@ -144,9 +147,10 @@ public final class ServerCommand {
 
   /** Powers a stopped server on. */
   @Command(name = "start", description = "Power a stopped server on.")
-  int start(@Parameters(paramLabel = "SERVER", description = "Server id.") String id,
+  int start(@Parameters(paramLabel = "SERVER", description = "Server name or id.") String idRef,
       @Option(names = "--wait", description = WAIT) boolean wait,
       @Mixin OutputFormat format) {
+    String id = Names.server(session(), idRef);
     return act(id, wait, format,
         s -> s.startServer(StartServerRequest.newBuilder().setServerId(id).build()),
         r -> r.getRequestId());
@@ -154,9 +158,10 @@ public final class ServerCommand {
 
   /** Stops a server: clean shutdown, then power off after the agent's timeout. */
   @Command(name = "stop", description = "Stop a server: clean shutdown, then power off.")
-  int stop(@Parameters(paramLabel = "SERVER", description = "Server id.") String id,
+  int stop(@Parameters(paramLabel = "SERVER", description = "Server name or id.") String idRef,
       @Option(names = "--wait", description = WAIT) boolean wait,
       @Mixin OutputFormat format) {
+    String id = Names.server(session(), idRef);
     return act(id, wait, format,
         s -> s.stopServer(StopServerRequest.newBuilder().setServerId(id).build()),
         r -> r.getRequestId());
@@ -166,11 +171,12 @@ public final class ServerCommand {
   @Command(name = "reboot", description = {
       "Reboot a server: --hard rebuilds the domain; --soft (the default, as in Nova) asks "
           + "the guest, and the API decides whether it is allowed."})
-  int reboot(@Parameters(paramLabel = "SERVER", description = "Server id.") String id,
+  int reboot(@Parameters(paramLabel = "SERVER", description = "Server name or id.") String idRef,
       @Option(names = "--hard", description = "Hard reboot.") boolean hard,
       @Option(names = "--soft", description = "Soft reboot (default).") boolean soft,
       @Option(names = "--wait", description = WAIT) boolean wait,
       @Mixin OutputFormat format) {
+    String id = Names.server(session(), idRef);
     if (hard && soft) {
       throw CliException.usage("--hard and --soft exclude each other");
     }
@@ -184,10 +190,11 @@ public final class ServerCommand {
   /** Locks a server: only its locker or an admin may then act on it. */
   @Command(name = "lock", description = "Lock a server: only its locker or an admin may "
       + "then act on it.")
-  int lock(@Parameters(paramLabel = "SERVER", description = "Server id.") String id,
+  int lock(@Parameters(paramLabel = "SERVER", description = "Server name or id.") String idRef,
       @Option(names = "--reason", paramLabel = "TEXT", description = "Why it is locked.")
           String reason,
       @Mixin OutputFormat format) {
+    String id = Names.server(session(), idRef);
     session().clients().servers().lockServer(LockServerRequest.newBuilder()
         .setServerId(id).setReason(reason == null ? "" : reason).build());
     output(format).printEmpty();
@@ -196,8 +203,9 @@ public final class ServerCommand {
 
   /** Unlocks a server. */
   @Command(name = "unlock", description = "Unlock a server.")
-  int unlock(@Parameters(paramLabel = "SERVER", description = "Server id.") String id,
+  int unlock(@Parameters(paramLabel = "SERVER", description = "Server name or id.") String idRef,
       @Mixin OutputFormat format) {
+    String id = Names.server(session(), idRef);
     session().clients().servers()
         .unlockServer(UnlockServerRequest.newBuilder().setServerId(id).build());
     output(format).printEmpty();

@@ -1,5 +1,6 @@
 package io.stratus.cli.server;
 
+import io.stratus.cli.Names;
 import io.stratus.cli.Session;
 import io.stratus.cli.output.Output;
 import io.stratus.cli.output.OutputFormat;
@@ -22,8 +23,9 @@ public final class ServerEventCommand {
   @Command(name = "list", description = {
       "List a server's actions, newest first: action, request id, start and finish, "
           + "result or error message, then each action's events indented."})
-  int list(@Parameters(paramLabel = "SERVER", description = "Server id.") String serverId,
+  int list(@Parameters(paramLabel = "SERVER", description = "Server name or id.") String serverIdRef,
       @Mixin OutputFormat format) {
+    String serverId = Names.server(Session.of(spec), serverIdRef);
     Session session = Session.of(spec);
     List<ServerAction> actions = session.clients().servers()
         .listServerActions(ListServerActionsRequest.newBuilder().setServerId(serverId).build())

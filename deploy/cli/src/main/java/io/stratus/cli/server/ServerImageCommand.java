@@ -1,5 +1,6 @@
 package io.stratus.cli.server;
 
+import io.stratus.cli.Names;
 import io.grpc.StatusRuntimeException;
 import io.stratus.cli.ApiErrors;
 import io.stratus.cli.CliException;
@@ -41,7 +42,7 @@ public final class ServerImageCommand {
       "Prints the image and request ids; with --wait, shows the upload's progress on stderr "
           + "and prints the image once the snapshot ends (exit 1 unless it is active)."})
   int create(
-      @Parameters(paramLabel = "SERVER", description = "Server id.") String serverId,
+      @Parameters(paramLabel = "SERVER", description = "Server name or id.") String serverIdRef,
       @Option(names = "--name", required = true, paramLabel = "NAME",
           description = "Image name.") String name,
       @Option(names = "--property", paramLabel = "KEY=VALUE",
@@ -49,6 +50,7 @@ public final class ServerImageCommand {
       @Option(names = "--wait", description = "Follow the snapshot until it ends.")
           boolean wait,
       @Mixin OutputFormat format) {
+    String serverId = Names.server(Session.of(spec), serverIdRef);
     Session session = Session.of(spec);
     Output output = new Output(session.terminal().out(), format);
     ServerWaiter waiter = wait ? ServerWaiter.beforeRequest(session, serverId) : null;

@@ -29,6 +29,15 @@ public final class FakeImages extends ImagesGrpc.ImagesImplBase {
     o.onCompleted();
   }
 
+  /** Every image, in one page. */
+  @Override
+  public void listImages(io.stratus.proto.image.v1.ListImagesRequest r,
+      StreamObserver<io.stratus.proto.image.v1.ListImagesResponse> o) {
+    o.onNext(io.stratus.proto.image.v1.ListImagesResponse.newBuilder()
+        .addAllImages(images.values()).build());
+    o.onCompleted();
+  }
+
   @Override
   public void downloadImage(DownloadImageRequest r, StreamObserver<DownloadImageResponse> o) {
     Image i = images.get(r.getImageId());

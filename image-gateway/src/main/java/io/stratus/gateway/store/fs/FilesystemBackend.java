@@ -233,17 +233,22 @@ public final class FilesystemBackend implements ImageBackend {
   }
 
   /** Publishes a finished upload: data file and extent map into place, record active. */
-  ImageRecord publish(String id, Path part, ExtentMap extents, long virtualSize, String md5,
-      String sha512) throws IOException {
+  ImageRecord publish(String id, Path part, ExtentMap extents, long virtualSize,
+      String contentDigest, boolean checksumPending) throws IOException {
     synchronized (lock(id)) {
       ImageRecord current = require(id);
       AtomicFiles.write(extentsPath(id), extents.encode(virtualSize));
       AtomicFiles.publish(part, dataPath(id));
-      ImageRecord active = current.activated(virtualSize, virtualSize, md5, sha512,
+      ImageRecord active = current.activated(virtualSize, virtualSize, contentDigest, checksumPending,
           List.of("file://" + dataPath(id)), clock.instant());
       save(active);
       return active;
     }
+  }
+
+  @Override
+  public ImageRecord recordChecksums(String id, String md5, String sha512) {
+    return change(id, r -> r.withChecksums(md5, sha512, clock.instant()));
   }
 
   /** Back to queued after an upload ended without content. */

@@ -132,13 +132,15 @@ final class FsUpload implements UploadSink {
   }
 
   @Override
-  public ImageRecord commit(long virtualSize, String md5, String sha512) throws IOException {
+  public ImageRecord commit(long virtualSize, String contentDigest, boolean checksumPending)
+      throws IOException {
     raf.setLength(virtualSize);  // the tail past the last extent is a hole too
     channel.force(true);
     channel.close();
     raf.close();
     // Only a successful publish ends the upload: if it fails, abort() still re-queues.
-    ImageRecord active = store.publish(id, file, extents, virtualSize, md5, sha512);
+    ImageRecord active = store.publish(id, file, extents, virtualSize, contentDigest,
+        checksumPending);
     ended = true;
     Files.deleteIfExists(state);
     return active;

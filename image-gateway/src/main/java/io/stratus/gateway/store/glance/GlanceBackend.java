@@ -97,6 +97,11 @@ public final class GlanceBackend implements ImageBackend {
   }
 
   @Override
+  public boolean computesChecksums() {
+    return true;
+  }
+
+  @Override
   public StoreInfo info() {
     return StoreInfo.of("glance");
   }

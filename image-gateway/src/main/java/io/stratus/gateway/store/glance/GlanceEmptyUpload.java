@@ -43,7 +43,8 @@ final class GlanceEmptyUpload implements UploadSink {
   }
 
   @Override
-  public ImageRecord commit(long virtualSize, String md5, String sha512) throws IOException {
+  public ImageRecord commit(long virtualSize, String contentDigest, boolean checksumPending)
+      throws IOException {
     var answer = client.exchange(client.request("/v2/images/" + id + "/file")
         .header("Content-Type", "application/octet-stream")
         .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[0])));
@@ -51,7 +52,8 @@ final class GlanceEmptyUpload implements UploadSink {
       throw GlanceErrors.of(GlanceErrors.Call.UPLOAD, id, answer.status(), answer.body());
     }
     LOG.info("glance empty upload committed; image={}", id);
-    return store.require(id);
+    return store.update(id, null, java.util.Map.of(ImageRecord.CONTENT_DIGEST, contentDigest),
+        java.util.Set.of());
   }
 
   @Override

@@ -9,6 +9,8 @@ import java.io.InterruptedIOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.Set;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
@@ -134,7 +136,8 @@ final class GlanceUpload implements UploadSink {
   }
 
   @Override
-  public ImageRecord commit(long virtualSize, String md5, String sha512) throws IOException {
+  public ImageRecord commit(long virtualSize, String contentDigest, boolean checksumPending)
+      throws IOException {
     fill(virtualSize);
     body.finish();
     HttpResponse<String> answer = answer(COMMIT_TIMEOUT);
@@ -142,7 +145,8 @@ final class GlanceUpload implements UploadSink {
       throw failure(answer);
     }
     ended = true;
-    ImageRecord active = store.require(id);
+    ImageRecord active = store.update(id, null, Map.of(ImageRecord.CONTENT_DIGEST, contentDigest),
+        Set.of());
     LOG.info("glance upload committed; image={} upload={} bytes={} glanceStatus={}", id,
         uploadId, body.written(), active.status().glanceName());
     return active;

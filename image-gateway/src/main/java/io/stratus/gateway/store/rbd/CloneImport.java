@@ -60,7 +60,7 @@ final class CloneImport {
         clone.flatten();
         size = clone.size();
       }
-      ImageRecord active = store.publish(this, id, size, "", "");
+      ImageRecord active = store.publish(this, id, size, "", false);
       LOG.info("direct import done; image={} source={} size={} ms={}", id, source, size,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
       return active;

@@ -165,6 +165,11 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
     }
   }
 
+  @Override
+  public ImageRecord recordChecksums(String id, String md5, String sha512) {
+    return change(id, r -> r.withChecksums(md5, sha512, clock.instant()));
+  }
+
   private void save(ImageRecord r) {
     try {
       records.save(r);
@@ -285,8 +290,8 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
    * Makes what {@code writer} wrote into {@code ID.upload} the image's content and the
    * record active. If the record is gone or anything fails, {@code ID} does not stay.
    */
-  ImageRecord publish(Object writer, String id, long virtualSize, String md5, String sha512)
-      throws IOException {
+  ImageRecord publish(Object writer, String id, long virtualSize, String contentDigest,
+      boolean checksumPending) throws IOException {
     synchronized (lock(id)) {
       ImageRecord current = require(id);
       if (current.status() != ImageStatus.SAVING) {
@@ -295,7 +300,7 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
       }
       content.publish(id);
       try {
-        ImageRecord active = current.activated(virtualSize, virtualSize, md5, sha512,
+        ImageRecord active = current.activated(virtualSize, virtualSize, contentDigest, checksumPending,
             List.of(content.location(id)), clock.instant());
         records.save(active);
         writers.remove(id, writer);

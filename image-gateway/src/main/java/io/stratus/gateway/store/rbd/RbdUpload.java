@@ -146,7 +146,8 @@ final class RbdUpload implements UploadSink {
   }
 
   @Override
-  public ImageRecord commit(long virtualSize, String md5, String sha512) throws IOException {
+  public ImageRecord commit(long virtualSize, String contentDigest, boolean checksumPending)
+      throws IOException {
     ended = true;
     try {
       window.drain();
@@ -155,7 +156,7 @@ final class RbdUpload implements UploadSink {
         image.resize(virtualSize);
       }
       image.close();
-      return store.publish(this, id, virtualSize, md5, sha512);
+      return store.publish(this, id, virtualSize, contentDigest, checksumPending);
     } catch (IOException | RuntimeException e) {
       LOG.warn("upload could not be committed; image={} upload={}", id, uploadId, e);
       closeQuietly();

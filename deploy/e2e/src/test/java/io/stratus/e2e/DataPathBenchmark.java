@@ -1,0 +1,321 @@
+package io.stratus.e2e;
+
+import static io.stratus.e2e.StratusSystem.MEMBER;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stratus.proto.conductor.v1.CreateImageRequest;
+import io.stratus.proto.conductor.v1.CreateServerRequest;
+import io.stratus.proto.conductor.v1.DeleteServerRequest;
+import io.stratus.proto.conductor.v1.Flavor;
+import io.stratus.proto.conductor.v1.PowerState;
+import io.stratus.proto.image.v1.DeleteImageRequest;
+import io.stratus.proto.image.v1.GetImageRequest;
+import io.stratus.proto.image.v1.Image;
+import io.stratus.proto.image.v1.ImageStatus;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 11's end-to-end data-path benchmark ({@code deploy/bench.sh DataPathBenchmark}):
+ * the conductor, the image-gateway (filesystem store) and one compute-agent, each its own
+ * process as the all-in-one runs them, on the real libvirtd + qemu (TCG). For each point of
+ * the matrix (virtual size × allocated share, random data in 4 MiB extents spread over a
+ * raw base, the instance a qcow2 overlay on it, the guest running), side by side in the
+ * same run, page cache dropped before every contestant, medians of {@code RUNS}:
+ * <ul>
+ *   <li>uploads: {@code stratus image upload} (the CLI, as a user runs it) against {@code
+ *       cp} + {@code sync} of the same file into the store's directory;</li>
+ *   <li>snapshots, driven through the public API until the image is active: ours against
+ *       {@code dd iflag=direct} of the chain (read only), the one-pass limit ({@code
+ *       qemu-img convert -U} straight into the store's directory + sync) and Nova's way
+ *       ({@code qemu-img convert} to a temp qcow2, copy into the store, sync).</li>
+ * </ul>
+ * Writes {@code docs/benchmarks/data-path.md} with PNG plots. Environment: {@code
+ * STRATUS_BENCH_POINTS} (default {@code 4:0.1,4:0.4,4:0.5,4:1,16:0.1,16:0.5,16:1}, GiB:share),
+ * {@code STRATUS_BENCH_RUNS} (5), {@code STRATUS_BENCH_REPORT_DIR}.
+ */
+@Tag("benchmark")
+class DataPathBenchmark {
+  private static final long GIB = 1L << 30;
+  private static final int EXTENT = 4 << 20;
+  private static final Pattern COMMITTED = Pattern.compile(
+      "upload committed; image=(\\S+) upload=\\S+ bytes=(\\d+)");
+
+  static final String OURS = "ours (snapshot)";
+  static final String DD = "dd iflag=direct (read only)";
+  static final String ONE_PASS = "one-pass limit (qemu-img convert + sync)";
+  static final String NOVA = "Nova's way (convert to temp + cp + sync)";
+  static final String CLI_UPLOAD = "stratus image upload";
+  static final String CP = "cp + sync";
+
+  private final int runs = Integer.parseInt(env("STRATUS_BENCH_RUNS", "5"));
+
+  private static String env(String name, String dflt) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? dflt : v;
+  }
+
+  private static void sh(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(3600, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
+  }
+
+  private static void dropCaches() throws Exception {
+    sh("sync");
+    Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "3");
+  }
+
+  private static double timed(ThrowingRunnable body) throws Exception {
+    long t = System.nanoTime();
+    body.run();
+    return (System.nanoTime() - t) / 1e9;
+  }
+
+  interface ThrowingRunnable {
+    void run() throws Exception;
+  }
+
+  /** Bytes allocated on disk for a file (st_blocks × 512). */
+  private static long allocated(Path file) throws Exception {
+    if (!Files.exists(file)) {
+      return 0;
+    }
+    return ((Number) Files.getAttribute(file, "unix:blocks")).longValue() * 512;
+  }
+
+  /** A raw file of {@code size} with {@code data} bytes of random data in 4 MiB extents spread evenly. */
+  private static void makeBase(Path file, long size, long data) throws Exception {
+    long extents = data / EXTENT;
+    SplittableRandom r = new SplittableRandom(size ^ data);
+    ByteBuffer buf = ByteBuffer.allocateDirect(EXTENT);
+    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw");
+        FileChannel ch = raf.getChannel()) {
+      raf.setLength(0);
+      for (long i = 0; i < extents; i++) {
+        long off = i * (size / EXTENT) / extents * EXTENT;
+        buf.clear();
+        while (buf.hasRemaining()) {
+          buf.putLong(r.nextLong());
+        }
+        buf.flip();
+        while (buf.hasRemaining()) {
+          ch.write(buf, off + buf.position());
+        }
+      }
+      raf.setLength(size);
+    }
+  }
+
+  private static List<BenchReport.Point> points() {
+    List<BenchReport.Point> out = new ArrayList<>();
+    for (String p : env("STRATUS_BENCH_POINTS", "4:0.1,4:0.4,4:0.5,4:1,16:0.1,16:0.5,16:1").split(",")) {
+      String[] kv = p.split(":");
+      long v = Long.parseLong(kv[0].strip()) * GIB;
+      long data = (long) (v * Double.parseDouble(kv[1].strip())) / EXTENT * EXTENT;
+      out.add(new BenchReport.Point(v, data));
+    }
+    return out;
+  }
+
+  @Test
+  void snapshotsAndUploadsAgainstDdTheOnePassLimitAndNovasWay() throws Exception {
+    BenchReport report = new BenchReport();
+    Path cli = Path.of(env("STRATUS_BENCH_CLI", "deploy/cli/stratus")).toAbsolutePath();
+    if (!Files.exists(cli)) {
+      cli = Path.of("../cli/stratus").toAbsolutePath();
+    }
+    Instant started = Instant.now();
+    try (StratusSystem system = new StratusSystem()) {
+      Path work = Files.createDirectories(system.root.resolve("bench"));
+      Path store = system.root.resolve("store");
+      for (BenchReport.Point p : points()) {
+        Path base = work.resolve("base.raw");
+        makeBase(base, p.virtualBytes(), p.allocatedBytes());
+        String bootImage = uploads(system, report, p, cli, base, store);
+        Files.delete(base);
+        snapshots(system, report, p, bootImage, store, work);
+        system.images().deleteImage(DeleteImageRequest.newBuilder().setImageId(bootImage).build());
+        System.out.printf("[bench] %s: ours %.2f s, dd %.2f s, one-pass %.2f s, Nova %.2f s;"
+            + " upload %.2f s vs cp %.2f s%n", p.label(), report.median(p, OURS),
+            report.median(p, DD), report.median(p, ONE_PASS), report.median(p, NOVA),
+            report.median(p, CLI_UPLOAD), report.median(p, CP));
+      }
+    }
+    Path dir = Path.of(env("STRATUS_BENCH_REPORT_DIR", "docs/benchmarks")).toAbsolutePath();
+    if (!Files.isDirectory(dir.getParent())) {
+      dir = Path.of("../../docs/benchmarks").toAbsolutePath().normalize();
+    }
+    DataPathReport.write(report, dir, started, runs);
+  }
+
+  /** The CLI upload against cp + sync; returns the first uploaded image (to boot from). */
+  private String uploads(StratusSystem system, BenchReport report, BenchReport.Point p, Path cli,
+      Path base, Path store) throws Exception {
+    String keep = null;
+    for (int run = 0; run < runs; run++) {
+      dropCaches();
+      String name = "bench-upload-" + run;
+      String[] out = new String[1];
+      report.series(p, CLI_UPLOAD).seconds.add(timed(() -> out[0] = cliUpload(system, cli, name, base)));
+      String id = out[0];
+      long sent = bytesReceived(system, id);
+      report.fact(p, "CLI upload: bytes on the wire / allocated", String.format("%.4f",
+          sent / (double) p.allocatedBytes()));
+      awaitChecksums(system, id, report, p, "upload");
+      if (keep == null) {
+        keep = id;
+      } else {
+        system.images().deleteImage(DeleteImageRequest.newBuilder().setImageId(id).build());
+      }
+      dropCaches();
+      Path copy = store.resolve("bench-cp.raw");
+      report.series(p, CP).seconds.add(timed(() -> sh("sh", "-c",
+          "cp --sparse=always '" + base + "' '" + copy + "' && sync '" + copy + "'")));
+      Files.delete(copy);
+    }
+    return keep;
+  }
+
+  private static String cliUpload(StratusSystem system, Path cli, String name, Path file)
+      throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(cli.toString(), "image", "upload", "--name", name,
+        "--file", file.toString(), "-f", "json").redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().putAll(Map.of("CONDUCTOR_ADDR", system.conductor.address(),
+        "GATEWAY_ADDR", system.gateway.address(), "API_TOKEN", MEMBER));
+    Process proc = pb.start();
+    String out = new String(proc.getInputStream().readAllBytes()).strip();
+    assertTrue(proc.waitFor(3600, TimeUnit.SECONDS) && proc.exitValue() == 0, "CLI upload: " + out);
+    Matcher id = Pattern.compile("\"id\"\\s*:\\s*\"([0-9a-f-]{36})\"").matcher(out);
+    assertTrue(id.find(), "no image id in the CLI's output: " + out);
+    return id.group(1);
+  }
+
+  /** Waits (outside the timings) until md5/sha512 were filled in; records how long that took. */
+  private static void awaitChecksums(StratusSystem system, String imageId, BenchReport report,
+      BenchReport.Point p, String what) throws Exception {
+    long t = System.nanoTime();
+    while (image(system, imageId).getPropertiesMap().containsKey("stratus_checksum_pending")) {
+      Thread.sleep(100);
+    }
+    report.series(p, "background md5+sha512 after " + what).seconds.add((System.nanoTime() - t) / 1e9);
+  }
+
+  private static Image image(StratusSystem system, String id) {
+    return system.images().getImage(GetImageRequest.newBuilder().setImageId(id).build()).getImage();
+  }
+
+  /** Data bytes the gateway received for an image, from its log. */
+  private static long bytesReceived(StratusSystem system, String imageId) throws Exception {
+    Matcher m = COMMITTED.matcher(Files.readString(system.gateway.log));
+    while (m.find()) {
+      if (m.group(1).equals(imageId)) {
+        return Long.parseLong(m.group(2));
+      }
+    }
+    throw new IllegalStateException("no upload of " + imageId + " in the gateway's log");
+  }
+
+  private void snapshots(StratusSystem system, BenchReport report, BenchReport.Point p,
+      String bootImage, Path store, Path work) throws Exception {
+    String id = system.servers(MEMBER).createServer(CreateServerRequest.newBuilder()
+        .setName("bench-" + (p.virtualBytes() >> 30)).setImageRef(bootImage)
+        .setFlavor(Flavor.newBuilder().setVcpus(1).setMemoryMb(128)
+            .setRootGb((int) (p.virtualBytes() >> 30))).build()).getServer().getId();
+    double boot = timed(() -> system.awaitIdle(id, Duration.ofMinutes(30)));
+    report.fact(p, "boot (image-cache fill of the whole base + spawn), s", String.format("%.2f", boot));
+    assertEquals(PowerState.POWER_STATE_RUNNING, system.get(id).getPowerState());
+    Path disk = system.disk(id);
+    Path cached = system.root.resolve("cache").resolve(bootImage + ".raw");
+    assertTrue(Files.exists(cached), "the base is in the agent's image cache: " + cached);
+    for (int run = 0; run < runs; run++) {
+      dropCaches();
+      AtomicLong overlayPeak = new AtomicLong();
+      String[] imageId = new String[1];
+      Thread sampler = Thread.ofPlatform().daemon().start(() -> {
+        try {
+          while (!Thread.currentThread().isInterrupted()) {
+            try (var files = Files.list(disk.getParent())) {
+              for (Path f : files.toList()) {
+                if (f.getFileName().toString().contains(".stratus-snap-")) {
+                  overlayPeak.accumulateAndGet(allocated(f), Math::max);
+                }
+              }
+            }
+            Thread.sleep(50);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } catch (Exception ignored) {
+          // the overlay came and went between list and stat
+        }
+      });
+      String snapName = "bench-snap-" + run;
+      report.series(p, OURS).seconds.add(timed(() -> {
+        imageId[0] = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
+            .setServerId(id).setName(snapName).build()).getImageId();
+        system.awaitIdle(id, Duration.ofMinutes(30));
+      }));
+      sampler.interrupt();
+      sampler.join();
+      Image snap = image(system, imageId[0]);
+      assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, snap.getStatus(), "snapshot " + imageId[0]);
+      BenchReport.Series ours = report.series(p, OURS);
+      ours.peakExtraDisk = Math.max(ours.peakExtraDisk, overlayPeak.get());
+      report.fact(p, "snapshot: bytes on the wire / allocated", String.format("%.4f",
+          bytesReceived(system, imageId[0]) / (double) p.allocatedBytes()));
+      awaitChecksums(system, imageId[0], report, p, "snapshot");
+      system.images().deleteImage(DeleteImageRequest.newBuilder().setImageId(imageId[0]).build());
+
+      dropCaches();
+      report.series(p, DD).seconds.add(timed(() -> {
+        sh("dd", "if=" + cached, "of=/dev/null", "iflag=direct", "bs=4M", "status=none");
+        sh("dd", "if=" + disk, "of=/dev/null", "iflag=direct", "bs=4M", "status=none");
+      }));
+
+      dropCaches();
+      Path onePass = store.resolve("bench-one-pass.raw");
+      report.series(p, ONE_PASS).seconds.add(timed(() -> {
+        sh("qemu-img", "convert", "-U", "-O", "raw", disk.toString(), onePass.toString());
+        sh("sync", onePass.toString());
+      }));
+      Files.delete(onePass);
+
+      dropCaches();
+      Path tmp = work.resolve("nova-snapshot.qcow2");
+      Path novaCopy = store.resolve("bench-nova.qcow2");
+      report.series(p, NOVA).seconds.add(timed(() -> {
+        sh("qemu-img", "convert", "-U", "-O", "qcow2", disk.toString(), tmp.toString());
+        sh("cp", tmp.toString(), novaCopy.toString());
+        sh("sync", novaCopy.toString());
+      }));
+      BenchReport.Series nova = report.series(p, NOVA);
+      nova.peakExtraDisk = Math.max(nova.peakExtraDisk, allocated(tmp));
+      Files.delete(tmp);
+      Files.delete(novaCopy);
+    }
+    report.fact(p, "agent peak RSS so far, MiB", Long.toString(system.agent.peakRssKib() / 1024));
+    system.servers(MEMBER).deleteServer(DeleteServerRequest.newBuilder().setServerId(id).build());
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+    while (Files.exists(disk) && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+    }
+  }
+}

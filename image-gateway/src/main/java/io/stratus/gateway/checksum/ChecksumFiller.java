@@ -1,0 +1,116 @@
+package io.stratus.gateway.checksum;
+
+import io.stratus.gateway.domain.ImageRecord;
+import io.stratus.gateway.domain.ImageStatus;
+import io.stratus.gateway.store.Extent;
+import io.stratus.gateway.store.ExtentSource;
+import io.stratus.gateway.store.ImageBackend;
+import io.stratus.support.errors.ApiException;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Fills Glance's {@code checksum} (md5) and {@code os_hash_value} (sha512) of images that
+ * became active, off the upload's critical path. Both digests cover the full guest-visible
+ * content, zeros included, so their cost is the virtual size: they run here, one image at
+ * a time, on one thread at the lowest CPU priority, and the record carries {@code
+ * stratus_checksum_pending=true} until they are recorded. Images still pending when the
+ * gateway stopped are picked up again at start. An image deleted meanwhile is skipped.
+ */
+public final class ChecksumFiller implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ChecksumFiller.class);
+  private static final int READ = 4 << 20;
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
+
+  private final ImageBackend backend;
+  private final ExecutorService worker = Executors.newSingleThreadExecutor(
+      Thread.ofPlatform().daemon().name("checksum-filler").factory());
+
+  public ChecksumFiller(ImageBackend backend) {
+    this.backend = backend;
+    worker.execute(LowPriority::apply);
+  }
+
+  /** Queues every active image still marked pending (after a restart). */
+  public void recoverPending() {
+    for (ImageRecord r : backend.list()) {
+      if (r.status() == ImageStatus.ACTIVE && r.checksumPending()) {
+        schedule(r.id());
+      }
+    }
+  }
+
+  /** Queues one image. */
+  public void schedule(String imageId) {
+    worker.execute(() -> fill(imageId));
+  }
+
+  private void fill(String imageId) {
+    long started = System.nanoTime();
+    try {
+      ImageRecord image = backend.get(imageId).orElse(null);
+      if (image == null || image.status() != ImageStatus.ACTIVE || !image.checksumPending()) {
+        return;
+      }
+      MessageDigest md5 = MessageDigest.getInstance("MD5");
+      MessageDigest sha512 = MessageDigest.getInstance("SHA-512");
+      long at = 0;
+      try (ExtentSource source = backend.open(image)) {
+        Extent e;
+        while ((e = source.next(READ)) != null) {
+          if (Thread.currentThread().isInterrupted()) {
+            LOG.info("checksums left pending at shutdown; image={}", imageId);
+            return;
+          }
+          zeros(md5, sha512, e.offset() - at);
+          if (e instanceof Extent.Data d) {
+            md5.update(d.data().duplicate());
+            sha512.update(d.data().duplicate());
+          } else {
+            zeros(md5, sha512, e.length());
+          }
+          at = e.offset() + e.length();
+        }
+      }
+      zeros(md5, sha512, image.virtualSize() - at);
+      backend.recordChecksums(imageId, HexFormat.of().formatHex(md5.digest()),
+          HexFormat.of().formatHex(sha512.digest()));
+      LOG.info("checksums recorded; image={} virtualSize={} seconds={}", imageId,
+          image.virtualSize(), String.format("%.2f", (System.nanoTime() - started) / 1e9));
+    } catch (ApiException e) {
+      if (e.kind() == ApiException.Kind.NOT_FOUND) {
+        LOG.info("image deleted before its checksums were recorded; image={}", imageId);
+      } else {
+        LOG.warn("could not record checksums; image={}", imageId, e);
+      }
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has MD5 and SHA-512", e);
+    } catch (Exception e) {
+      // Left pending: the next start tries again.
+      LOG.warn("could not compute checksums; image={}", imageId, e);
+    }
+  }
+
+  private static void zeros(MessageDigest a, MessageDigest b, long length) {
+    for (long left = length; left > 0; ) {
+      int n = (int) Math.min(left, ZEROS.capacity());
+      a.update(ZEROS.duplicate().limit(n));
+      b.update(ZEROS.duplicate().limit(n));
+      left -= n;
+    }
+  }
+
+  /** Stops; what is still pending stays marked and is picked up at the next start. */
+  @Override
+  public void close() throws InterruptedException {
+    worker.shutdownNow();
+    worker.awaitTermination(10, TimeUnit.SECONDS);
+  }
+}
