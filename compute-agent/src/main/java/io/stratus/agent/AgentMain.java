@@ -1,6 +1,7 @@
 package io.stratus.agent;
 
 import io.grpc.ManagedChannel;
+import io.stratus.support.imageio.StreamWindow;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
@@ -15,7 +16,7 @@ public final class AgentMain {
     AgentConfig config = Launch.config("stratus-compute-agent", args, file -> AgentConfig.load(file, System.getenv()));
     ManagedChannel conductor = NettyChannelBuilder.forTarget(config.conductorAddress()).usePlaintext().build();
     ManagedChannel gateway = NettyChannelBuilder.forTarget(config.gatewayAddress()).usePlaintext()
-        .maxInboundMessageSize(8 << 20).build();
+        .maxInboundMessageSize(8 << 20).flowControlWindow(StreamWindow.BYTES).build();
     String advertised = config.advertiseAddress();
     ComputeAgent agent = ComputeAgent.start(config,
         NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port())),

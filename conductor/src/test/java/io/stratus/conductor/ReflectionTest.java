@@ -22,14 +22,13 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.ProtoUtils;
-import io.grpc.reflection.v1.ServerReflectionGrpc;
 import io.grpc.reflection.v1.ServerReflectionRequest;
 import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
 import io.stratus.conductor.config.ConfigLoader;
 import io.stratus.conductor.testing.FakeImageGateway;
+import io.stratus.testkit.GrpcReflection;
 import io.stratus.testkit.PostgresExtension;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -38,8 +37,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -82,28 +79,7 @@ class ReflectionTest {
 
   /** One reflection request/response on a fresh stream. */
   private static ServerReflectionResponse reflect(ServerReflectionRequest request) throws Exception {
-    CompletableFuture<ServerReflectionResponse> answer = new CompletableFuture<>();
-    StreamObserver<ServerReflectionRequest> out = ServerReflectionGrpc.newStub(channel)
-        .serverReflectionInfo(new StreamObserver<>() {
-          @Override
-          public void onNext(ServerReflectionResponse value) {
-            answer.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            answer.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
-    out.onNext(request);
-    try {
-      return answer.get(10, TimeUnit.SECONDS);
-    } finally {
-      out.onCompleted();
-    }
+    return GrpcReflection.ask(channel, request);
   }
 
   private static ServiceDescriptor describe(String service) throws Exception {

@@ -1,5 +1,6 @@
 package io.stratus.gateway;
 
+import io.stratus.support.imageio.StreamWindow;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.support.launch.Launch;
 import java.net.InetSocketAddress;
@@ -11,7 +12,8 @@ public final class GatewayMain {
   public static void main(String[] args) throws Exception {
     GatewayConfig config = Launch.config("stratus-image-gateway", args, file -> GatewayConfig.load(file, System.getenv()));
     ImageGateway gateway = ImageGateway.start(config,
-        NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port())),
+        NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port()))
+            .flowControlWindow(StreamWindow.BYTES),
         Backends.open(config));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {

@@ -6,6 +6,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.stratus.gateway.api.AliasingUploads;
 import io.stratus.gateway.api.ImagesService;
 import io.stratus.gateway.checksum.ChecksumFiller;
 import io.stratus.gateway.store.ImageBackend;
@@ -46,8 +47,8 @@ public final class ImageGateway implements AutoCloseable {
     Server server = builder
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
-        .addService(new ImagesService(backend, config.maxConcurrentUploads(), config.maxExtentBytes(),
-            checksums))
+        .addService(AliasingUploads.of(new ImagesService(backend, config.maxConcurrentUploads(),
+            config.maxExtentBytes(), checksums).bindService()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(ProtoReflectionService.newInstance())

@@ -424,6 +424,71 @@ public abstract class ImageStoreContract {
         + " sent by the uploader differs from " + content.contentDigest() + " received");
   }
 
+  /** The messages of an upload whose header promises the content digest in the trailer. */
+  private static List<UploadImageRequest> withPromisedDigest(List<UploadImageRequest> messages,
+      String digest) {
+    List<UploadImageRequest> out = new ArrayList<>(messages);
+    out.set(0, UploadImageRequest.newBuilder().setHeader(out.get(0).getHeader().toBuilder()
+        .setContentDigestInTrailer(true)).build());
+    int last = out.size() - 1;
+    out.set(last, UploadImageRequest.newBuilder().setTrailer(out.get(last).getTrailer().toBuilder()
+        .setContentDigest(digest)).build());
+    return out;
+  }
+
+  @Test
+  void anUploadersDigestIsRecordedAndTheStoredBytesAreCheckedAgainstIt() throws Exception {
+    Image image = create("promised");
+    TestImage content = new TestImage(9L << 20).data(1 << 20, 5 << 20, 31);
+    var r = upload(withPromisedDigest(content.messages(image.getId(), "u", CHUNK, true),
+        content.contentDigest()));
+    assertEquals(content.contentDigest(), r.getImage().getContentDigest());
+    Image checked = awaitChecksums(image.getId());
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, checked.getStatus());
+    assertEquals(content.sha512(), checked.getOsHashValue());
+  }
+
+  @Test
+  void anUploadersDigestThatDoesNotMatchTheBytesNeverLetsThemBeServed() throws Exception {
+    Image image = create("lying");
+    TestImage content = new TestImage(6L << 20).data(0, 2 << 20, 33);
+    String wrong = new TestImage(6L << 20).data(0, 2 << 20, 34).contentDigest();
+    List<UploadImageRequest> messages = withPromisedDigest(
+        content.messages(image.getId(), "u", CHUNK, true), wrong);
+    if (backend.computesChecksums()) {
+      // No background pass over this store: the gateway hashes on the way and refuses.
+      assertKilled(image, uploadFails(messages), "content digest " + wrong
+          + " sent by the uploader differs from " + content.contentDigest() + " received");
+      return;
+    }
+    var r = upload(messages);
+    assertEquals(wrong, r.getImage().getContentDigest(), "recorded as promised");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    // The record turns killed first, then the bytes go (in that order, under the image's lock).
+    while (get(image.getId()).getStatus() != ImageStatus.IMAGE_STATUS_KILLED
+        || backend.storedBytes(image.getId()) != 0) {
+      assertTrue(System.nanoTime() < deadline, "the background check never caught the lie: "
+          + get(image.getId()).getStatus() + ", " + backend.storedBytes(image.getId()) + " bytes");
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void aPromisedDigestThatIsNotOneIsRefusedNamingTheField() throws Exception {
+    Image image = create("malformed-digest");
+    TestImage content = new TestImage(2L << 20).data(0, 1 << 20, 35);
+    var e = uploadFails(withPromisedDigest(content.messages(image.getId(), "u", CHUNK, true),
+        "md5:abc"));
+    if (backend.computesChecksums()) {
+      assertEquals(Status.Code.DATA_LOSS, e.getStatus().getCode());
+    } else {
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+      assertEquals("trailer.content_digest: must be sha256-4m: and 64 hex digits, as the header"
+          + " promised", e.getStatus().getDescription());
+      assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+    }
+  }
+
   @Test
   void anExtentCorruptedOnTheWayKillsTheImageBeforeItIsStored() throws Exception {
     Image image = create("bit-flip");

@@ -7,8 +7,10 @@ import java.util.List;
 
 /**
  * What to read for a point-in-time disk image: from qemu-img's map of an immutable chain,
- * the data extents (file + host offset, split into reads of at most {@code maxRead}
- * bytes) and the zero ranges between them, merged, in guest order.
+ * the data extents (file + host offset, split into reads of at most {@code maxRead} bytes
+ * that never cross a multiple of {@code maxRead} in the guest, so each lies in one content
+ * digest chunk when {@code maxRead} is the chunk size) and the zero ranges between them,
+ * merged, in guest order.
  */
 public final class ExtentPlan {
   private final List<DiskExtent> extents;
@@ -41,9 +43,11 @@ public final class ExtentPlan {
       if (!link.format().equals("raw") && !link.format().equals("qcow2")) {
         throw new UnsupportedExtentException("format " + link.format() + " of " + link.file());
       }
-      for (long done = 0; done < e.length(); done += maxRead) {
-        long n = Math.min(maxRead, e.length() - done);
-        out.add(new DiskExtent(e.start() + done, n, link.file(), e.hostOffset() + done));
+      for (long done = 0; done < e.length(); ) {
+        long at = e.start() + done;
+        long n = Math.min(maxRead - at % maxRead, e.length() - done);
+        out.add(new DiskExtent(at, n, link.file(), e.hostOffset() + done));
+        done += n;
       }
     }
     return new ExtentPlan(out, chain.get(0).virtualSize());

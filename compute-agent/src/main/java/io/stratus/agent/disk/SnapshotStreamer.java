@@ -3,6 +3,7 @@ package io.stratus.agent.disk;
 import io.grpc.Channel;
 import io.stratus.agent.ops.TaskContext;
 import io.stratus.proto.image.v1.UploadImageResponse;
+import io.stratus.support.digest.ChunkDigest;
 import io.stratus.support.imageio.ImageUploader;
 import java.io.IOException;
 import java.time.Duration;
@@ -10,9 +11,11 @@ import java.time.Duration;
 /**
  * Streams a point-in-time disk to the image-gateway: reads the plan's data extents in
  * parallel, sends them in order as data extents and the gaps as zero extents (holes are
- * never sent), each with its CRC32C, through the shared {@link ImageUploader}. The gateway
- * verifies every extent and computes the content digest; nothing here costs more than the
- * data read. No temp file; memory bounded by the reader's window.
+ * never sent), each with its CRC32C, through the shared {@link ImageUploader}. When the
+ * reader hashed its chunks (in parallel, as it read them) the content digest goes in the
+ * trailer and the gateway need not hash again; otherwise the gateway computes it. The
+ * gateway verifies every extent. Nothing here costs more than the data read. No temp file;
+ * memory bounded by the reader's window.
  */
 public final class SnapshotStreamer {
   /** What was sent. */
@@ -43,7 +46,10 @@ public final class SnapshotStreamer {
    */
   public Sent upload(String imageId, String uploadId, DiskReader reader, long virtualSize,
       long expectedData, TaskContext ctx) throws IOException, InterruptedException {
-    try (ImageUploader upload = ImageUploader.start(gateway, imageId, uploadId, virtualSize, 0)) {
+    boolean digests = reader.suppliesChunkDigests();
+    ChunkDigest content = new ChunkDigest();
+    try (ImageUploader upload = ImageUploader.start(gateway, imageId, uploadId, virtualSize, 0,
+        digests)) {
       DiskReader.Piece p;
       while ((p = reader.next()) != null) {
         ctx.checkCancelled();
@@ -54,8 +60,16 @@ public final class SnapshotStreamer {
           upload.data(e.offset(), p.data());
           ctx.progress(upload.dataBytes(), expectedData);
         }
+        if (p.chunkDigest() != null) {
+          long start = e.offset() - e.offset() % ChunkDigest.CHUNK;
+          content.chunk(start, (int) Math.min(ChunkDigest.CHUNK, virtualSize - start), p.chunkDigest());
+        }
+        if (p.release() != null) {
+          p.release().run();  // the bytes were copied into the stream
+        }
       }
-      UploadImageResponse r = upload.finish(FINISH_TIMEOUT);
+      UploadImageResponse r = upload.finish(FINISH_TIMEOUT,
+          digests ? content.finish(virtualSize) : "");
       ctx.progress(expectedData, expectedData);
       return new Sent(r, upload.dataBytes());
     }

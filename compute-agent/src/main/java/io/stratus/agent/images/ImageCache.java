@@ -1,10 +1,9 @@
 package io.stratus.agent.images;
 
 import io.grpc.Channel;
-import io.stratus.proto.image.v1.DownloadImageRequest;
 import io.stratus.proto.image.v1.DownloadImageResponse;
-import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.support.imageio.DownloadVerifier;
+import io.stratus.support.imageio.ImageDownloads;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.channels.FileChannel;
@@ -59,8 +58,7 @@ public final class ImageCache {
   }
 
   private void download(String imageId, Path tmp) throws IOException {
-    Iterator<DownloadImageResponse> it = ImagesGrpc.newBlockingStub(gateway)
-        .downloadImage(DownloadImageRequest.newBuilder().setImageId(imageId).build());
+    Iterator<DownloadImageResponse> it = ImageDownloads.open(gateway, imageId);
     var image = it.next().getImage();
     try (RandomAccessFile raf = new RandomAccessFile(tmp.toFile(), "rw");
         FileChannel ch = raf.getChannel();

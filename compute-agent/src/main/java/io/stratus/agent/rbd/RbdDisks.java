@@ -120,7 +120,10 @@ public final class RbdDisks implements AutoCloseable {
       DiskReader.Piece p;
       while ((p = content.next()) != null) {
         if (p.data() != null) {
-          window.write(p.extent().offset(), p.data());
+          window.write(p.extent().offset(), p.data());  // copied into the aio buffer
+        }
+        if (p.release() != null) {
+          p.release().run();
         }
       }
       window.drain();

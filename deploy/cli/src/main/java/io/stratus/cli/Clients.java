@@ -3,6 +3,8 @@ package io.stratus.cli;
 import io.grpc.ClientInterceptor;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.stratus.support.imageio.StreamWindow;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.stub.MetadataUtils;
@@ -93,17 +95,24 @@ public final class Clients implements AutoCloseable {
 
   private synchronized ManagedChannel gateway() {
     if (gateway == null) {
-      gateway = open(gatewayAddress, "--gateway", "GATEWAY_ADDR");
+      String address = require(gatewayAddress, "--gateway", "GATEWAY_ADDR");
+      gateway = NettyChannelBuilder.forTarget(address, InsecureChannelCredentials.create())
+          .flowControlWindow(StreamWindow.BYTES).maxInboundMessageSize(8 << 20).build();
     }
     return gateway;
   }
 
   private static ManagedChannel open(String address, String option, String env) {
+    return Grpc.newChannelBuilder(require(address, option, env), InsecureChannelCredentials.create())
+        .build();
+  }
+
+  private static String require(String address, String option, String env) {
     if (address == null || address.isBlank()) {
       throw CliException.usage(
           "no address for " + option + ": pass " + option + " HOST:PORT or set " + env);
     }
-    return Grpc.newChannelBuilder(address.trim(), InsecureChannelCredentials.create()).build();
+    return address.trim();
   }
 
   /** Shuts down the channels this object opened (not those it was given). */

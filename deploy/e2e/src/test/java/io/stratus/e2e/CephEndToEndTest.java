@@ -137,6 +137,15 @@ class CephEndToEndTest {
         "the server booted from the snapshot sees the snapshotted disk");
   }
 
+  /** Whether the server's deletion finished, as the public API reports it. */
+  private static boolean deleted(String serverId) {
+    try {
+      return system.get(serverId).getVmState() == io.stratus.proto.conductor.v1.VmState.VM_STATE_DELETED;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode() == Status.Code.NOT_FOUND;
+    }
+  }
+
   @Test
   void aVolumeBackedServerSnapshotsIntoAnEmptyImageThatBootsBackAndIsDeletedWithItsSnapshots()
       throws Exception {
@@ -174,7 +183,10 @@ class CephEndToEndTest {
 
     system.servers(MEMBER).deleteServer(DeleteServerRequest.newBuilder().setServerId(back.getId()).build());
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (rbd("ls", ceph.diskPool()).contains("volume-" + back.getVolumes(0).getId())) {
+    // The agent removes the volumes from Ceph before it reports; the conductor releases
+    // them in its database when it takes the report: wait for both, not just the first.
+    while (!deleted(back.getId())
+        || rbd("ls", ceph.diskPool()).contains("volume-" + back.getVolumes(0).getId())) {
       assertTrue(System.nanoTime() < deadline, "the deleted server's volumes were not removed");
       Thread.sleep(200);
     }

@@ -98,7 +98,10 @@ class DataPathBenchmark {
     if (!Files.exists(file)) {
       return 0;
     }
-    return ((Number) Files.getAttribute(file, "unix:blocks")).longValue() * 512;
+    Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).start();
+    String[] out = new String(p.getInputStream().readAllBytes()).strip().split(" ");
+    p.waitFor();
+    return out.length == 2 ? Long.parseLong(out[0]) * Long.parseLong(out[1]) : 0;
   }
 
   /** A raw file of {@code size} with {@code data} bytes of random data in 4 MiB extents spread evenly. */

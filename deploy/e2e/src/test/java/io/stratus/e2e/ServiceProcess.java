@@ -3,6 +3,8 @@ package io.stratus.e2e;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -26,9 +28,17 @@ final class ServiceProcess implements AutoCloseable {
     this.name = name;
     this.log = logDir.resolve(name + ".log");
     String java = ProcessHandle.current().info().command().orElse("java");
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx512m", "-cp",
-        System.getProperty("java.class.path"), mainClass)
-        .redirectErrorStream(true).redirectOutput(log.toFile());
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx512m"));
+    // Extra JVM options for every service, e.g. a flight recording while profiling:
+    // STRATUS_SERVICE_JAVA_OPTS="-XX:StartFlightRecording=filename=/tmp/x.jfr"
+    String extra = System.getenv("STRATUS_SERVICE_JAVA_OPTS");
+    if (extra != null && !extra.isBlank()) {
+      for (String opt : extra.trim().split("\\s+")) {
+        cmd.add(opt.replace("{name}", name));
+      }
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().putAll(env);
     process = pb.start();
     process.getOutputStream().close();

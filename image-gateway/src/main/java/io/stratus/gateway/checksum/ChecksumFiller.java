@@ -5,6 +5,7 @@ import io.stratus.gateway.domain.ImageStatus;
 import io.stratus.gateway.store.Extent;
 import io.stratus.gateway.store.ExtentSource;
 import io.stratus.gateway.store.ImageBackend;
+import io.stratus.support.digest.ChunkDigest;
 import io.stratus.support.errors.ApiException;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
@@ -21,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * became active, off the upload's critical path. Both digests cover the full guest-visible
  * content, zeros included, so their cost is the virtual size: they run here, one image at
  * a time, on one thread at the lowest CPU priority, and the record carries {@code
- * stratus_checksum_pending=true} until they are recorded. Images still pending when the
+ * stratus_checksum_pending=true} until they are recorded. The same pass recomputes the
+ * content digest from the stored bytes: an image whose uploader supplied its digest (and
+ * the gateway did not hash it on the way) is killed if the store does not match it. Images still pending when the
  * gateway stopped are picked up again at start. An image deleted meanwhile is skipped.
  */
 public final class ChecksumFiller implements AutoCloseable {
@@ -61,6 +64,7 @@ public final class ChecksumFiller implements AutoCloseable {
       }
       MessageDigest md5 = MessageDigest.getInstance("MD5");
       MessageDigest sha512 = MessageDigest.getInstance("SHA-512");
+      ChunkDigest content = new ChunkDigest();
       long at = 0;
       try (ExtentSource source = backend.open(image)) {
         Extent e;
@@ -73,6 +77,7 @@ public final class ChecksumFiller implements AutoCloseable {
           if (e instanceof Extent.Data d) {
             md5.update(d.data().duplicate());
             sha512.update(d.data().duplicate());
+            content.data(d.offset(), d.data());
           } else {
             zeros(md5, sha512, e.length());
           }
@@ -80,6 +85,14 @@ public final class ChecksumFiller implements AutoCloseable {
         }
       }
       zeros(md5, sha512, image.virtualSize() - at);
+      String stored = content.finish(image.virtualSize());
+      if (!image.contentDigest().isEmpty() && !image.contentDigest().equals(stored)) {
+        // The bytes in the store are not those the uploader read: never serve them.
+        LOG.error("stored content differs from the uploader's content digest, image killed;"
+            + " image={} recorded={} stored={}", imageId, image.contentDigest(), stored);
+        backend.kill(imageId);
+        return;
+      }
       backend.recordChecksums(imageId, HexFormat.of().formatHex(md5.digest()),
           HexFormat.of().formatHex(sha512.digest()));
       LOG.info("checksums recorded; image={} virtualSize={} seconds={}", imageId,

@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class UploadSession {
   private static final Logger LOG = LoggerFactory.getLogger(UploadSession.class);
+  private static final java.util.regex.Pattern CONTENT_DIGEST =
+      java.util.regex.Pattern.compile("sha256-4m:[0-9a-f]{64}");
 
   /** Where the session is. */
   public enum State {
@@ -63,6 +65,7 @@ public final class UploadSession {
   private UploadTrailer trailer;
   private UploadSink sink;
   private PipelinedChunkDigest digest;
+  private boolean trustTrailerDigest;
   private boolean holdsSlot;
 
   /**
@@ -118,9 +121,14 @@ public final class UploadSession {
     virtualSize = h.getVirtualSize();
     try {
       sink = backend.beginUpload(image, uploadId, virtualSize, resume);
-      digest = new PipelinedChunkDigest();
-      if (resume > 0) {
-        rehashPrefix(resume);
+      // The uploader hashed as it read: the store is verified against its digest after
+      // activation (ChecksumFiller), so nothing is hashed here on the critical path.
+      trustTrailerDigest = h.getContentDigestInTrailer() && checksumsLater;
+      if (!trustTrailerDigest) {
+        digest = new PipelinedChunkDigest();
+        if (resume > 0) {
+          rehashPrefix(resume);
+        }
       }
     } catch (IOException | RuntimeException e) {
       release();
@@ -184,7 +192,9 @@ public final class UploadSession {
           + Integer.toUnsignedString(d.getCrc32C(), 16));
     }
     received.add(d.getOffset(), length, crc);
-    digest.data(d.getOffset(), bytes);
+    if (digest != null) {
+      digest.data(d.getOffset(), bytes);
+    }
     sink.data(d.getOffset(), bytes);
     bytesReceived += length;
     position = d.getOffset() + length;
@@ -235,7 +245,16 @@ public final class UploadSession {
     if (trailer.getExtentsCrc32C() != received.chain()) {
       kill("the list of extents the uploader sent differs from the one received");
     }
-    String content = digest.finish(virtualSize);
+    String content;
+    if (trustTrailerDigest) {
+      content = trailer.getContentDigest().toLowerCase(java.util.Locale.ROOT);
+      if (!CONTENT_DIGEST.matcher(content).matches()) {
+        throw protocol("trailer.content_digest", "must be sha256-4m: and 64 hex digits, as the"
+            + " header promised");
+      }
+    } else {
+      content = digest.finish(virtualSize);
+    }
     if (!trailer.getContentDigest().isEmpty()
         && !trailer.getContentDigest().equalsIgnoreCase(content)) {
       kill("content digest " + trailer.getContentDigest() + " sent by the uploader differs from "
@@ -261,7 +280,9 @@ public final class UploadSession {
 
   private void kill(String why) throws IOException {
     state = State.FAILED;
-    digest.close();
+    if (digest != null) {
+      digest.close();
+    }
     release();
     sink.abort(false);
     backend.kill(imageId);

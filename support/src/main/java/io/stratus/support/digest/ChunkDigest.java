@@ -37,6 +37,8 @@ public final class ChunkDigest {
    * not, those bytes are zeros not hashed yet (hashed only if data arrives in the chunk).
    */
   private boolean open;
+  /** The content's short last chunk came through {@link #chunk}: it is accounted for. */
+  private boolean shortChunkAdded;
   private String result;
 
   /** The digest of a full chunk of zeros. */
@@ -49,7 +51,7 @@ public final class ChunkDigest {
     if (result != null) {
       throw new IllegalStateException("the digest is finished");
     }
-    if (offset < position) {
+    if (offset < position || shortChunkAdded) {
       throw new IllegalArgumentException("data at " + offset + " goes back before " + position);
     }
     skipTo(offset);
@@ -70,6 +72,35 @@ public final class ChunkDigest {
   }
 
   /**
+   * Adds the digest of a whole chunk that holds data, computed elsewhere (for instance by
+   * the threads that read it): {@code chunkStart} is a multiple of {@link #CHUNK}, not
+   * before what was fed already; {@code chunkLength} is {@link #CHUNK} except for the last,
+   * short chunk of the content. Chunks skipped over are holes. Not to be mixed with {@link
+   * #data} in the same chunk.
+   */
+  public void chunk(long chunkStart, int chunkLength, byte[] digest) {
+    if (result != null) {
+      throw new IllegalStateException("the digest is finished");
+    }
+    if (chunkStart % CHUNK != 0 || chunkStart < position || open || digest.length != 32
+        || chunkLength <= 0 || chunkLength > CHUNK) {
+      throw new IllegalArgumentException("chunk at " + chunkStart + " of " + chunkLength
+          + " bytes does not follow " + position);
+    }
+    skipTo(chunkStart);
+    outer.update(digest);
+    position = chunkStart + chunkLength;
+    shortChunkAdded = chunkLength < CHUNK;
+  }
+
+  /** The SHA-256 of {@code chunk} (position to limit): one chunk's digest. */
+  public static byte[] digestOf(ByteBuffer chunk) {
+    MessageDigest d = sha256();
+    d.update(chunk.duplicate());
+    return d.digest();
+  }
+
+  /**
    * Ends the content at {@code size} (everything after the last data reads as zeros) and
    * returns the digest, {@code sha256-4m:HEX}. Idempotent.
    */
@@ -81,7 +112,10 @@ public final class ChunkDigest {
       throw new IllegalArgumentException("size " + size + " is before data already fed up to " + position);
     }
     skipTo(size);
-    if (position % CHUNK != 0) {
+    if (shortChunkAdded && size != position) {
+      throw new IllegalArgumentException("size " + size + " does not end the short chunk at " + position);
+    }
+    if (position % CHUNK != 0 && !shortChunkAdded) {
       // A short last chunk is hashed for real: its digest is not the full-chunk constant.
       if (!open) {
         zeros((int) (position % CHUNK));

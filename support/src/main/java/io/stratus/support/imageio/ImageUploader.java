@@ -83,16 +83,30 @@ public final class ImageUploader implements AutoCloseable {
    */
   public static ImageUploader start(Channel gateway, String imageId, String uploadId,
       long virtualSize, long resumeOffset) throws InterruptedException {
+    return start(gateway, imageId, uploadId, virtualSize, resumeOffset, false);
+  }
+
+  /**
+   * As {@link #start(Channel, String, String, long, long)}; with {@code digestInTrailer} the
+   * sender promises the content digest in the trailer ({@link #finish(Duration, String)}),
+   * so the gateway need not compute it on the critical path.
+   */
+  public static ImageUploader start(Channel gateway, String imageId, String uploadId,
+      long virtualSize, long resumeOffset, boolean digestInTrailer) throws InterruptedException {
     ImageUploader u = new ImageUploader(gateway);
     u.send(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
         .setImageId(imageId).setUploadId(uploadId).setVirtualSize(virtualSize)
-        .setDiskFormat("raw").setResumeOffset(resumeOffset)).build());
+        .setDiskFormat("raw").setResumeOffset(resumeOffset)
+        .setContentDigestInTrailer(digestInTrailer)).build());
     return u;
   }
 
   /**
    * Sends {@code data} (position to limit, at most 4 MiB) at guest {@code offset}, with its
-   * CRC32C. The buffer must not change until the call ends (it is not copied).
+   * CRC32C. The bytes are copied into the transport's buffers before this returns (gRPC
+   * serialises a message in the sending thread once the stream is ready, which {@link
+   * #send} waits for), so the caller may reuse the buffer then. Were that ever not so, the
+   * gateway's CRC check would refuse the extent rather than store other bytes.
    */
   public void data(long offset, ByteBuffer data) throws InterruptedException {
     int crc = ExtentChecksums.crc32c(data);

@@ -86,6 +86,25 @@ class ChunkDigestTest {
   }
 
   @Test
+  void chunkDigestsComputedElsewhereGiveTheSameValue() throws Exception {
+    byte[] c = content(5 * CHUNK + 777, 9, 10, 20, 2 * CHUNK + 5, 100, 5 * CHUNK, 700);
+    ChunkDigest d = new ChunkDigest();
+    for (int start = 0; start < c.length; start += CHUNK) {
+      int len = Math.min(CHUNK, c.length - start);
+      boolean data = false;
+      for (int i = start; i < start + len && !data; i++) {
+        data = c[i] != 0;
+      }
+      if (data) {  // chunks without data are left out: holes
+        d.chunk(start, len, ChunkDigest.digestOf(ByteBuffer.wrap(c, start, len)));
+      }
+    }
+    assertEquals(reference(c), d.finish(c.length));
+    ChunkDigest bad = new ChunkDigest();
+    assertThrows(IllegalArgumentException.class, () -> bad.chunk(5, CHUNK, new byte[32]));
+  }
+
+  @Test
   void aHugeHoleCostsOneUpdatePerChunk() {
     // 1 TiB of holes with 4 KiB of data at its end: hashed in well under a second.
     long size = 1L << 40;

@@ -28,9 +28,10 @@ public final class ImageTables {
         .row("container_format", i.getContainerFormat())
         .row("size", i.getSize())
         .row("virtual_size", i.getVirtualSize())
-        .row("checksum", i.getChecksum())
+        .row("content_digest", i.getContentDigest())
+        .row("checksum", pending(i, i.getChecksum()))
         .row("os_hash_algo", i.getOsHashAlgo())
-        .row("os_hash_value", i.getOsHashValue())
+        .row("os_hash_value", pending(i, i.getOsHashValue()))
         .row("owner", i.getOwner())
         .row("visibility", i.getVisibility())
         .row("protected", i.getProtected())
@@ -40,5 +41,11 @@ public final class ImageTables {
         .row("locations", String.join(", ", i.getLocationsList()))
         .row("created_at", Formats.time(i.getCreatedAt()))
         .row("updated_at", Formats.time(i.getUpdatedAt()));
+  }
+
+  /** md5 / sha512 as shown: still being computed by the gateway, or the value. */
+  private static String pending(Image i, String value) {
+    return value.isEmpty() && "true".equals(i.getPropertiesMap().get("stratus_checksum_pending"))
+        ? "(being computed)" : value;
   }
 }

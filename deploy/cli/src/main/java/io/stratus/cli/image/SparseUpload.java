@@ -4,23 +4,24 @@ import io.grpc.Channel;
 import io.stratus.cli.output.ProgressBar;
 import io.stratus.proto.image.v1.UploadImageResponse;
 import io.stratus.support.imageio.ImageUploader;
+import io.stratus.support.imageio.SparseFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.Arrays;
 
 /**
- * Uploads a raw file as extents through the shared {@link ImageUploader}: 4 MiB blocks
- * that read as all zeros travel as zero extents (so a sparse file's holes are never sent),
- * the rest as data with its CRC32C. The zero test is a vectorised compare, far cheaper
- * than the copy; nothing is hashed here (the gateway computes the content digest).
+ * Uploads a raw file as extents through the shared {@link ImageUploader}. Only the file's
+ * data ranges are read (the file system reports its holes, {@link SparseFiles}); inside
+ * them, 4 MiB blocks (at 4 MiB-aligned offsets) that read as all zeros still travel as
+ * zero extents, the rest as data with its CRC32C. Nothing is hashed here: the gateway
+ * computes the content digest.
  */
 final class SparseUpload {
   private static final int BLOCK = 4 << 20;
-  private static final byte[] ZEROS = new byte[BLOCK];
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(BLOCK).asReadOnlyBuffer();
   private static final Duration FINISH_TIMEOUT = Duration.ofMinutes(10);
 
   private SparseUpload() {}
@@ -31,27 +32,24 @@ final class SparseUpload {
       long size = ch.size();
       try (ImageUploader upload = ImageUploader.start(gateway, imageId,
           "cli-" + System.nanoTime(), size, 0)) {
-        long zeroFrom = -1;
-        for (long off = 0; off < size; off += BLOCK) {
-          byte[] block = new byte[(int) Math.min(BLOCK, size - off)];
-          ByteBuffer buf = ByteBuffer.wrap(block);
-          while (buf.hasRemaining() && ch.read(buf, off + buf.position()) >= 0) {
-            // fill the block
-          }
-          if (Arrays.mismatch(block, 0, block.length, ZEROS, 0, block.length) < 0) {
-            zeroFrom = zeroFrom < 0 ? off : zeroFrom;  // merged with the zeros before it
-          } else {
-            if (zeroFrom >= 0) {
-              upload.zero(zeroFrom, off - zeroFrom);
-              zeroFrom = -1;
+        ByteBuffer buf = ByteBuffer.allocateDirect(BLOCK);
+        for (SparseFiles.Range r : SparseFiles.dataRanges(file, size)) {
+          long end = r.offset() + r.length();
+          for (long off = r.offset(); off < end; ) {
+            int n = (int) Math.min(BLOCK - off % BLOCK, end - off);
+            buf.clear().limit(n);
+            while (buf.hasRemaining() && ch.read(buf, off + buf.position()) >= 0) {
+              // fill the block
             }
-            upload.data(off, buf.flip());
+            buf.flip();
+            if (buf.mismatch(ZEROS.duplicate().limit(buf.limit())) >= 0) {
+              upload.data(off, buf);  // copied before it returns: the buffer is ours again
+            }
+            off += n;
+            progress.update("uploading", off, size);
           }
-          progress.update("uploading", off + block.length, size);
         }
-        if (zeroFrom >= 0) {
-          upload.zero(zeroFrom, size - zeroFrom);
-        }
+        progress.update("uploading", size, size);
         return upload.finish(FINISH_TIMEOUT);
       }
     }

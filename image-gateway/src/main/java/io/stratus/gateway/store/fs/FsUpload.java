@@ -11,13 +11,19 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One upload into a private sparse file: data extents are written at their offsets, zero
  * extents are left as holes. Every {@link #SYNC_EVERY} bytes the file is fsynced and the
- * durable offset and extents are recorded, so an interrupted upload can resume there.
+ * durable offset and extents are recorded, so an interrupted upload can resume there. The
+ * fsync runs on its own thread while the upload goes on (one at a time): receiving never
+ * waits for the disk, which writes back in the background as it would for a plain copy.
  */
 final class FsUpload implements UploadSink {
   private static final Logger LOG = LoggerFactory.getLogger(FsUpload.class);
@@ -31,7 +37,10 @@ final class FsUpload implements UploadSink {
   private final RandomAccessFile raf;
   private final FileChannel channel;
   private final ExtentMap extents;
-  private long durable;
+  private final ExecutorService syncer = Executors.newSingleThreadExecutor(
+      Thread.ofPlatform().daemon().name("fs-upload-sync").factory());
+  private Future<?> syncing;
+  private volatile long durable;
   private long position;
   private long sinceSync;
   private boolean ended;
@@ -107,12 +116,39 @@ final class FsUpload implements UploadSink {
   private void advance(long end, long written) throws IOException {
     position = end;
     sinceSync += written;
-    if (sinceSync >= SYNC_EVERY) {
-      sync();
+    if (sinceSync >= SYNC_EVERY && (syncing == null || syncing.isDone())) {
+      awaitSync();  // rethrows the previous sync's failure
+      long at = position;
+      byte[] map = extents.encode(at);
+      sinceSync = 0;
+      syncing = syncer.submit(() -> {
+        channel.force(false);  // covers every byte written before `at`
+        AtomicFiles.write(state, map);
+        durable = at;
+        return null;
+      });
+    }
+  }
+
+  /** Waits for the background sync in flight, if any; its failure is this upload's. */
+  private void awaitSync() throws IOException {
+    if (syncing == null) {
+      return;
+    }
+    try {
+      syncing.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while syncing the upload");
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+    } finally {
+      syncing = null;
     }
   }
 
   private void sync() throws IOException {
+    awaitSync();
     channel.force(false);
     AtomicFiles.write(state, extents.encode(position));
     durable = position;
@@ -134,6 +170,8 @@ final class FsUpload implements UploadSink {
   @Override
   public ImageRecord commit(long virtualSize, String contentDigest, boolean checksumPending)
       throws IOException {
+    awaitSync();
+    syncer.shutdown();
     raf.setLength(virtualSize);  // the tail past the last extent is a hole too
     channel.force(true);
     channel.close();
@@ -153,6 +191,12 @@ final class FsUpload implements UploadSink {
     }
     ended = true;
     try {
+      try {
+        awaitSync();
+      } catch (IOException e) {
+        LOG.warn("a background sync of an aborted upload failed; image={} upload={}", id, uploadId, e);
+      }
+      syncer.shutdown();
       if (keepForResume && position > 0) {
         sync();
       }
