@@ -48,7 +48,8 @@ import org.junit.jupiter.api.Test;
  * </ul>
  * Writes {@code docs/benchmarks/data-path.md} with PNG plots. Environment: {@code
  * STRATUS_BENCH_POINTS} (default {@code 4:0.1,4:0.4,4:0.5,4:1,16:0.1,16:0.5,16:1}, GiB:share),
- * {@code STRATUS_BENCH_RUNS} (5), {@code STRATUS_BENCH_REPORT_DIR}.
+ * {@code STRATUS_BENCH_RUNS} (5), {@code STRATUS_BENCH_RUNS_BIG} (runs at 16 GiB points;
+ * default the same), {@code STRATUS_BENCH_REPORT_DIR}.
  */
 @Tag("benchmark")
 class DataPathBenchmark {
@@ -65,6 +66,12 @@ class DataPathBenchmark {
   static final String CP = "cp + sync";
 
   private final int runs = Integer.parseInt(env("STRATUS_BENCH_RUNS", "5"));
+  /** Runs at points of 16 GiB and more (each takes minutes: the data, and md5 + sha512 after). */
+  private final int bigRuns = Integer.parseInt(env("STRATUS_BENCH_RUNS_BIG", Integer.toString(runs)));
+
+  private int runsAt(BenchReport.Point p) {
+    return p.virtualBytes() >= 16 * GIB ? bigRuns : runs;
+  }
 
   private static String env(String name, String dflt) {
     String v = System.getenv(name);
@@ -146,6 +153,10 @@ class DataPathBenchmark {
       cli = Path.of("../cli/stratus").toAbsolutePath();
     }
     Instant started = Instant.now();
+    Path dir = Path.of(env("STRATUS_BENCH_REPORT_DIR", "docs/benchmarks")).toAbsolutePath();
+    if (!Files.isDirectory(dir.getParent())) {
+      dir = Path.of("../../docs/benchmarks").toAbsolutePath().normalize();
+    }
     try (StratusSystem system = new StratusSystem()) {
       Path work = Files.createDirectories(system.root.resolve("bench"));
       Path store = system.root.resolve("store");
@@ -160,20 +171,17 @@ class DataPathBenchmark {
             + " upload %.2f s vs cp %.2f s%n", p.label(), report.median(p, OURS),
             report.median(p, DD), report.median(p, ONE_PASS), report.median(p, NOVA),
             report.median(p, CLI_UPLOAD), report.median(p, CP));
+        // After every point: a run cut short still leaves the points it finished.
+        DataPathReport.write(report, dir, started, runs, bigRuns);
       }
     }
-    Path dir = Path.of(env("STRATUS_BENCH_REPORT_DIR", "docs/benchmarks")).toAbsolutePath();
-    if (!Files.isDirectory(dir.getParent())) {
-      dir = Path.of("../../docs/benchmarks").toAbsolutePath().normalize();
-    }
-    DataPathReport.write(report, dir, started, runs);
   }
 
   /** The CLI upload against cp + sync; returns the first uploaded image (to boot from). */
   private String uploads(StratusSystem system, BenchReport report, BenchReport.Point p, Path cli,
       Path base, Path store) throws Exception {
     String keep = null;
-    for (int run = 0; run < runs; run++) {
+    for (int run = 0; run < runsAt(p); run++) {
       dropCaches();
       String name = "bench-upload-" + run;
       String[] out = new String[1];
@@ -248,7 +256,7 @@ class DataPathBenchmark {
     Path disk = system.disk(id);
     Path cached = system.root.resolve("cache").resolve(bootImage + ".raw");
     assertTrue(Files.exists(cached), "the base is in the agent's image cache: " + cached);
-    for (int run = 0; run < runs; run++) {
+    for (int run = 0; run < runsAt(p); run++) {
       dropCaches();
       AtomicLong overlayPeak = new AtomicLong();
       String[] imageId = new String[1];

@@ -28,7 +28,10 @@ final class ServiceProcess implements AutoCloseable {
     this.name = name;
     this.log = logDir.resolve(name + ".log");
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx512m"));
+    // As the all-in-one runs them: the agent with a small heap (its memory is its read
+    // window, not the disk's size).
+    List<String> cmd = new ArrayList<>(List.of(java,
+        mainClass.endsWith("AgentMain") ? "-Xmx128m" : "-Xmx512m"));
     // Extra JVM options for every service, e.g. a flight recording while profiling:
     // STRATUS_SERVICE_JAVA_OPTS="-XX:StartFlightRecording=filename=/tmp/x.jfr"
     String extra = System.getenv("STRATUS_SERVICE_JAVA_OPTS");
