@@ -42,6 +42,15 @@ public final class ParallelReader implements DiskReader {
   /** The plan entries of one chunk, from its first data extent to its last (gaps included). */
   private record ChunkRead(long start, int length, List<DiskExtent> members) implements Item {}
 
+  /**
+   * The agent's read buffers, shared by every reader: fixed direct memory for the process
+   * (a pool per snapshot left its buffers to the garbage collector, which a small heap
+   * seldom runs, and the agent's RSS grew with every snapshot). Concurrent readers wait
+   * for each other's buffers; each needs two to make progress, and its consumer gives
+   * every buffer back, so none waits for ever.
+   */
+  private static final BufferPool SHARED = new BufferPool(12, CHUNK);
+
   private final ExecutorService pool;
   private final BufferPool buffers;
   private final Map<Path, FileChannel> files = new HashMap<>();
@@ -56,9 +65,8 @@ public final class ParallelReader implements DiskReader {
       t.setDaemon(true);
       return t;
     });
-    this.inFlight = inFlight;
-    // One more buffer than reads in flight: the consumer holds one while the rest are read.
-    this.buffers = new BufferPool(inFlight + 1, CHUNK);
+    this.inFlight = Math.min(inFlight, SHARED.count() - 1);
+    this.buffers = SHARED;
     for (DiskExtent e : plan.extents()) {
       if (e.isData() && !files.containsKey(e.file())) {
         files.put(e.file(), FileChannel.open(e.file(), StandardOpenOption.READ));

@@ -14,10 +14,12 @@ import java.util.concurrent.BlockingQueue;
 public final class BufferPool {
   private final BlockingQueue<ByteBuffer> free;
   private final int size;
+  private final int count;
 
   public BufferPool(int count, int size) {
     this.free = new ArrayBlockingQueue<>(count);
     this.size = size;
+    this.count = count;
     for (int i = 0; i < count; i++) {
       free.add(ByteBuffer.allocateDirect(size));
     }
@@ -35,6 +37,11 @@ public final class BufferPool {
     if (b.capacity() != size || !b.isDirect() || !free.offer(b)) {
       throw new IllegalArgumentException("not a buffer of this pool");
     }
+  }
+
+  /** Buffers in the pool. */
+  public int count() {
+    return count;
   }
 
   /** Bytes per buffer. */
