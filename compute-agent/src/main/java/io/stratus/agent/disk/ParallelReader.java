@@ -58,8 +58,16 @@ public final class ParallelReader implements DiskReader {
   private final ArrayDeque<Object> window = new ArrayDeque<>();
   private final ArrayDeque<Piece> ready = new ArrayDeque<>();
   private final int inFlight;
+  private final boolean hashChunks;
 
   public ParallelReader(ExtentPlan plan, int threads, int inFlight) throws IOException {
+    this(plan, threads, inFlight, true);
+  }
+
+  /** With {@code hashChunks} false no chunk is hashed (a reader whose bytes go elsewhere). */
+  public ParallelReader(ExtentPlan plan, int threads, int inFlight, boolean hashChunks)
+      throws IOException {
+    this.hashChunks = hashChunks;
     this.pool = Executors.newFixedThreadPool(threads, r -> {
       Thread t = new Thread(r, "disk-reader");
       t.setDaemon(true);
@@ -118,7 +126,7 @@ public final class ParallelReader implements DiskReader {
 
   @Override
   public boolean suppliesChunkDigests() {
-    return true;
+    return hashChunks;
   }
 
   /** The next piece in order, or {@code null} at the end. */
@@ -179,7 +187,8 @@ public final class ParallelReader implements DiskReader {
         filled = at + e.length();
       }
       zero(buf, (int) filled, c.length());
-      byte[] digest = ChunkDigest.digestOf(buf.duplicate().position(0).limit(c.length()));
+      byte[] digest = hashChunks
+          ? ChunkDigest.digestOf(buf.duplicate().position(0).limit(c.length())) : null;
       List<Piece> pieces = new ArrayList<>(c.members().size());
       for (int i = 0; i < c.members().size(); i++) {
         DiskExtent e = c.members().get(i);

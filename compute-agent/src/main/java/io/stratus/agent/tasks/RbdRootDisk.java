@@ -74,8 +74,9 @@ final class RbdRootDisk {
     }
     Path base = env.images().fetch(imageId);
     ExtentPlan plan = ExtentPlan.of(base, 4 << 20);
+    // Into RBD, not an image: no content digest to compute.
     try (ParallelReader reader = new ParallelReader(plan, env.config().readThreads(),
-        env.config().readThreads() * 2)) {
+        env.config().readThreads() * 2, false)) {
       disks.importFrom(reader, Files.size(base), pool, name, size);
     }
     LOG.info("image is not in this Ceph cluster, imported it; disk={}/{} image={} data={}",
