@@ -83,6 +83,13 @@ class FilesystemStoreTest extends ImageStoreContract {
     }
     assertTrue(files("data").stream().noneMatch(p -> p.getFileName().toString().startsWith(image.getId())),
         "no visible content before a commit");
+    // The client's cancel reaches the gateway asynchronously: the image is queued again
+    // once the gateway has kept the durable prefix (an fsync), not when the client returns.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (get(image.getId()).getStatus() != io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_QUEUED) {
+      assertTrue(System.nanoTime() < deadline, "the abandoned upload never re-queued the image");
+      Thread.sleep(10);
+    }
     upload(content.messages(image.getId(), "u2", CHUNK, true));
     assertTrue(Files.exists(dir.resolve("data").resolve(image.getId() + ".raw")));
     images().deleteImage(io.stratus.proto.image.v1.DeleteImageRequest.newBuilder().setImageId(image.getId()).build());

@@ -29,8 +29,9 @@ public final class AliasingUploads {
     java.util.List<ServerMethodDefinition<?, ?>> methods = new java.util.ArrayList<>();
     for (ServerMethodDefinition<?, ?> m : generated.getMethods()) {
       if (m.getMethodDescriptor().getFullMethodName().equals(upload.getFullMethodName())) {
-        methods.add(rebind((ServerMethodDefinition<UploadImageRequest, Object>) m,
-            (MethodDescriptor<UploadImageRequest, Object>) (MethodDescriptor<?, ?>) aliased));
+        methods.add(ServerMethodDefinition.create(
+            (MethodDescriptor<UploadImageRequest, Object>) (MethodDescriptor<?, ?>) aliased,
+            ((ServerMethodDefinition<UploadImageRequest, Object>) m).getServerCallHandler()));
         descriptor.addMethod(aliased);
       } else {
         methods.add(m);
@@ -40,11 +41,5 @@ public final class AliasingUploads {
     ServerServiceDefinition.Builder out = ServerServiceDefinition.builder(descriptor.build());
     methods.forEach(out::addMethod);
     return out.build();
-  }
-
-  private static ServerMethodDefinition<UploadImageRequest, Object> rebind(
-      ServerMethodDefinition<UploadImageRequest, Object> m,
-      MethodDescriptor<UploadImageRequest, Object> method) {
-    return ServerMethodDefinition.create(method, m.getServerCallHandler());
   }
 }

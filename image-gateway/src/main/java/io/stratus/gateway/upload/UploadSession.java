@@ -15,7 +15,9 @@ import io.stratus.support.digest.ExtentChecksums;
 import io.stratus.support.digest.PipelinedChunkDigest;
 import io.stratus.support.errors.ApiException;
 import java.io.IOException;
+import java.util.Locale;
 import java.util.concurrent.Semaphore;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,15 +34,15 @@ import org.slf4j.LoggerFactory;
  *
  * Extents must come in increasing, non-overlapping order within the header's virtual size;
  * a gap between extents is a hole. Every data extent's CRC32C is checked before its bytes
- * reach the store, the trailer's extent chain at the end; the content digest ({@code
- * sha256-4m}) is computed here on its own thread from the data bytes only, so the cost
- * follows the allocated bytes. md5 and sha512 are not computed here (see {@link
- * io.stratus.gateway.checksum.ChecksumFiller}).
+ * reach the store, the trailer's extent chain at the end. The content digest ({@code
+ * sha256-4m}) is the uploader's when its header promised one and the store is verified
+ * afterwards; otherwise it is computed here on its own thread from the data bytes only,
+ * so the cost follows the allocated bytes. md5 and sha512 are not computed here (see
+ * {@link io.stratus.gateway.checksum.ChecksumFiller}).
  */
 public final class UploadSession {
   private static final Logger LOG = LoggerFactory.getLogger(UploadSession.class);
-  private static final java.util.regex.Pattern CONTENT_DIGEST =
-      java.util.regex.Pattern.compile("sha256-4m:[0-9a-f]{64}");
+  private static final Pattern CONTENT_DIGEST = Pattern.compile("sha256-4m:[0-9a-f]{64}");
 
   /** Where the session is. */
   public enum State {
@@ -247,7 +249,7 @@ public final class UploadSession {
     }
     String content;
     if (trustTrailerDigest) {
-      content = trailer.getContentDigest().toLowerCase(java.util.Locale.ROOT);
+      content = trailer.getContentDigest().toLowerCase(Locale.ROOT);
       if (!CONTENT_DIGEST.matcher(content).matches()) {
         throw protocol("trailer.content_digest", "must be sha256-4m: and 64 hex digits, as the"
             + " header promised");
