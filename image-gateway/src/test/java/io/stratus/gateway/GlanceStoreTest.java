@@ -19,6 +19,7 @@ import io.stratus.proto.image.v1.Image;
 import io.stratus.proto.image.v1.UpdateImageRequest;
 import io.stratus.support.errors.ApiException;
 import io.stratus.testkit.GlanceServer;
+import io.stratus.testkit.QemuImgTool;
 import java.io.ByteArrayOutputStream;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -44,6 +45,7 @@ import org.junit.jupiter.api.Test;
  * killing and owners are represented, zeros read back as holes, error mapping.
  */
 class GlanceStoreTest extends ImageStoreContract {
+  private static final long MIB = 1 << 20;
   private GlanceServer glance;
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
@@ -181,6 +183,74 @@ class GlanceStoreTest extends ImageStoreContract {
     long[] got = downloadInto(image.getId(), out);
     assertEquals(16L << 20, got[0]);
     assertEquals(8L << 20, got[1], "all-zero chunks are zero extents again");
+  }
+
+  @Test
+  void anAnnouncedAllocationIsStoredAsACompactQcow2ThatQemuReadsAsTheContent() throws Exception {
+    Image image = create("compact");
+    long size = 1024 * MIB;  // two L2 tables
+    TestImage content = new TestImage(size).data(100, 3000, 81).data(5 * MIB + 13, (int) MIB, 82)
+        .data(512 * MIB - 4096, 8192, 83).data(size - 4096, 4096, 84);
+    var r = upload(TestImage.announcing(content.messages(image.getId(), "u", CHUNK, true),
+        content.allocation()));
+    assertEquals(io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
+    assertEquals("qcow2", r.getImage().getDiskFormat(), "Glance holds a qcow2, as Nova's snapshots");
+    assertEquals(size, r.getImage().getVirtualSize());
+    assertEquals(content.contentDigest(), r.getImage().getContentDigest());
+    String doc = glanceDocument(image.getId());
+    assertTrue(doc.contains("\"disk_format\": \"qcow2\""), doc);
+    long stored = backend.storedBytes(image.getId());
+    assertTrue(stored < 4 * MIB, "only the allocated clusters travel and are stored: " + stored);
+
+    Path file = Files.createTempFile("glance-compact", ".qcow2");
+    Path raw = Files.createTempFile("glance-compact", ".raw");
+    try {
+      HttpResponse<Path> got = http.send(HttpRequest.newBuilder(
+          glance.url().resolve("/v2/images/" + image.getId() + "/file")).build(),
+          HttpResponse.BodyHandlers.ofFile(file));
+      assertEquals(200, got.statusCode());
+      assertEquals(stored, Files.size(file));
+      content.writeSparse(raw);
+      String check = QemuImgTool.run("check", "-f", "qcow2", file.toString());
+      assertTrue(check.contains("No errors were found"), check);
+      String compare = QemuImgTool.run("compare", "-f", "raw", "-F", "qcow2", raw.toString(), file.toString());
+      assertTrue(compare.contains("Images are identical"), compare);
+    } finally {
+      Files.deleteIfExists(file);
+      Files.deleteIfExists(raw);
+    }
+    MessageDigest sha512 = MessageDigest.getInstance("SHA-512");
+    long[] back = downloadInto(image.getId(),
+        new java.security.DigestOutputStream(java.io.OutputStream.nullOutputStream(), sha512));
+    assertEquals(size, back[0]);
+    assertTrue(back[1] >= size - 4 * MIB, "holes come back as zero extents: " + back[1]);
+    assertEquals(content.sha512(), HexFormat.of().formatHex(sha512.digest()));
+  }
+
+  @Test
+  void dataOutsideTheAnnouncedAllocationIsRefusedAndARawUploadThenSucceeds() throws Exception {
+    Image image = create("outside");
+    TestImage content = new TestImage(8 * MIB).data(0, 4096, 91).data(4 * MIB, 4096, 92);
+    var narrow = io.stratus.proto.image.v1.Allocation.newBuilder().addRanges(0).addRanges(4096).build();
+    var e = uploadFails(TestImage.announcing(content.messages(image.getId(), "u", CHUNK, true),
+        narrow));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertTrue(e.getStatus().getDescription().contains("data.offset"), e.getStatus().getDescription());
+    awaitStatus(image.getId(), io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_QUEUED);
+    assertEquals(0, filesInGlanceStore(image.getId()), "nothing half-written stays in Glance");
+
+    var r = upload(content.messages(image.getId(), "u2", CHUNK, true));
+    assertEquals(io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
+    assertEquals("raw", r.getImage().getDiskFormat(), "an upload without allocation is raw again");
+    assertEquals(8 * MIB, backend.storedBytes(image.getId()));
+  }
+
+  private void awaitStatus(String id, io.stratus.proto.image.v1.ImageStatus want) throws Exception {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (get(id).getStatus() != want && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertEquals(want, get(id).getStatus());
   }
 
   @Test

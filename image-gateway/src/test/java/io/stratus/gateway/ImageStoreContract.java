@@ -182,7 +182,7 @@ public abstract class ImageStoreContract {
   }
 
   /** Downloads and rebuilds the whole content; returns its sha512 and the zero-extent bytes. */
-  protected long[] downloadInto(String id, ByteArrayOutputStream content) throws Exception {
+  protected long[] downloadInto(String id, java.io.OutputStream content) throws Exception {
     Iterator<DownloadImageResponse> it = images().downloadImage(
         DownloadImageRequest.newBuilder().setImageId(id).build());
     assertTrue(it.next().hasImage(), "the first message describes the image");
@@ -200,7 +200,10 @@ public abstract class ImageStoreContract {
         pos += m.getData().getData().size();
       } else {
         assertEquals(pos, m.getZero().getOffset(), "extents arrive in order without gaps");
-        content.writeBytes(new byte[Math.toIntExact(m.getZero().getLength())]);
+        byte[] zeros = new byte[1 << 20];
+        for (long left = m.getZero().getLength(); left > 0; left -= zeros.length) {
+          content.write(zeros, 0, (int) Math.min(left, zeros.length));
+        }
         zeroBytes += m.getZero().getLength();
         pos += m.getZero().getLength();
       }
@@ -378,6 +381,34 @@ public abstract class ImageStoreContract {
     // The image takes a correct upload afterwards.
     assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
         upload(content.messages(image.getId(), "u2", CHUNK, true)).getImage().getStatus());
+  }
+
+  @Test
+  void aBadAllocationIsRefusedNamingTheFieldAndAGoodOneIsHonoured() throws Exception {
+    Image image = create("allocation");
+    TestImage content = new TestImage(4L << 20).data(0, 4096, 11).data(1L << 20, 4096, 12);
+    List<UploadImageRequest> plain = content.messages(image.getId(), "u", CHUNK, true);
+    Map<String, long[]> bad = new java.util.LinkedHashMap<>();
+    bad.put("must hold (offset, length) pairs; got 3 numbers", new long[] {0, 4096, 1 << 20});
+    bad.put("range 1 at 100 does not start after the end of the previous one (4096)",
+        new long[] {0, 4096, 100, 10});
+    bad.put("range 0 has length 0; lengths must be positive", new long[] {0, 0});
+    bad.put("range 0 [4190208, +8192) ends beyond the virtual size 4194304",
+        new long[] {(4L << 20) - 4096, 8192});
+    for (var b : bad.entrySet()) {
+      var allocation = io.stratus.proto.image.v1.Allocation.newBuilder();
+      for (long v : b.getValue()) {
+        allocation.addRanges(v);
+      }
+      var e = uploadFails(TestImage.announcing(plain, allocation.build()));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+      assertEquals("header.allocation: " + b.getKey(), e.getStatus().getDescription());
+      assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+    }
+    var r = upload(TestImage.announcing(plain, content.allocation()));
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, r.getImage().getStatus());
+    assertEquals(content.contentDigest(), r.getImage().getContentDigest());
+    assertEquals(4L << 20, r.getImage().getVirtualSize());
   }
 
   @Test

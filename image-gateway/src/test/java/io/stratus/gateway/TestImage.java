@@ -135,6 +135,34 @@ final class TestImage {
     return out;
   }
 
+  /** Writes the content as a sparse raw file (holes where there is no run). */
+  void writeSparse(java.nio.file.Path file) throws java.io.IOException {
+    try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+      for (Run r : runs) {
+        ch.write(ByteBuffer.wrap(r.bytes()), r.offset());
+      }
+    }
+    try (var f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+      f.setLength(virtualSize);
+    }
+  }
+
+  /** Where the data runs lie, as an upload header announces it. */
+  io.stratus.proto.image.v1.Allocation allocation() {
+    var b = io.stratus.proto.image.v1.Allocation.newBuilder();
+    runs.forEach(r -> b.addRanges(r.offset()).addRanges(r.bytes().length));
+    return b.build();
+  }
+
+  /** {@code messages} with {@code allocation} in the header. */
+  static List<UploadImageRequest> announcing(List<UploadImageRequest> messages,
+      io.stratus.proto.image.v1.Allocation allocation) {
+    List<UploadImageRequest> out = new ArrayList<>(messages);
+    out.set(0, UploadImageRequest.newBuilder().setHeader(messages.get(0).getHeader().toBuilder()
+        .setAllocation(allocation)).build());
+    return out;
+  }
+
   /** A data extent with its crc32c. */
   static UploadImageRequest data(long offset, ByteString bytes) {
     CRC32C crc = new CRC32C();

@@ -4,6 +4,7 @@ import io.grpc.Channel;
 import io.stratus.agent.ops.TaskContext;
 import io.stratus.proto.image.v1.UploadImageResponse;
 import io.stratus.support.digest.ChunkDigest;
+import io.stratus.support.imageio.Allocation;
 import io.stratus.support.imageio.ImageUploader;
 import java.io.IOException;
 import java.time.Duration;
@@ -35,8 +36,15 @@ public final class SnapshotStreamer {
   /** Streams a plan read straight from the chain's files. */
   public Sent upload(String imageId, String uploadId, ExtentPlan plan, TaskContext ctx)
       throws IOException, InterruptedException {
+    Allocation.Builder allocation = Allocation.builder();
+    for (DiskExtent e : plan.extents()) {
+      if (e.isData()) {
+        allocation.add(e.offset(), e.length());
+      }
+    }
     try (ParallelReader reader = new ParallelReader(plan, threads, threads * 2)) {
-      return upload(imageId, uploadId, reader, plan.virtualSize(), plan.dataBytes(), ctx);
+      return upload(imageId, uploadId, reader, plan.virtualSize(), plan.dataBytes(),
+          allocation.build(), ctx);
     }
   }
 
@@ -46,10 +54,16 @@ public final class SnapshotStreamer {
    */
   public Sent upload(String imageId, String uploadId, DiskReader reader, long virtualSize,
       long expectedData, TaskContext ctx) throws IOException, InterruptedException {
+    return upload(imageId, uploadId, reader, virtualSize, expectedData, null, ctx);
+  }
+
+  private Sent upload(String imageId, String uploadId, DiskReader reader, long virtualSize,
+      long expectedData, Allocation allocation, TaskContext ctx)
+      throws IOException, InterruptedException {
     boolean digests = reader.suppliesChunkDigests();
     ChunkDigest content = new ChunkDigest();
     try (ImageUploader upload = ImageUploader.start(gateway, imageId, uploadId, virtualSize, 0,
-        digests)) {
+        digests, allocation)) {
       DiskReader.Piece p;
       while ((p = reader.next()) != null) {
         ctx.checkCancelled();

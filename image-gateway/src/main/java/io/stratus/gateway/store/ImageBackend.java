@@ -2,6 +2,7 @@ package io.stratus.gateway.store;
 
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.domain.NewImage;
+import io.stratus.support.imageio.Allocation;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +46,17 @@ public interface ImageBackend extends AutoCloseable {
    */
   UploadSink beginUpload(ImageRecord image, String uploadId, long virtualSize, long resumeOffset)
       throws IOException;
+
+  /**
+   * As {@link #beginUpload(ImageRecord, String, long, long)}, knowing where the data will
+   * lie ({@code allocation}, null when the uploader did not say; every data write lies
+   * inside it, the session checks). Stores with sparse writes ignore it; a store without
+   * them (Glance) stores only the allocated clusters.
+   */
+  default UploadSink beginUpload(ImageRecord image, String uploadId, long virtualSize,
+      long resumeOffset, Allocation allocation) throws IOException {
+    return beginUpload(image, uploadId, virtualSize, resumeOffset);
+  }
 
   /** How far a kept partial upload got (0 when none, or the backend cannot resume). */
   long resumableOffset(String id, String uploadId) throws IOException;

@@ -31,6 +31,14 @@ public interface UploadSink {
   }
 
   /**
+   * Bytes the store must hold once content of {@code virtualSize} bytes is committed: the
+   * virtual size for raw stores, the file size for a compact layout.
+   */
+  default long storedBytes(long virtualSize) {
+    return virtualSize;
+  }
+
+  /**
    * Makes the content durable and visible: the image becomes active with the given size
    * and content digest, marked {@link ImageRecord#CHECKSUM_PENDING} when {@code
    * checksumPending} (a backend that computes md5 and sha512 itself, like Glance, reports

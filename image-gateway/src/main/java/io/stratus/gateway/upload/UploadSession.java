@@ -14,6 +14,7 @@ import io.stratus.proto.image.v1.ZeroExtent;
 import io.stratus.support.digest.ExtentChecksums;
 import io.stratus.support.digest.PipelinedChunkDigest;
 import io.stratus.support.errors.ApiException;
+import io.stratus.support.imageio.Allocation;
 import java.io.IOException;
 import java.util.Locale;
 import java.util.concurrent.Semaphore;
@@ -62,6 +63,8 @@ public final class UploadSession {
   private String imageId;
   private String uploadId;
   private long virtualSize;
+  /** Where the header said the data lies; null when it did not say. */
+  private Allocation allocation;
   private long position;
   private long bytesReceived;
   private UploadTrailer trailer;
@@ -115,14 +118,23 @@ public final class UploadSession {
     if (resume < 0 || resume > h.getVirtualSize()) {
       throw protocol("header.resume_offset", "must be between 0 and virtual_size");
     }
+    Allocation declared = null;
+    if (h.hasAllocation()) {
+      try {
+        declared = Allocation.of(h.getAllocation(), h.getVirtualSize());
+      } catch (IllegalArgumentException e) {
+        throw protocol("header.allocation", e.getMessage());
+      }
+    }
     if (!uploadSlots.tryAcquire()) {
       throw ApiException.resourceExhausted("too many uploads in progress; retry later");
     }
     holdsSlot = true;
     uploadId = h.getUploadId();
     virtualSize = h.getVirtualSize();
+    allocation = declared;
     try {
-      sink = backend.beginUpload(image, uploadId, virtualSize, resume);
+      sink = backend.beginUpload(image, uploadId, virtualSize, resume, allocation);
       // The uploader hashed as it read: the store is verified against its digest after
       // activation (ChecksumFiller), so nothing is hashed here on the critical path.
       trustTrailerDigest = h.getContentDigestInTrailer() && checksumsLater;
@@ -183,6 +195,10 @@ public final class UploadSession {
       throw protocol("data.data", "must hold 1.." + maxExtentBytes + " bytes, got " + length);
     }
     place("data", d.getOffset(), length);
+    if (allocation != null && !allocation.covers(d.getOffset(), length)) {
+      throw protocol("data.offset", "the data extent [" + d.getOffset() + ", "
+          + (d.getOffset() + length) + ") lies outside the header's allocation");
+    }
     if (!d.hasCrc32C()) {
       throw protocol("data.crc32c", "is required (CRC32C of data)");
     }
@@ -268,11 +284,13 @@ public final class UploadSession {
     } finally {
       release();
     }
-    if (active.size() != virtualSize) {
+    long expected = sink.storedBytes(virtualSize);
+    if (active.size() != expected || active.virtualSize() != virtualSize) {
       state = State.FAILED;
       backend.kill(imageId);
-      throw ApiException.dataLoss("the store holds " + active.size() + " bytes for image "
-          + imageId + " of " + virtualSize + " sent; the image was killed");
+      throw ApiException.dataLoss("the store holds " + active.size() + " bytes (virtual size "
+          + active.virtualSize() + ") for image " + imageId + " where " + expected
+          + " bytes of content of " + virtualSize + " were sent; the image was killed");
     }
     state = State.COMMITTED;
     LOG.info("upload committed; image={} upload={} bytes={} virtualSize={} digest={}",

@@ -93,11 +93,27 @@ public final class ImageUploader implements AutoCloseable {
    */
   public static ImageUploader start(Channel gateway, String imageId, String uploadId,
       long virtualSize, long resumeOffset, boolean digestInTrailer) throws InterruptedException {
+    return start(gateway, imageId, uploadId, virtualSize, resumeOffset, digestInTrailer, null);
+  }
+
+  /**
+   * As {@link #start(Channel, String, String, long, long, boolean)}, announcing where the
+   * data extents will lie ({@code allocation}, or null when not known in advance): a store
+   * without sparse writes then stores only the allocated clusters. Every later {@link
+   * #data} must lie inside it.
+   */
+  public static ImageUploader start(Channel gateway, String imageId, String uploadId,
+      long virtualSize, long resumeOffset, boolean digestInTrailer, Allocation allocation)
+      throws InterruptedException {
     ImageUploader u = new ImageUploader(gateway);
-    u.send(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
+    UploadHeader.Builder header = UploadHeader.newBuilder()
         .setImageId(imageId).setUploadId(uploadId).setVirtualSize(virtualSize)
         .setDiskFormat("raw").setResumeOffset(resumeOffset)
-        .setContentDigestInTrailer(digestInTrailer)).build());
+        .setContentDigestInTrailer(digestInTrailer);
+    if (allocation != null) {
+      header.setAllocation(allocation.toMessage());
+    }
+    u.send(UploadImageRequest.newBuilder().setHeader(header).build());
     return u;
   }
 

@@ -3,6 +3,7 @@ package io.stratus.cli.image;
 import io.grpc.Channel;
 import io.stratus.cli.output.ProgressBar;
 import io.stratus.proto.image.v1.UploadImageResponse;
+import io.stratus.support.imageio.Allocation;
 import io.stratus.support.imageio.ImageUploader;
 import io.stratus.support.imageio.SparseFiles;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * Uploads a raw file as extents through the shared {@link ImageUploader}. Only the file's
@@ -30,10 +32,13 @@ final class SparseUpload {
       ProgressBar progress) throws IOException, InterruptedException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
+      List<SparseFiles.Range> ranges = SparseFiles.dataRanges(file, size);
+      Allocation.Builder allocation = Allocation.builder();
+      ranges.forEach(r -> allocation.add(r.offset(), r.length()));
       try (ImageUploader upload = ImageUploader.start(gateway, imageId,
-          "cli-" + System.nanoTime(), size, 0)) {
+          "cli-" + System.nanoTime(), size, 0, false, allocation.build())) {
         ByteBuffer buf = ByteBuffer.allocateDirect(BLOCK);
-        for (SparseFiles.Range r : SparseFiles.dataRanges(file, size)) {
+        for (SparseFiles.Range r : ranges) {
           long end = r.offset() + r.length();
           for (long off = r.offset(); off < end; ) {
             int n = (int) Math.min(BLOCK - off % BLOCK, end - off);

@@ -8,6 +8,7 @@ import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.StoreInfo;
 import io.stratus.gateway.store.UploadSink;
 import io.stratus.support.errors.ApiException;
+import io.stratus.support.imageio.Allocation;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -46,7 +47,10 @@ import org.slf4j.LoggerFactory;
  * <p>What Glance cannot do, and what this store does instead:
  * <ul>
  *   <li>resume an upload: {@link #resumableOffset} and {@link UploadSink#durableOffset} are 0;
- *   <li>sparse content: holes are sent as zeros, and all-zero chunks read back as zero extents;
+ *   <li>sparse content: an upload that announces its allocation is stored as a compact qcow2
+ *       ({@link Qcow2Layout}, disk_format qcow2) and read back sparse ({@link
+ *       Qcow2ExtentSource}); otherwise holes are sent as zeros, and all-zero chunks read back
+ *       as zero extents;
  *   <li>set "killed": {@link #kill} of a queued image (the core aborts the upload first, so
  *       Glance already dropped the bytes) marks it with the property
  *       {@code stratus_status=killed} and it reads KILLED; {@link #kill} of an image that
@@ -60,6 +64,8 @@ public final class GlanceBackend implements ImageBackend {
   private static final Logger LOG = LoggerFactory.getLogger(GlanceBackend.class);
   /** Page size asked of Glance when listing (Glance caps it at its api_limit_max, 1000). */
   public static final int LIST_PAGE = 1000;
+  private static final String RAW = "raw";
+  private static final String QCOW2 = "qcow2";
 
   private final GlanceClient client;
   private final Clock clock;
@@ -205,6 +211,20 @@ public final class GlanceBackend implements ImageBackend {
   @Override
   public UploadSink beginUpload(ImageRecord image, String uploadId, long virtualSize,
       long resumeOffset) throws IOException {
+    return beginUpload(image, uploadId, virtualSize, resumeOffset, null);
+  }
+
+  /**
+   * Starts the PUT. With an {@code allocation}, an image whose disk_format is raw, qcow2 or
+   * unset, and whose size is whole 512-byte sectors, is sent as a compact qcow2 ({@link
+   * Qcow2Layout}) and its disk_format becomes
+   * qcow2, as Nova's snapshots are; without one, raw content with its holes as zeros (an
+   * image left at qcow2 by an earlier compact attempt goes back to raw). Other disk
+   * formats are the uploader's business and are sent as they come.
+   */
+  @Override
+  public UploadSink beginUpload(ImageRecord image, String uploadId, long virtualSize,
+      long resumeOffset, Allocation allocation) throws IOException {
     if (resumeOffset > 0) {
       throw ApiException.failedPrecondition("the Glance store cannot resume uploads; upload "
           + uploadId + " of image " + image.id() + " must start again at offset 0");
@@ -212,9 +232,21 @@ public final class GlanceBackend implements ImageBackend {
     if (virtualSize == 0) {
       return new GlanceEmptyUpload(this, client, image.id());
     }
-    GlanceUpload upload = GlanceUpload.start(this, client, bodyExecutor, image.id(), uploadId);
-    LOG.info("glance upload started; image={} upload={} virtualSize={}", image.id(), uploadId,
-        virtualSize);
+    String format = image.diskFormat();
+    // qcow2 sizes are whole 512-byte sectors (qemu would drop a partial last one)
+    boolean ours = (format.isEmpty() || format.equals(RAW) || format.equals(QCOW2))
+        && virtualSize % 512 == 0;
+    Qcow2Layout layout = ours && allocation != null ? Qcow2Layout.of(virtualSize, allocation) : null;
+    String wanted = layout != null ? QCOW2 : format.equals(QCOW2) ? RAW : format;
+    if (!wanted.equals(format)) {
+      patch(image.id(), List.of(Map.of("op", format.isEmpty() ? "add" : "replace",
+          "path", "/disk_format", "value", wanted)), GlanceErrors.Call.UPDATE);
+    }
+    GlanceUpload upload = GlanceUpload.start(this, client, bodyExecutor, image.id(), uploadId,
+        layout);
+    LOG.info("glance upload started; image={} upload={} virtualSize={} format={} bodyBytes={}",
+        image.id(), uploadId, virtualSize, wanted.isEmpty() ? RAW : wanted,
+        layout == null ? virtualSize : layout.fileSize());
     return upload;
   }
 
@@ -252,6 +284,9 @@ public final class GlanceBackend implements ImageBackend {
         .timeout(GlanceClient.REQUEST_TIMEOUT).GET().build();
     HttpResponse<InputStream> answer = client.send(get, HttpResponse.BodyHandlers.ofInputStream());
     if (answer.statusCode() == 200) {
+      if (image.diskFormat().equals(QCOW2)) {
+        return new Qcow2ExtentSource(image.id(), answer.body());
+      }
       long size = answer.headers().firstValueAsLong("Content-Length").orElse(image.size());
       return new GlanceExtentSource(image.id(), answer.body(), size);
     }

@@ -25,8 +25,10 @@ import org.slf4j.LoggerFactory;
 /**
  * One upload into Glance: a single chunked {@code PUT /v2/images/ID/file} whose body is
  * fed as extents arrive, through a bounded {@link BodyPipe} — no temporary file. Glance
- * has no sparse upload, so holes (zero extents, gaps between extents and the tail up to
- * the virtual size) are sent as zeros.
+ * has no sparse upload. With a {@link Qcow2Layout} (the uploader said where its data lies)
+ * the body is a compact qcow2: the layout's metadata first, then only the allocated
+ * clusters, so the zeros never travel. Without one the body is the raw content and holes
+ * (zero extents, gaps between extents and the tail up to the virtual size) go as zeros.
  *
  * <pre>
  *   start ──PUT sent, Glance says saving──► STREAMING ──data/zero──► STREAMING
@@ -50,25 +52,30 @@ final class GlanceUpload implements UploadSink {
   private final String uploadId;
   private final BodyPipe body;
   private final CompletableFuture<HttpResponse<String>> response;
+  /** The compact layout, or null for a raw body. */
+  private final Qcow2Layout layout;
+  /** Bytes of the body sent so far (file offset). */
   private long position;
   private boolean ended;
 
   private GlanceUpload(GlanceBackend store, String id, String uploadId, BodyPipe body,
-      CompletableFuture<HttpResponse<String>> response) {
+      CompletableFuture<HttpResponse<String>> response, Qcow2Layout layout) {
     this.store = store;
     this.id = id;
     this.uploadId = uploadId;
     this.body = body;
     this.response = response;
+    this.layout = layout;
   }
 
   /**
    * Starts the PUT and waits until Glance has the image in saving (so a later abort can
    * tell Glance's own restore to queued from "not started yet"); Glance's refusal (409 for
-   * an image that is not queued, 404) is thrown here.
+   * an image that is not queued, 404) is thrown here. With a {@code layout} (null for raw)
+   * the qcow2 metadata is sent at once.
    */
   static GlanceUpload start(GlanceBackend store, GlanceClient client, Executor executor,
-      String id, String uploadId) throws IOException {
+      String id, String uploadId, Qcow2Layout layout) throws IOException {
     BodyPipe body = new BodyPipe(executor, STALL_TIMEOUT);
     // Expect: 100-continue makes Glance's refusal (409, 404 …) arrive before any body is
     // sent; without it the JDK client only reports an answer once the whole body is out.
@@ -78,9 +85,15 @@ final class GlanceUpload implements UploadSink {
         .PUT(HttpRequest.BodyPublishers.fromPublisher(body))
         .build();
     var response = client.sendAsync(put, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-    GlanceUpload upload = new GlanceUpload(store, id, uploadId, body, response);
+    GlanceUpload upload = new GlanceUpload(store, id, uploadId, body, response, layout);
     try {
       upload.awaitSaving();
+      if (layout != null) {
+        for (long c = 0; c < layout.metadataBytes() / Qcow2Layout.CLUSTER; c++) {
+          upload.body.write(layout.metadataCluster(c));
+        }
+        upload.position = layout.metadataBytes();
+      }
     } catch (IOException | RuntimeException e) {
       upload.cancelExchange(e);
       throw e;
@@ -109,17 +122,20 @@ final class GlanceUpload implements UploadSink {
   @Override
   public void data(long offset, ByteBuffer data) throws IOException {
     int length = data.remaining();
-    fill(offset);
+    long at = layout == null ? offset : layout.fileOffset(offset);
+    fill(at);
     body.write(data);
-    position = offset + length;
+    position = at + length;
   }
 
   @Override
   public void zero(long offset, long length) throws IOException {
-    fill(offset + length);
+    if (layout == null) {
+      fill(offset + length);
+    }  // compact: a hole is simply not stored; zeros inside allocated clusters come with fill
   }
 
-  /** Sends zeros from where the body is up to {@code end}; fails fast when Glance gave up. */
+  /** Sends zeros from where the body is up to file offset {@code end}; fails fast when Glance gave up. */
   private void fill(long end) throws IOException {
     if (response.isDone()) {
       throw failure(answer(Duration.ZERO));
@@ -131,6 +147,11 @@ final class GlanceUpload implements UploadSink {
   }
 
   @Override
+  public long storedBytes(long virtualSize) {
+    return layout == null ? virtualSize : layout.fileSize();
+  }
+
+  @Override
   public long durableOffset() {
     return 0;
   }
@@ -138,7 +159,7 @@ final class GlanceUpload implements UploadSink {
   @Override
   public ImageRecord commit(long virtualSize, String contentDigest, boolean checksumPending)
       throws IOException {
-    fill(virtualSize);
+    fill(layout == null ? virtualSize : layout.fileSize());
     body.finish();
     HttpResponse<String> answer = answer(COMMIT_TIMEOUT);
     if (answer.statusCode() != 204 && answer.statusCode() != 200) {
