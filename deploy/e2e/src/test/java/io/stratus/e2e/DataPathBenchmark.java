@@ -1,5 +1,14 @@
 package io.stratus.e2e;
 
+import static io.stratus.e2e.BenchTools.allocated;
+import static io.stratus.e2e.BenchTools.bytesReceived;
+import static io.stratus.e2e.BenchTools.cliUpload;
+import static io.stratus.e2e.BenchTools.dropCaches;
+import static io.stratus.e2e.BenchTools.env;
+import static io.stratus.e2e.BenchTools.image;
+import static io.stratus.e2e.BenchTools.makeBase;
+import static io.stratus.e2e.BenchTools.sh;
+import static io.stratus.e2e.BenchTools.timed;
 import static io.stratus.e2e.StratusSystem.MEMBER;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,24 +19,16 @@ import io.stratus.proto.conductor.v1.DeleteServerRequest;
 import io.stratus.proto.conductor.v1.Flavor;
 import io.stratus.proto.conductor.v1.PowerState;
 import io.stratus.proto.image.v1.DeleteImageRequest;
-import io.stratus.proto.image.v1.GetImageRequest;
 import io.stratus.proto.image.v1.Image;
 import io.stratus.proto.image.v1.ImageStatus;
-import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -53,10 +54,6 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("benchmark")
 class DataPathBenchmark {
-  private static final long GIB = 1L << 30;
-  private static final int EXTENT = 4 << 20;
-  private static final Pattern COMMITTED = Pattern.compile(
-      "upload committed; image=(\\S+) upload=\\S+ bytes=(\\d+)");
 
   static final String OURS = "ours (snapshot)";
   static final String DD = "dd iflag=direct (read only)";
@@ -70,93 +67,19 @@ class DataPathBenchmark {
   private final int bigRuns = Integer.parseInt(env("STRATUS_BENCH_RUNS_BIG", Integer.toString(runs)));
 
   private int runsAt(BenchReport.Point p) {
-    return p.virtualBytes() >= 16 * GIB ? bigRuns : runs;
-  }
-
-  private static String env(String name, String dflt) {
-    String v = System.getenv(name);
-    return v == null || v.isBlank() ? dflt : v;
-  }
-
-  private static void sh(String... cmd) throws Exception {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(3600, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
-  }
-
-  private static void dropCaches() throws Exception {
-    sh("sync");
-    Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "3");
-  }
-
-  private static double timed(ThrowingRunnable body) throws Exception {
-    long t = System.nanoTime();
-    body.run();
-    return (System.nanoTime() - t) / 1e9;
-  }
-
-  interface ThrowingRunnable {
-    void run() throws Exception;
-  }
-
-  /** Bytes allocated on disk for a file (st_blocks × 512). */
-  private static long allocated(Path file) throws Exception {
-    if (!Files.exists(file)) {
-      return 0;
-    }
-    Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).start();
-    String[] out = new String(p.getInputStream().readAllBytes()).strip().split(" ");
-    p.waitFor();
-    return out.length == 2 ? Long.parseLong(out[0]) * Long.parseLong(out[1]) : 0;
-  }
-
-  /** A raw file of {@code size} with {@code data} bytes of random data in 4 MiB extents spread evenly. */
-  private static void makeBase(Path file, long size, long data) throws Exception {
-    long extents = data / EXTENT;
-    SplittableRandom r = new SplittableRandom(size ^ data);
-    ByteBuffer buf = ByteBuffer.allocateDirect(EXTENT);
-    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw");
-        FileChannel ch = raf.getChannel()) {
-      raf.setLength(0);
-      for (long i = 0; i < extents; i++) {
-        long off = i * (size / EXTENT) / extents * EXTENT;
-        buf.clear();
-        while (buf.hasRemaining()) {
-          buf.putLong(r.nextLong());
-        }
-        buf.flip();
-        while (buf.hasRemaining()) {
-          ch.write(buf, off + buf.position());
-        }
-      }
-      raf.setLength(size);
-    }
+    return p.virtualBytes() >= 16 * BenchTools.GIB ? bigRuns : runs;
   }
 
   private static List<BenchReport.Point> points() {
-    List<BenchReport.Point> out = new ArrayList<>();
-    for (String p : env("STRATUS_BENCH_POINTS", "4:0.1,4:0.4,4:0.5,4:1,16:0.1,16:0.5,16:1").split(",")) {
-      String[] kv = p.split(":");
-      long v = Long.parseLong(kv[0].strip()) * GIB;
-      long data = (long) (v * Double.parseDouble(kv[1].strip())) / EXTENT * EXTENT;
-      out.add(new BenchReport.Point(v, data));
-    }
-    return out;
+    return BenchTools.points("4:0.1,4:0.4,4:0.5,4:1,16:0.1,16:0.5,16:1");
   }
 
   @Test
   void snapshotsAndUploadsAgainstDdTheOnePassLimitAndNovasWay() throws Exception {
     BenchReport report = new BenchReport();
-    Path cli = Path.of(env("STRATUS_BENCH_CLI", "deploy/cli/stratus")).toAbsolutePath();
-    if (!Files.exists(cli)) {
-      cli = Path.of("../cli/stratus").toAbsolutePath();
-    }
+    Path cli = BenchTools.cli();
     Instant started = Instant.now();
-    Path dir = Path.of(env("STRATUS_BENCH_REPORT_DIR", "docs/benchmarks")).toAbsolutePath();
-    if (!Files.isDirectory(dir.getParent())) {
-      dir = Path.of("../../docs/benchmarks").toAbsolutePath().normalize();
-    }
+    Path dir = BenchTools.reportDir();
     try (StratusSystem system = new StratusSystem()) {
       Path work = Files.createDirectories(system.root.resolve("bench"));
       Path store = system.root.resolve("store");
@@ -205,20 +128,6 @@ class DataPathBenchmark {
     return keep;
   }
 
-  private static String cliUpload(StratusSystem system, Path cli, String name, Path file)
-      throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(cli.toString(), "image", "upload", "--name", name,
-        "--file", file.toString(), "-f", "json").redirectError(ProcessBuilder.Redirect.DISCARD);
-    pb.environment().putAll(Map.of("CONDUCTOR_ADDR", system.conductor.address(),
-        "GATEWAY_ADDR", system.gateway.address(), "API_TOKEN", MEMBER));
-    Process proc = pb.start();
-    String out = new String(proc.getInputStream().readAllBytes()).strip();
-    assertTrue(proc.waitFor(3600, TimeUnit.SECONDS) && proc.exitValue() == 0, "CLI upload: " + out);
-    Matcher id = Pattern.compile("\"id\"\\s*:\\s*\"([0-9a-f-]{36})\"").matcher(out);
-    assertTrue(id.find(), "no image id in the CLI's output: " + out);
-    return id.group(1);
-  }
-
   /** Waits (outside the timings) until md5/sha512 were filled in; records how long that took. */
   private static void awaitChecksums(StratusSystem system, String imageId, BenchReport report,
       BenchReport.Point p, String what) throws Exception {
@@ -227,21 +136,6 @@ class DataPathBenchmark {
       Thread.sleep(100);
     }
     report.series(p, "background md5+sha512 after " + what).seconds.add((System.nanoTime() - t) / 1e9);
-  }
-
-  private static Image image(StratusSystem system, String id) {
-    return system.images().getImage(GetImageRequest.newBuilder().setImageId(id).build()).getImage();
-  }
-
-  /** Data bytes the gateway received for an image, from its log. */
-  private static long bytesReceived(StratusSystem system, String imageId) throws Exception {
-    Matcher m = COMMITTED.matcher(Files.readString(system.gateway.log));
-    while (m.find()) {
-      if (m.group(1).equals(imageId)) {
-        return Long.parseLong(m.group(2));
-      }
-    }
-    throw new IllegalStateException("no upload of " + imageId + " in the gateway's log");
   }
 
   private void snapshots(StratusSystem system, BenchReport report, BenchReport.Point p,

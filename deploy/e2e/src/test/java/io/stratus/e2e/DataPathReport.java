@@ -57,7 +57,7 @@ final class DataPathReport {
         + " under *Every run* as their own series; they are not part of any timing above.");
   }
 
-  private static String mark(boolean met) {
+  static String mark(boolean met) {
     return met ? "✅" : "❌";
   }
 
@@ -71,7 +71,7 @@ final class DataPathReport {
     return null;
   }
 
-  private static String machine() {
+  static String machine() {
     List<String> parts = new ArrayList<>();
     try {
       parts.add(Runtime.getRuntime().availableProcessors() + " cores");

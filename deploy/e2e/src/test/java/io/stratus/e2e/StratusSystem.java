@@ -68,6 +68,11 @@ final class StratusSystem implements AutoCloseable {
    * volumes there.
    */
   StratusSystem(CephCluster ceph) throws Exception {
+    this(ceph, null);
+  }
+
+  /** With {@code glance} non-null (and no Ceph): the gateway stores images in that Glance. */
+  StratusSystem(CephCluster ceph, java.net.URI glance) throws Exception {
     postgres = PostgresCluster.start();
     try {
       Libvirt.ensureRunning();
@@ -80,6 +85,10 @@ final class StratusSystem implements AutoCloseable {
         gatewayEnv.putAll(Map.of("STRATUS_GATEWAY_BACKEND", "rbd",
             "STRATUS_GATEWAY_CEPH_CONF", ceph.conf().toString(),
             "STRATUS_GATEWAY_CEPH_POOL", ceph.imagePool()));
+      }
+      if (glance != null) {
+        gatewayEnv.putAll(Map.of("STRATUS_GATEWAY_BACKEND", "glance",
+            "STRATUS_GATEWAY_GLANCE_URL", glance.toString()));
       }
       gateway = new ServiceProcess("image-gateway", "io.stratus.gateway.GatewayMain", gatewayEnv,
           logs);

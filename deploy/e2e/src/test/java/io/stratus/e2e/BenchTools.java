@@ -1,0 +1,146 @@
+package io.stratus.e2e;
+
+import static io.stratus.e2e.StratusSystem.MEMBER;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stratus.proto.image.v1.GetImageRequest;
+import io.stratus.proto.image.v1.Image;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** What the data-path benchmarks share: commands, timing, the test content, the points. */
+final class BenchTools {
+  static final long GIB = 1L << 30;
+  static final int EXTENT = 4 << 20;
+  private static final Pattern COMMITTED = Pattern.compile(
+      "upload committed; image=(\\S+) upload=\\S+ bytes=(\\d+)");
+
+  private BenchTools() {}
+
+  /** The matrix from {@code STRATUS_BENCH_POINTS} ({@code GiB:share,…}), else {@code dflt}. */
+  static List<BenchReport.Point> points(String dflt) {
+    List<BenchReport.Point> out = new ArrayList<>();
+    for (String p : env("STRATUS_BENCH_POINTS", dflt).split(",")) {
+      String[] kv = p.split(":");
+      long v = Long.parseLong(kv[0].strip()) * GIB;
+      long data = (long) (v * Double.parseDouble(kv[1].strip())) / EXTENT * EXTENT;
+      out.add(new BenchReport.Point(v, data));
+    }
+    return out;
+  }
+
+  /** The CLI launcher: {@code STRATUS_BENCH_CLI}, else the repository's. */
+  static Path cli() {
+    Path cli = Path.of(env("STRATUS_BENCH_CLI", "deploy/cli/stratus")).toAbsolutePath();
+    return Files.exists(cli) ? cli : Path.of("../cli/stratus").toAbsolutePath();
+  }
+
+  /** Where reports go: {@code STRATUS_BENCH_REPORT_DIR}, else the repository's docs/benchmarks. */
+  static Path reportDir() {
+    Path dir = Path.of(env("STRATUS_BENCH_REPORT_DIR", "docs/benchmarks")).toAbsolutePath();
+    return Files.isDirectory(dir.getParent()) ? dir
+        : Path.of("../../docs/benchmarks").toAbsolutePath().normalize();
+  }
+
+  static String env(String name, String dflt) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? dflt : v;
+  }
+
+  static void sh(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(3600, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
+  }
+
+  static void dropCaches() throws Exception {
+    sh("sync");
+    Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "3");
+  }
+
+  static double timed(ThrowingRunnable body) throws Exception {
+    long t = System.nanoTime();
+    body.run();
+    return (System.nanoTime() - t) / 1e9;
+  }
+
+  interface ThrowingRunnable {
+    void run() throws Exception;
+  }
+
+  /** Bytes allocated on disk for a file (st_blocks × 512). */
+  static long allocated(Path file) throws Exception {
+    if (!Files.exists(file)) {
+      return 0;
+    }
+    Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).start();
+    String[] out = new String(p.getInputStream().readAllBytes()).strip().split(" ");
+    p.waitFor();
+    return out.length == 2 ? Long.parseLong(out[0]) * Long.parseLong(out[1]) : 0;
+  }
+
+  /** A raw file of {@code size} with {@code data} bytes of random data in 4 MiB extents spread evenly. */
+  static void makeBase(Path file, long size, long data) throws Exception {
+    long extents = data / EXTENT;
+    SplittableRandom r = new SplittableRandom(size ^ data);
+    ByteBuffer buf = ByteBuffer.allocateDirect(EXTENT);
+    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw");
+        FileChannel ch = raf.getChannel()) {
+      raf.setLength(0);
+      for (long i = 0; i < extents; i++) {
+        long off = i * (size / EXTENT) / extents * EXTENT;
+        buf.clear();
+        while (buf.hasRemaining()) {
+          buf.putLong(r.nextLong());
+        }
+        buf.flip();
+        while (buf.hasRemaining()) {
+          ch.write(buf, off + buf.position());
+        }
+      }
+      raf.setLength(size);
+    }
+  }
+
+
+  static String cliUpload(StratusSystem system, Path cli, String name, Path file)
+      throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(cli.toString(), "image", "upload", "--name", name,
+        "--file", file.toString(), "-f", "json").redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().putAll(Map.of("CONDUCTOR_ADDR", system.conductor.address(),
+        "GATEWAY_ADDR", system.gateway.address(), "API_TOKEN", MEMBER));
+    Process proc = pb.start();
+    String out = new String(proc.getInputStream().readAllBytes()).strip();
+    assertTrue(proc.waitFor(3600, TimeUnit.SECONDS) && proc.exitValue() == 0, "CLI upload: " + out);
+    Matcher id = Pattern.compile("\"id\"\\s*:\\s*\"([0-9a-f-]{36})\"").matcher(out);
+    assertTrue(id.find(), "no image id in the CLI's output: " + out);
+    return id.group(1);
+  }
+
+  static Image image(StratusSystem system, String id) {
+    return system.images().getImage(GetImageRequest.newBuilder().setImageId(id).build()).getImage();
+  }
+
+  /** Data bytes the gateway received for an image, from its log. */
+  static long bytesReceived(StratusSystem system, String imageId) throws Exception {
+    Matcher m = COMMITTED.matcher(Files.readString(system.gateway.log));
+    while (m.find()) {
+      if (m.group(1).equals(imageId)) {
+        return Long.parseLong(m.group(2));
+      }
+    }
+    throw new IllegalStateException("no upload of " + imageId + " in the gateway's log");
+  }
+}
