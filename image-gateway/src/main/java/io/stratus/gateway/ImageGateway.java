@@ -42,8 +42,7 @@ public final class ImageGateway implements AutoCloseable {
   public static ImageGateway start(GatewayConfig config, ServerBuilder<?> builder,
       ImageBackend backend) throws IOException {
     HealthStatusManager health = new HealthStatusManager();
-    ChecksumFiller checksums = config.backgroundChecksums() && !backend.computesChecksums()
-        ? new ChecksumFiller(backend) : null;
+    ChecksumFiller checksums = config.backgroundChecksums() ? new ChecksumFiller(backend) : null;
     Server server = builder
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))

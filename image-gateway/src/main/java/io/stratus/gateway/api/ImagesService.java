@@ -50,8 +50,8 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   private final ChecksumFiller checksums;
 
   /**
-   * @param checksums fills md5 and sha512 after activation; null when they are off or the
-   *     store computes its own
+   * @param checksums the background pass after activation (digest check, md5 and sha512
+   *     where the store does not compute them); null when checksums are off
    */
   public ImagesService(ImageBackend backend, int maxConcurrentUploads, int maxExtentBytes,
       ChecksumFiller checksums) {
@@ -67,7 +67,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   }
 
   private ImageRecord activated(ImageRecord active) {
-    if (checksums != null && active.checksumPending()) {
+    if (checksums != null && (active.checksumPending() || active.digestPending())) {
       checksums.schedule(active.id());
     }
     return active;

@@ -24,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * a time, on one thread at the lowest CPU priority, and the record carries {@code
  * stratus_checksum_pending=true} until they are recorded. The same pass recomputes the
  * content digest from the stored bytes: an image whose uploader supplied its digest (and
- * the gateway did not hash it on the way) is killed if the store does not match it. Images still pending when the
+ * the gateway did not hash it on the way) is killed if the store does not match it. For a
+ * store that computes md5 and sha512 itself (Glance) only that digest check runs, over the
+ * data alone ({@code stratus_digest_pending=true} until then). Images still pending when the
  * gateway stopped are picked up again at start. An image deleted meanwhile is skipped.
  */
 public final class ChecksumFiller implements AutoCloseable {
@@ -44,7 +46,7 @@ public final class ChecksumFiller implements AutoCloseable {
   /** Queues every active image still marked pending (after a restart). */
   public void recoverPending() {
     for (ImageRecord r : backend.list()) {
-      if (r.status() == ImageStatus.ACTIVE && r.checksumPending()) {
+      if (r.status() == ImageStatus.ACTIVE && (r.checksumPending() || r.digestPending())) {
         schedule(r.id());
       }
     }
@@ -59,7 +61,13 @@ public final class ChecksumFiller implements AutoCloseable {
     long started = System.nanoTime();
     try {
       ImageRecord image = backend.get(imageId).orElse(null);
-      if (image == null || image.status() != ImageStatus.ACTIVE || !image.checksumPending()) {
+      if (image == null || image.status() != ImageStatus.ACTIVE) {
+        return;
+      }
+      if (!image.checksumPending()) {
+        if (image.digestPending()) {
+          verifyDigest(image, started);
+        }
         return;
       }
       MessageDigest md5 = MessageDigest.getInstance("MD5");
@@ -109,6 +117,38 @@ public final class ChecksumFiller implements AutoCloseable {
       // Left pending: the next start tries again.
       LOG.warn("could not compute checksums; image={}", imageId, e);
     }
+  }
+
+  /**
+   * Checks the stored bytes of an image whose store computed md5 and sha512 itself against
+   * the uploader's content digest: only the data is read and hashed, so this costs the
+   * allocated bytes. A mismatch kills the image.
+   */
+  private void verifyDigest(ImageRecord image, long started) throws Exception {
+    ChunkDigest content = new ChunkDigest();
+    try (ExtentSource source = backend.open(image)) {
+      Extent e;
+      while ((e = source.next(READ)) != null) {
+        if (Thread.currentThread().isInterrupted()) {
+          LOG.info("digest check left pending at shutdown; image={}", image.id());
+          return;
+        }
+        if (e instanceof Extent.Data d) {
+          content.data(d.offset(), d.data());
+        }
+      }
+    }
+    String stored = content.finish(image.virtualSize());
+    if (!image.contentDigest().equals(stored)) {
+      LOG.error("stored content differs from the uploader's content digest, image killed;"
+          + " image={} recorded={} stored={}", image.id(), image.contentDigest(), stored);
+      backend.kill(image.id());
+      return;
+    }
+    backend.update(image.id(), null, java.util.Map.of(),
+        java.util.Set.of(ImageRecord.DIGEST_PENDING));
+    LOG.info("content digest checked; image={} virtualSize={} seconds={}", image.id(),
+        image.virtualSize(), String.format("%.2f", (System.nanoTime() - started) / 1e9));
   }
 
   private static void zeros(MessageDigest a, MessageDigest b, long length) {

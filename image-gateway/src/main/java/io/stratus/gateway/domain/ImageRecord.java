@@ -42,6 +42,12 @@ public record ImageRecord(
   public static final String CONTENT_DIGEST = GATEWAY_PREFIX + "content_digest";
   /** Property set to {@code true} while md5 and sha512 are still being computed. */
   public static final String CHECKSUM_PENDING = GATEWAY_PREFIX + "checksum_pending";
+  /**
+   * Property set to {@code true} while the stored bytes of an image in a store that computes
+   * its own md5 and sha512 (Glance) are still to be checked against the uploader's content
+   * digest.
+   */
+  public static final String DIGEST_PENDING = GATEWAY_PREFIX + "digest_pending";
 
   public ImageRecord {
     properties = Map.copyOf(properties);
@@ -90,6 +96,11 @@ public record ImageRecord(
   /** Whether md5 and sha512 are still to be computed. */
   public boolean checksumPending() {
     return "true".equals(properties.get(CHECKSUM_PENDING));
+  }
+
+  /** Whether the stored bytes are still to be checked against the content digest. */
+  public boolean digestPending() {
+    return "true".equals(properties.get(DIGEST_PENDING));
   }
 
   /**

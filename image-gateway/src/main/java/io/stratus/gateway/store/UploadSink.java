@@ -40,9 +40,10 @@ public interface UploadSink {
 
   /**
    * Makes the content durable and visible: the image becomes active with the given size
-   * and content digest, marked {@link ImageRecord#CHECKSUM_PENDING} when {@code
-   * checksumPending} (a backend that computes md5 and sha512 itself, like Glance, reports
-   * its own).
+   * and content digest. With {@code checksumPending} the gateway's background pass is still
+   * to come: the record is marked {@link ImageRecord#CHECKSUM_PENDING} (md5 and sha512 to
+   * fill, the digest to check), or, by a backend that computes md5 and sha512 itself like
+   * Glance, {@link ImageRecord#DIGEST_PENDING} (only the digest to check).
    */
   ImageRecord commit(long virtualSize, String contentDigest, boolean checksumPending)
       throws IOException;

@@ -57,7 +57,7 @@ public final class UploadSession {
   private final ImageBackend backend;
   private final Semaphore uploadSlots;
   private final int maxExtentBytes;
-  private final boolean checksumsLater;
+  private final boolean backgroundPass;
   private final ExtentChecksums received = new ExtentChecksums();
   private State state = State.AWAITING_HEADER;
   private String imageId;
@@ -74,15 +74,16 @@ public final class UploadSession {
   private boolean holdsSlot;
 
   /**
-   * @param checksumsLater whether md5 and sha512 are filled in after activation (the
-   *     record is marked pending); false for stores that compute their own, or when off
+   * @param backgroundPass whether the gateway's background pass runs over images after
+   *     activation (checks the stored bytes against the content digest, and fills md5 and
+   *     sha512 where the store does not compute them); false when checksums are off
    */
   public UploadSession(ImageBackend backend, Semaphore uploadSlots, int maxExtentBytes,
-      boolean checksumsLater) {
+      boolean backgroundPass) {
     this.backend = backend;
     this.uploadSlots = uploadSlots;
     this.maxExtentBytes = maxExtentBytes;
-    this.checksumsLater = checksumsLater;
+    this.backgroundPass = backgroundPass;
   }
 
   public State state() {
@@ -137,7 +138,7 @@ public final class UploadSession {
       sink = backend.beginUpload(image, uploadId, virtualSize, resume, allocation);
       // The uploader hashed as it read: the store is verified against its digest after
       // activation (ChecksumFiller), so nothing is hashed here on the critical path.
-      trustTrailerDigest = h.getContentDigestInTrailer() && checksumsLater;
+      trustTrailerDigest = h.getContentDigestInTrailer() && backgroundPass;
       if (!trustTrailerDigest) {
         digest = new PipelinedChunkDigest();
         if (resume > 0) {
@@ -280,7 +281,8 @@ public final class UploadSession {
     }
     ImageRecord active;
     try {
-      active = sink.commit(virtualSize, content, checksumsLater);
+      active = sink.commit(virtualSize, content,
+          backgroundPass && (trustTrailerDigest || !backend.computesChecksums()));
     } finally {
       release();
     }

@@ -17,8 +17,7 @@ import java.util.concurrent.CompletableFuture;
  * application/json} and, when a token is configured, {@code X-Auth-Token}; sends JSON
  * exchanges with a bounded wait and turns transport failures into UNAVAILABLE.
  *
- * <p>HTTP/1.1 is forced because the upload streams a chunked body of unknown length, and
- * Glance (eventlet) speaks nothing newer anyway.
+ * <p>HTTP/1.1 is forced: Glance (eventlet) speaks nothing newer.
  */
 final class GlanceClient implements AutoCloseable {
   /** Longest wait for a JSON answer (and for the headers of a download). */

@@ -166,8 +166,10 @@ final class GlanceUpload implements UploadSink {
       throw failure(answer);
     }
     ended = true;
-    ImageRecord active = store.update(id, null, Map.of(ImageRecord.CONTENT_DIGEST, contentDigest),
-        Set.of());
+    Map<String, String> marks = checksumPending
+        ? Map.of(ImageRecord.CONTENT_DIGEST, contentDigest, ImageRecord.DIGEST_PENDING, "true")
+        : Map.of(ImageRecord.CONTENT_DIGEST, contentDigest);
+    ImageRecord active = store.update(id, null, marks, Set.of());
     LOG.info("glance upload committed; image={} upload={} bytes={} glanceStatus={}", id,
         uploadId, body.written(), active.status().glanceName());
     return active;
