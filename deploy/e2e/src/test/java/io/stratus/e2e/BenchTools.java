@@ -40,6 +40,46 @@ final class BenchTools {
     return out;
   }
 
+  /** CPU seconds (user + system) process {@code pid} has used so far; 0 once it is gone. */
+  static double cpuSeconds(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;  // utime, stime in ticks
+    } catch (java.io.IOException e) {
+      return 0;
+    }
+  }
+
+  /** CPU seconds the whole machine has been busy so far (all cores, from /proc/stat). */
+  static double machineBusySeconds() {
+    try {
+      String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).split("\\s+");
+      long busy = 0;
+      for (int i : new int[] {1, 2, 3, 6, 7, 8}) {  // user nice system irq softirq steal
+        busy += Long.parseLong(f[i]);
+      }
+      return busy / 100.0;
+    } catch (java.io.IOException e) {
+      return 0;
+    }
+  }
+
+  /**
+   * CPU seconds per named process (and the whole machine) over the run of {@code body}, as
+   * "name X.XX, …" for a report fact.
+   */
+  static String cpuDuring(Map<String, Long> pids, ThrowingRunnable body) throws Exception {
+    Map<String, Double> before = new java.util.LinkedHashMap<>();
+    pids.forEach((n, pid) -> before.put(n, cpuSeconds(pid)));
+    double machine = machineBusySeconds();
+    body.run();
+    List<String> parts = new ArrayList<>();
+    pids.forEach((n, pid) -> parts.add(String.format("%s %.2f", n, cpuSeconds(pid) - before.get(n))));
+    parts.add(String.format("whole machine %.2f", machineBusySeconds() - machine));
+    return String.join(", ", parts);
+  }
+
   /** The CLI launcher: {@code STRATUS_BENCH_CLI}, else the repository's. */
   static Path cli() {
     Path cli = Path.of(env("STRATUS_BENCH_CLI", "deploy/cli/stratus")).toAbsolutePath();

@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -70,7 +71,7 @@ class GlanceDataPathBenchmark {
         makeBase(base, p.virtualBytes(), p.allocatedBytes());
         String bootImage = cliUpload(system, cli, "bench-glance-base", base);
         Files.delete(base);
-        snapshots(system, glance.url(), report, p, bootImage, work);
+        snapshots(system, glance.url(), glance.pid(), report, p, bootImage, work);
         system.images().deleteImage(DeleteImageRequest.newBuilder().setImageId(bootImage).build());
         System.out.printf("[bench] glance %s: ours %.2f s, curl -T %.2f s, Nova %.2f s%n",
             p.label(), report.median(p, OURS), report.median(p, CURL), report.median(p, NOVA));
@@ -79,7 +80,7 @@ class GlanceDataPathBenchmark {
     }
   }
 
-  private void snapshots(StratusSystem system, URI glance, BenchReport report,
+  private void snapshots(StratusSystem system, URI glance, long glancePid, BenchReport report,
       BenchReport.Point p, String bootImage, Path work) throws Exception {
     String id = system.servers(MEMBER).createServer(CreateServerRequest.newBuilder()
         .setName("bench-glance-" + (p.virtualBytes() >> 30)).setImageRef(bootImage)
@@ -89,15 +90,23 @@ class GlanceDataPathBenchmark {
     report.fact(p, "boot (image-cache fill from Glance's qcow2 + spawn), s",
         String.format("%.2f", boot));
     Path disk = system.disk(id);
+    Map<String, Long> pids = new java.util.LinkedHashMap<>();
+    pids.put("agent", system.agent.pid());
+    pids.put("gateway", system.gateway.pid());
+    pids.put("conductor", system.conductor.pid());
+    pids.put("Glance", glancePid);
     for (int run = 0; run < runs; run++) {
       dropCaches();
       String[] imageId = new String[1];
       String snapName = "bench-glance-snap-" + run;
-      report.series(p, OURS).seconds.add(timed(() -> {
-        imageId[0] = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
-            .setServerId(id).setName(snapName).build()).getImageId();
-        system.awaitIdle(id, Duration.ofMinutes(30));
-      }));
+      double[] seconds = new double[1];
+      report.fact(p, "ours, CPU-s run " + run, BenchTools.cpuDuring(pids, () ->
+          seconds[0] = timed(() -> {
+            imageId[0] = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
+                .setServerId(id).setName(snapName).build()).getImageId();
+            system.awaitIdle(id, Duration.ofMinutes(30));
+          })));
+      report.series(p, OURS).seconds.add(seconds[0]);
       Image snap = image(system, imageId[0]);
       assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, snap.getStatus(), "snapshot " + imageId[0]);
       assertEquals("qcow2", snap.getDiskFormat(), "a compact qcow2 in Glance");
@@ -112,7 +121,9 @@ class GlanceDataPathBenchmark {
       system.images().deleteImage(DeleteImageRequest.newBuilder().setImageId(imageId[0]).build());
       String curlImage = createGlanceImage(glance, "bench-curl-" + run);
       dropCaches();
-      report.series(p, CURL).seconds.add(timed(() -> upload(glance, curlImage, same)));
+      report.fact(p, "curl -T, CPU-s run " + run, BenchTools.cpuDuring(
+          java.util.Map.of("Glance", glancePid), () ->
+              report.series(p, CURL).seconds.add(timed(() -> upload(glance, curlImage, same)))));
       deleteGlanceImage(glance, curlImage);
       Files.delete(same);
 

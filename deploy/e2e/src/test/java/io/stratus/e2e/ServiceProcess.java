@@ -82,6 +82,11 @@ final class ServiceProcess implements AutoCloseable {
   }
 
   /** Peak resident memory of the process so far, from /proc (VmHWM), in KiB. */
+  /** The process id. */
+  long pid() {
+    return process.pid();
+  }
+
   long peakRssKib() throws IOException {
     for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
       if (line.startsWith("VmHWM:")) {
