@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The agent's memory figure (issues 7 and 11), run by {@code deploy/bench.sh}: the
- * compute-agent as its own process with the all-in-one's 128 MiB heap, its peak RSS after
+ * compute-agent as its own process with the all-in-one's 64 MiB heap, its peak RSS after
  * live snapshots of a 1 GiB and then an 8 GiB disk (each with 16 MiB of data): flat memory
  * means the second peak is no higher than the first; the goal is under 300 MiB.
  */

@@ -28,7 +28,8 @@ final class DataPathReport {
         .append(" store and instance on the same disk; page cache dropped before every")
         .append(" contestant; medians of ").append(runs)
         .append(bigRuns == runs ? "" : " (" + bigRuns + " at 16 GiB)")
-        .append(". The agent runs with a 128 MiB heap, the others with 512 MiB.\n\n**Machine:** ")
+        .append(". The agent runs with a 64 MiB heap, the serial collector and two malloc arenas,"
+            + " the others with 512 MiB.\n\n**Machine:** ")
         .append(machine()).append("\n\n## Goals\n\n")
         .append("| point | ours / one-pass (≤ 1.2) | ours < Nova | CLI upload / cp+sync (≤ 1.2) |\n")
         .append("|---|---|---|---|\n");

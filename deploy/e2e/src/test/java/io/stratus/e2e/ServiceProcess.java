@@ -29,9 +29,11 @@ final class ServiceProcess implements AutoCloseable {
     this.log = logDir.resolve(name + ".log");
     String java = ProcessHandle.current().info().command().orElse("java");
     // As the all-in-one runs them: the agent with a small heap (its memory is its read
-    // window, not the disk's size).
-    List<String> cmd = new ArrayList<>(List.of(java,
-        mainClass.endsWith("AgentMain") ? "-Xmx128m" : "-Xmx512m"));
+    // window, not the disk's size; its live set is ~30 MiB), committed as needed, and the
+    // serial collector (G1's own structures cost ~40 MiB more on a 128 MiB heap).
+    List<String> cmd = new ArrayList<>(List.of(java));
+    cmd.addAll(mainClass.endsWith("AgentMain")
+        ? List.of("-Xmx64m", "-Xms16m", "-XX:+UseSerialGC") : List.of("-Xmx512m"));
     // Extra JVM options for every service, e.g. a flight recording while profiling:
     // STRATUS_SERVICE_JAVA_OPTS="-XX:StartFlightRecording=filename=/tmp/x.jfr"
     String extra = System.getenv("STRATUS_SERVICE_JAVA_OPTS");
@@ -43,6 +45,9 @@ final class ServiceProcess implements AutoCloseable {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().putAll(env);
+    if (mainClass.endsWith("AgentMain")) {
+      pb.environment().put("MALLOC_ARENA_MAX", "2");  // as deploy/aio.sh starts it
+    }
     process = pb.start();
     process.getOutputStream().close();
     port = awaitPort();
