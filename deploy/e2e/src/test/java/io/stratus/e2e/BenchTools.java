@@ -80,6 +80,26 @@ final class BenchTools {
     return String.join(", ", parts);
   }
 
+  /**
+   * A live snapshot of server {@code serverId} through the public API, timed until the
+   * server is idle again, as {@code contestant}'s run; its CPU seconds per process go in a
+   * fact. Returns the image id.
+   */
+  static String snapshot(StratusSystem system, String serverId, String name,
+      Map<String, Long> pids, BenchReport report, BenchReport.Point p, String contestant, int run)
+      throws Exception {
+    String[] imageId = new String[1];
+    double[] seconds = new double[1];
+    report.fact(p, "ours, CPU-s run " + run, cpuDuring(pids, () -> seconds[0] = timed(() -> {
+      imageId[0] = system.servers(MEMBER).createImage(
+          io.stratus.proto.conductor.v1.CreateImageRequest.newBuilder().setServerId(serverId)
+              .setName(name).build()).getImageId();
+      system.awaitIdle(serverId, java.time.Duration.ofMinutes(30));
+    })));
+    report.series(p, contestant).seconds.add(seconds[0]);
+    return imageId[0];
+  }
+
   /** The CLI launcher: {@code STRATUS_BENCH_CLI}, else the repository's. */
   static Path cli() {
     Path cli = Path.of(env("STRATUS_BENCH_CLI", "deploy/cli/stratus")).toAbsolutePath();

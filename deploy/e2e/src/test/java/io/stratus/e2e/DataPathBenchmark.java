@@ -13,7 +13,6 @@ import static io.stratus.e2e.StratusSystem.MEMBER;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.stratus.proto.conductor.v1.CreateImageRequest;
 import io.stratus.proto.conductor.v1.CreateServerRequest;
 import io.stratus.proto.conductor.v1.DeleteServerRequest;
 import io.stratus.proto.conductor.v1.Flavor;
@@ -176,15 +175,7 @@ class DataPathBenchmark {
           // the overlay came and went between list and stat
         }
       });
-      String snapName = "bench-snap-" + run;
-      double[] seconds = new double[1];
-      report.fact(p, "ours, CPU-s run " + run, BenchTools.cpuDuring(pids, () ->
-          seconds[0] = timed(() -> {
-            imageId[0] = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
-                .setServerId(id).setName(snapName).build()).getImageId();
-            system.awaitIdle(id, Duration.ofMinutes(30));
-          })));
-      report.series(p, OURS).seconds.add(seconds[0]);
+      imageId[0] = BenchTools.snapshot(system, id, "bench-snap-" + run, pids, report, p, OURS, run);
       sampler.interrupt();
       sampler.join();
       Image snap = image(system, imageId[0]);

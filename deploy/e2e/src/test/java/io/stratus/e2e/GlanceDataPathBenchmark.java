@@ -12,7 +12,6 @@ import static io.stratus.e2e.StratusSystem.MEMBER;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.stratus.proto.conductor.v1.CreateImageRequest;
 import io.stratus.proto.conductor.v1.CreateServerRequest;
 import io.stratus.proto.conductor.v1.DeleteServerRequest;
 import io.stratus.proto.conductor.v1.Flavor;
@@ -98,15 +97,7 @@ class GlanceDataPathBenchmark {
     for (int run = 0; run < runs; run++) {
       dropCaches();
       String[] imageId = new String[1];
-      String snapName = "bench-glance-snap-" + run;
-      double[] seconds = new double[1];
-      report.fact(p, "ours, CPU-s run " + run, BenchTools.cpuDuring(pids, () ->
-          seconds[0] = timed(() -> {
-            imageId[0] = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
-                .setServerId(id).setName(snapName).build()).getImageId();
-            system.awaitIdle(id, Duration.ofMinutes(30));
-          })));
-      report.series(p, OURS).seconds.add(seconds[0]);
+      imageId[0] = BenchTools.snapshot(system, id, "bench-glance-snap-" + run, pids, report, p, OURS, run);
       Image snap = image(system, imageId[0]);
       assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, snap.getStatus(), "snapshot " + imageId[0]);
       assertEquals("qcow2", snap.getDiskFormat(), "a compact qcow2 in Glance");
