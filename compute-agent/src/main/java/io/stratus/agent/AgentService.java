@@ -38,9 +38,9 @@ import io.stratus.proto.agent.v1.SnapshotRequest;
 import io.stratus.proto.agent.v1.SpawnRequest;
 import io.stratus.proto.agent.v1.TaskUpdate;
 import io.stratus.support.errors.ApiException;
+import io.stratus.support.errors.Ids;
 import io.stratus.support.grpc.GrpcErrors;
 import java.util.List;
-import java.util.UUID;
 
 /** gRPC adapter of {@code agent.v1.ComputeAgent}: validates, then runs tasks by operation id. */
 public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
@@ -72,13 +72,9 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
   }
 
   private static InstanceSpec checked(InstanceSpec i) {
-    if (i.getUuid().isEmpty()) {
-      throw ApiException.invalidArgument("instance.uuid", "is required");
-    }
-    try {
-      UUID.fromString(i.getUuid());
-    } catch (IllegalArgumentException e) {
-      throw ApiException.invalidArgument("instance.uuid", "'" + i.getUuid() + "' is not a UUID");
+    Ids.uuid("instance.uuid", i.getUuid());
+    if (!i.getImageRef().isEmpty()) {
+      Ids.uuid("instance.image_ref", i.getImageRef());  // it names a file in the image cache
     }
     return i;
   }

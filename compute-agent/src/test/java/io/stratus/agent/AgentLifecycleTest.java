@@ -169,7 +169,7 @@ class AgentLifecycleTest {
   }
 
   @Test
-  void mistakesAndMissingThingsHaveClearStatuses() {
+  void mistakesAndMissingThingsHaveClearStatuses() throws Exception {
     InstanceSpec ghost = AgentHarness.instance(baseImage);
     var noDomain = assertThrows(StatusRuntimeException.class, () -> AgentHarness.drain(h.stub().snapshot(
         SnapshotRequest.newBuilder().setOperationId(op()).setInstance(ghost).setImageId(UUID.randomUUID().toString()).build())));
@@ -184,6 +184,22 @@ class AgentLifecycleTest {
     var badUuid = assertThrows(StatusRuntimeException.class, () -> AgentHarness.drain(h.stub().spawn(
         SpawnRequest.newBuilder().setOperationId(op()).setInstance(ghost.toBuilder().setUuid("x")).build())));
     assertEquals("instance.uuid: 'x' is not a UUID", badUuid.getStatus().getDescription());
+
+    // An image ref names a file in the image cache: a path is refused before anything runs,
+    // even one that leads to a real raw file outside the cache.
+    Path planted = root.resolve("planted.raw");
+    Files.write(planted, new byte[1 << 20]);
+    for (String traversal : List.of("../planted", "../../../../etc/passwd\u0000", "/etc/shadow")) {
+      InstanceSpec sneaky = ghost.toBuilder().setUuid(UUID.randomUUID().toString())
+          .setImageRef(traversal).build();
+      var bad = assertThrows(StatusRuntimeException.class, () -> AgentHarness.drain(h.stub().spawn(
+          SpawnRequest.newBuilder().setOperationId(op()).setInstance(sneaky).build())));
+      assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
+      assertTrue(bad.getStatus().getDescription().startsWith("instance.image_ref: '"),
+          bad.getStatus().getDescription());
+      assertTrue(h.hypervisor.find(sneaky.getUuid()).isEmpty(), "no domain was defined");
+      assertFalse(Files.exists(root.resolve("instances").resolve(sneaky.getUuid())));
+    }
 
     var cancel = assertThrows(StatusRuntimeException.class, () -> h.stub().cancelOperation(
         CancelOperationRequest.newBuilder().setOperationId("nope").build()));

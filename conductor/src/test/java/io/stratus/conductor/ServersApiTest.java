@@ -111,6 +111,14 @@ class ServersApiTest extends ConductorTest {
     assertEquals("page_token: is not a token this API issued", refused(Status.Code.INVALID_ARGUMENT,
         () -> h.servers(MEMBER_A).listServers(ListServersRequest.newBuilder().setPageToken("zzz").build()))
         .getStatus().getDescription());
+    assertEquals("name_prefix: must not contain control characters", refused(
+        Status.Code.INVALID_ARGUMENT, () -> h.servers(MEMBER_A).listServers(
+            ListServersRequest.newBuilder().setNamePrefix("web\u0000").build()))
+        .getStatus().getDescription());
+    assertEquals("name_prefix: must be at most 255 characters", refused(
+        Status.Code.INVALID_ARGUMENT, () -> h.servers(MEMBER_A).listServers(
+            ListServersRequest.newBuilder().setNamePrefix("x".repeat(70_000)).build()))
+        .getStatus().getDescription());
     assertEquals("page_size: must be between 0 and 1000", refused(Status.Code.INVALID_ARGUMENT,
         () -> h.servers(MEMBER_A).listServers(ListServersRequest.newBuilder().setPageSize(1001).build()))
         .getStatus().getDescription());

@@ -1,7 +1,9 @@
 package io.stratus.gateway;
 
 import io.stratus.support.config.Settings;
+import io.stratus.gateway.upload.UploadLimits;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -18,6 +20,8 @@ import java.util.Map;
  * @param cephPool pool that holds images (rbd backend)
  * @param maxConcurrentUploads uploads in progress at once; more get RESOURCE_EXHAUSTED
  * @param maxExtentBytes largest data extent accepted (and sent on download)
+ * @param maxVirtualBytes largest virtual size an upload may declare (16 TiB)
+ * @param uploadIdle longest an upload may wait for the uploader's next message (5 min)
  * @param backgroundChecksums whether md5 and sha512 are filled in after activation
  *     ({@code checksums=background}, the default) or never ({@code off}); stores that
  *     compute their own (Glance) are not affected
@@ -33,15 +37,24 @@ public record GatewayConfig(
     String cephPool,
     int maxConcurrentUploads,
     int maxExtentBytes,
+    long maxVirtualBytes,
+    Duration uploadIdle,
     boolean backgroundChecksums) {
 
   public static final int DEFAULT_PORT = 9292;
+
+  /** The limits of uploads. */
+  public UploadLimits uploadLimits() {
+    return new UploadLimits(maxConcurrentUploads, maxExtentBytes, maxVirtualBytes, uploadIdle);
+  }
+
   public static final int DEFAULT_MAX_EXTENT = 4 << 20;
   private static final String ENV_PREFIX = "STRATUS_GATEWAY_";
 
   /** Reads file keys ({@code listen.host}, {@code port}, {@code backend}, {@code fs.dir},
    * {@code glance.url}, {@code glance.token}, {@code ceph.conf}, {@code ceph.pool}, {@code
-   * uploads.max}, {@code extent.max.bytes}, {@code checksums}) overlaid with {@code STRATUS_GATEWAY_*}. */
+   * uploads.max}, {@code extent.max.bytes}, {@code upload.max.virtual.bytes}, {@code
+   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}) overlaid with {@code STRATUS_GATEWAY_*}. */
   public static GatewayConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("image-gateway", ENV_PREFIX, file, env));
   }
@@ -60,10 +73,14 @@ public record GatewayConfig(
     String cephPool = s.string("ceph.pool", "images");
     int uploads = s.integer("uploads.max", 16, 1, 1024);
     int extent = s.integer("extent.max.bytes", DEFAULT_MAX_EXTENT, 4096, 16 << 20);
+    long maxVirtual = s.longInteger("upload.max.virtual.bytes",
+        UploadLimits.DEFAULT_MAX_VIRTUAL_BYTES, 1L << 20, 1L << 50);
+    Duration idle = s.duration("upload.idle", UploadLimits.DEFAULT_IDLE);
     String checksums = s.oneOf("checksums", "background", List.of("background", "off"));
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
-        cephPool, uploads, extent, checksums.equals("background"));
+        cephPool, uploads, extent, maxVirtual, idle,
+        checksums.equals("background"));
   }
 }

@@ -46,8 +46,8 @@ public final class ImageGateway implements AutoCloseable {
     Server server = builder
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
-        .addService(AliasingUploads.of(new ImagesService(backend, config.maxConcurrentUploads(),
-            config.maxExtentBytes(), checksums).bindService()))
+        .addService(AliasingUploads.of(new ImagesService(backend, config.uploadLimits(),
+            checksums).bindService()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(ProtoReflectionService.newInstance())

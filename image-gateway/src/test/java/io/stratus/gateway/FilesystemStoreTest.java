@@ -1,13 +1,19 @@
 package io.stratus.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.ManagedChannel;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.fs.FilesystemBackend;
+import io.stratus.proto.image.v1.CreateImageRequest;
 import io.stratus.proto.image.v1.GetUploadStatusRequest;
 import io.stratus.proto.image.v1.Image;
 import io.stratus.proto.image.v1.ImageStatus;
+import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.proto.image.v1.UploadHeader;
 import io.stratus.proto.image.v1.UploadImageRequest;
 import java.io.ByteArrayOutputStream;
@@ -16,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -53,6 +60,50 @@ class FilesystemStoreTest extends ImageStoreContract {
   private List<Path> files(String sub) throws Exception {
     try (Stream<Path> s = Files.list(dir.resolve(sub))) {
       return s.toList();
+    }
+  }
+
+  @Test
+  void anUploaderThatGoesSilentLosesItsSlotAfterTheIdleLimit() throws Exception {
+    Path own = Files.createTempDirectory("stratus-fs-idle-");
+    String name = InProcessServerBuilder.generateName();
+    ImageGateway small = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", own.toString(),
+        "uploads.max", "1", "upload.idle", "700ms")), InProcessServerBuilder.forName(name),
+        new FilesystemBackend(own, Clock.systemUTC()));
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).maxInboundMessageSize(8 << 20).build();
+    try {
+      var stub = ImagesGrpc.newBlockingStub(ch);
+      String id = stub.createImage(CreateImageRequest.newBuilder().setName("idle")
+          .setOwner("project-a").build()).getImage().getId();
+      TestImage content = new TestImage(1 << 20).data(0, 4096, 41);
+      List<UploadImageRequest> messages = content.messages(id, "u", CHUNK, true);
+
+      // A header, then silence: the only slot is taken ...
+      UploadCall silent = UploadCall.open(ch, 30);
+      silent.out.onNext(messages.get(0));
+      silent.out.onNext(messages.get(1));
+      long started = System.nanoTime();
+      var e = assertThrows(java.util.concurrent.ExecutionException.class,
+          () -> silent.result.get(30, TimeUnit.SECONDS));
+      double waited = (System.nanoTime() - started) / 1e9;
+      var status = io.grpc.Status.fromThrowable(e.getCause());
+      assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, status.getCode());
+      assertTrue(status.getDescription().startsWith("upload.idle: no upload message for 700 ms"),
+          status.getDescription());
+      assertTrue(waited >= 0.6 && waited < 10, "ended after " + waited + " s");
+
+      // ... and free again: the same upload id resumes and lands.
+      UploadCall next = UploadCall.open(ch, 30);
+      messages.forEach(next.out::onNext);
+      next.out.onCompleted();
+      assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
+          next.result.get(30, TimeUnit.SECONDS).getImage().getStatus());
+    } finally {
+      ch.shutdownNow();
+      small.close();
+      try (Stream<Path> files = Files.walk(own)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
     }
   }
 

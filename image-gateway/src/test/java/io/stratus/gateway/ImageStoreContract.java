@@ -414,6 +414,21 @@ public abstract class ImageStoreContract {
   }
 
   @Test
+  void aVirtualSizeBeyondTheLimitIsRefusedNamingItAndNothingStarts() throws Exception {
+    Image image = create("too-large");
+    List<UploadImageRequest> huge = new ArrayList<>(new TestImage(4096).data(0, 4096, 13)
+        .messages(image.getId(), "u", CHUNK, true));
+    huge.set(0, UploadImageRequest.newBuilder().setHeader(huge.get(0).getHeader().toBuilder()
+        .setVirtualSize(1L << 62)).build());
+    var e = uploadFails(huge);
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode());
+    assertEquals("header.virtual_size: 4611686018427387904 bytes exceed the limit"
+        + " upload.max.virtual.bytes = 17592186044416", e.getStatus().getDescription());
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+    assertEquals(0, backend.storedBytes(image.getId()));
+  }
+
+  @Test
   void protocolMistakesNameTheField() {
     Image image = create("protocol");
     TestImage content = new TestImage(4L << 20).data(0, 4096, 9);

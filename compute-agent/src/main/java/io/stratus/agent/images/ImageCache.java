@@ -2,6 +2,7 @@ package io.stratus.agent.images;
 
 import io.grpc.Channel;
 import io.stratus.proto.image.v1.DownloadImageResponse;
+import io.stratus.support.errors.Ids;
 import io.stratus.support.imageio.DownloadVerifier;
 import io.stratus.support.imageio.ImageDownloads;
 import java.io.IOException;
@@ -34,13 +35,15 @@ public final class ImageCache {
     this.gateway = gateway;
   }
 
+  /** The cache file of an image; {@code imageId} must be a UUID (INVALID_ARGUMENT otherwise). */
   public Path path(String imageId) {
-    return dir.resolve(imageId + ".raw");
+    return dir.resolve(Ids.uuid("image_ref", imageId) + ".raw");
   }
 
   /** The cached image file, downloading it first if needed. */
   public Path fetch(String imageId) throws IOException {
     Path target = path(imageId);
+    imageId = Ids.uuid("image_ref", imageId);
     synchronized (locks.computeIfAbsent(imageId, k -> new Object())) {
       if (Files.exists(target)) {
         return target;

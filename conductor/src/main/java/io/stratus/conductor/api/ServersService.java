@@ -5,6 +5,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.stratus.conductor.compute.Caller;
 import io.stratus.conductor.compute.ComputeApi;
+import io.stratus.conductor.compute.RequestValidator;
 import io.stratus.conductor.compute.SnapshotImages;
 import io.stratus.conductor.compute.VolumePlan;
 import io.stratus.conductor.db.InstanceActionEntity;
@@ -152,8 +153,8 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
       };
       var query = new InstanceStore.ListQuery(
           r.getAllProjects() ? null : c.projectId(), vm,
-          r.getHost().isEmpty() ? null : r.getHost(),
-          r.getNamePrefix().isEmpty() ? null : r.getNamePrefix(),
+          RequestValidator.filter("host", r.getHost()),
+          RequestValidator.filter("name_prefix", r.getNamePrefix()),
           r.getIncludeDeleted(),
           after == null ? null : after.createdAt(), after == null ? null : after.uuid(),
           size + 1);

@@ -57,6 +57,24 @@ public final class RequestValidator {
     return n;
   }
 
+  /**
+   * A filter on names ({@code name_prefix}, a host name): empty means no filter; otherwise
+   * at most 255 characters without control characters (PostgreSQL refuses a NUL in text,
+   * which must not surface as INTERNAL).
+   */
+  public static String filter(String field, String raw) {
+    if (raw == null || raw.isEmpty()) {
+      return null;
+    }
+    if (raw.codePointCount(0, raw.length()) > MAX_NAME) {
+      throw ApiException.invalidArgument(field, "must be at most " + MAX_NAME + " characters");
+    }
+    if (raw.codePoints().anyMatch(c -> Character.getType(c) == Character.CONTROL)) {
+      throw ApiException.invalidArgument(field, "must not contain control characters");
+    }
+    return raw;
+  }
+
   /** How many properties the conductor itself sets on every snapshot image. */
   public static final int SNAPSHOT_PROPERTIES = 4;
 

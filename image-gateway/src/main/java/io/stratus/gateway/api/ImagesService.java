@@ -10,6 +10,7 @@ import io.stratus.gateway.domain.ImageStatus;
 import io.stratus.gateway.domain.NewImage;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.RbdDirectImport;
+import io.stratus.gateway.upload.UploadLimits;
 import io.stratus.gateway.upload.UploadSession;
 import io.stratus.proto.image.v1.ActivateEmptyImageRequest;
 import io.stratus.proto.image.v1.ActivateEmptyImageResponse;
@@ -46,6 +47,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   private final ImageBackend backend;
   private final ImageCatalog catalog;
   private final Semaphore uploadSlots;
+  private final UploadLimits limits;
   private final int maxExtentBytes;
   private final ChecksumFiller checksums;
 
@@ -53,17 +55,17 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
    * @param checksums the background pass after activation (digest check, md5 and sha512
    *     where the store does not compute them); null when checksums are off
    */
-  public ImagesService(ImageBackend backend, int maxConcurrentUploads, int maxExtentBytes,
-      ChecksumFiller checksums) {
+  public ImagesService(ImageBackend backend, UploadLimits limits, ChecksumFiller checksums) {
     this.backend = backend;
     this.catalog = new ImageCatalog(backend);
-    this.uploadSlots = new Semaphore(maxConcurrentUploads);
-    this.maxExtentBytes = maxExtentBytes;
+    this.uploadSlots = new Semaphore(limits.maxConcurrent());
+    this.limits = limits;
+    this.maxExtentBytes = limits.maxExtentBytes();
     this.checksums = checksums;
   }
 
   private UploadSession newSession() {
-    return new UploadSession(backend, uploadSlots, maxExtentBytes, checksums != null);
+    return new UploadSession(backend, uploadSlots, limits, checksums != null);
   }
 
   private ImageRecord activated(ImageRecord active) {
@@ -177,66 +179,17 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   /**
    * Client-streaming upload with manual flow control: one message is requested at a time
    * and only after the previous one was written, so memory per upload stays at one extent.
+   * An uploader that sends nothing for {@link UploadLimits#idle} after the gateway asked
+   * for its next message loses the call (see {@link UploadObserver}).
    */
   @Override
   public StreamObserver<UploadImageRequest> uploadImage(StreamObserver<UploadImageResponse> o) {
     var call = (ServerCallStreamObserver<UploadImageResponse>) o;
     call.disableAutoRequest();
     UploadSession session = newSession();
-    call.request(1);
-    return new StreamObserver<>() {
-      private boolean failed;
-
-      @Override
-      public void onNext(UploadImageRequest m) {
-        if (failed) {
-          return;
-        }
-        try {
-          switch (m.getKindCase()) {
-            case HEADER -> session.header(m.getHeader());
-            case DATA -> session.data(m.getData());
-            case ZERO -> session.zero(m.getZero());
-            case TRAILER -> session.trailer(m.getTrailer());
-            default -> throw ApiException.invalidArgument("kind", "an empty upload message");
-          }
-          call.request(1);
-        } catch (IOException e) {
-          fail(UploadSession.storeFailure(String.valueOf(m.getHeader().getImageId()), e), true);
-        } catch (RuntimeException e) {
-          fail(e, false);
-        }
-      }
-
-      private void fail(RuntimeException e, boolean keepForResume) {
-        failed = true;
-        session.abandon(keepForResume);
-        o.onError(GrpcErrors.toStatus(e));
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        // The client broke off: keep what is durable for a resume with the same upload id.
-        session.abandon(true);
-      }
-
-      @Override
-      public void onCompleted() {
-        if (failed) {
-          return;
-        }
-        try {
-          ImageRecord active = activated(session.complete());
-          o.onNext(UploadImageResponse.newBuilder().setImage(ImageMessages.toProto(active))
-              .setBytesReceived(session.bytesReceived()).build());
-          o.onCompleted();
-        } catch (IOException e) {
-          fail(UploadSession.storeFailure("", e), false);
-        } catch (RuntimeException e) {
-          fail(e, false);
-        }
-      }
-    };
+    UploadObserver in = new UploadObserver(call, session, limits.idle(), this::activated);
+    in.start();
+    return in;
   }
 
   /** Server-streaming download paced by the client's readiness (flow control). */

@@ -57,6 +57,7 @@ public final class UploadSession {
   private final ImageBackend backend;
   private final Semaphore uploadSlots;
   private final int maxExtentBytes;
+  private final long maxVirtualBytes;
   private final boolean backgroundPass;
   private final ExtentChecksums received = new ExtentChecksums();
   private State state = State.AWAITING_HEADER;
@@ -78,11 +79,12 @@ public final class UploadSession {
    *     activation (checks the stored bytes against the content digest, and fills md5 and
    *     sha512 where the store does not compute them); false when checksums are off
    */
-  public UploadSession(ImageBackend backend, Semaphore uploadSlots, int maxExtentBytes,
+  public UploadSession(ImageBackend backend, Semaphore uploadSlots, UploadLimits limits,
       boolean backgroundPass) {
     this.backend = backend;
     this.uploadSlots = uploadSlots;
-    this.maxExtentBytes = maxExtentBytes;
+    this.maxExtentBytes = limits.maxExtentBytes();
+    this.maxVirtualBytes = limits.maxVirtualBytes();
     this.backgroundPass = backgroundPass;
   }
 
@@ -105,6 +107,10 @@ public final class UploadSession {
       // 0 is an empty image: Nova's volume-backed snapshots are images of size 0 whose
       // properties list the volume snapshots.
       throw protocol("header.virtual_size", "must not be negative");
+    }
+    if (h.getVirtualSize() > maxVirtualBytes) {
+      throw ApiException.resourceExhausted("header.virtual_size: " + h.getVirtualSize()
+          + " bytes exceed the limit upload.max.virtual.bytes = " + maxVirtualBytes);
     }
     if (!h.getDiskFormat().isEmpty() && !h.getDiskFormat().equals("raw")) {
       throw protocol("header.disk_format", "extents carry raw content; got '" + h.getDiskFormat() + "'");

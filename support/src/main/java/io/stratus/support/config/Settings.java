@@ -84,14 +84,20 @@ public final class Settings {
   }
 
   public int integer(String key, int fallback, int min, int max) {
+    return (int) longInteger(key, fallback, min, max);
+  }
+
+  /** A whole number between {@code min} and {@code max}, or {@code fallback} when unset. */
+  public long longInteger(String key, long fallback, long min, long max) {
     String v = raw(key);
     if (v == null) {
       return fallback;
     }
     try {
-      int n = Integer.parseInt(v);
+      long n = Long.parseLong(v);
       if (n < min || n > max) {
         problems.add(key + " must be between " + min + " and " + max + ", got " + n);
+        return fallback;
       }
       return n;
     } catch (NumberFormatException e) {
