@@ -57,7 +57,9 @@ class QuiesceWithGuestAgentStubTest {
     stub = QgaStub.start(root.resolve("qga.sock"));
 
     String uuid = UUID.randomUUID().toString();
-    InstanceSpec.Builder spec = AgentHarness.instance("none").toBuilder().setUuid(uuid)
+    // Volume-backed: no base image is ever fetched; the ref is only a well-formed id.
+    InstanceSpec.Builder spec = AgentHarness.instance(UUID.randomUUID().toString()).toBuilder()
+        .setUuid(uuid)
         .setGuestAgent(true);
     List<String> disks = new ArrayList<>();
     String[] devices = {"vda", "vdb", "vdc"};
