@@ -17,12 +17,16 @@
 #         4. picks the hypervisor: qemu:///system when root and
 #            deploy/scripts/libvirt-up.sh --check boots a TCG guest, else
 #            libvirt's in-process test:///default driver (and says why);
-#         5. starts image-gateway (filesystem store in .aio/images), conductor
-#            and compute-agent `aio-host`, each in its own session, logs in
-#            .aio/logs/NAME.log, pid in .aio/pids/NAME, and waits until each is
-#            listening and the agent has registered;
+#         5. makes a development CA and certificates in .aio/pki
+#            (deploy/scripts/dev-ca.sh): one each for the conductor, the gateway,
+#            agent `aio-host` and the user (a client certificate); starts
+#            image-gateway (filesystem store in .aio/images), conductor and
+#            compute-agent `aio-host` over mutual TLS, each in its own session,
+#            logs in .aio/logs/NAME.log, pid in .aio/pids/NAME, and waits until
+#            each is listening and the agent has registered;
 #         6. writes .aio/env (`. .aio/env` sets CONDUCTOR_ADDR, GATEWAY_ADDR,
-#            API_TOKEN (member), ADMIN_TOKEN, AIO_HYPERVISOR);
+#            API_TOKEN (member), ADMIN_TOKEN, AIO_HYPERVISOR, STRATUS_CA_CERT,
+#            STRATUS_CLIENT_CERT, STRATUS_CLIENT_KEY);
 #         7. unless --no-demo, and when deploy/cli/stratus exists: uploads a
 #            small base image, boots a server, snapshots it live and lists the
 #            images.
@@ -651,7 +655,16 @@ step_services() {
     t0="$(now_ms)"
     say "5. starting the services"
     mkdir -p "$AIO/images"
+    local pki="$AIO/pki" ca="$AIO/pki/ca.pem"
+    "$HERE/scripts/dev-ca.sh" init "$pki" >/dev/null
+    "$HERE/scripts/dev-ca.sh" issue "$pki" gateway gateway localhost 127.0.0.1 >/dev/null
+    "$HERE/scripts/dev-ca.sh" issue "$pki" conductor conductor localhost 127.0.0.1 >/dev/null
+    "$HERE/scripts/dev-ca.sh" issue "$pki" agent "$HOST_NAME" 127.0.0.1 >/dev/null
+    "$HERE/scripts/dev-ca.sh" issue "$pki" client aio-user >/dev/null
+    note "mutual TLS: development CA and certificates in $pki"
     start_service gateway \
+        STRATUS_GATEWAY_TLS_CA="$ca" STRATUS_GATEWAY_TLS_CERT="$pki/gateway.pem" \
+        STRATUS_GATEWAY_TLS_KEY="$pki/gateway.key" \
         STRATUS_GATEWAY_LISTEN_HOST=127.0.0.1 STRATUS_GATEWAY_PORT=0 \
         STRATUS_GATEWAY_BACKEND=filesystem STRATUS_GATEWAY_FS_DIR="$AIO/images"
     state_set GATEWAY_ADDR "$LISTEN_ADDR"
@@ -661,6 +674,8 @@ step_services() {
     state_set MEMBER_TOKEN "$member"
     state_set ADMIN_TOKEN "$admin"
     start_service conductor \
+        STRATUS_CONDUCTOR_TLS_CA="$ca" STRATUS_CONDUCTOR_TLS_CERT="$pki/conductor.pem" \
+        STRATUS_CONDUCTOR_TLS_KEY="$pki/conductor.key" \
         STRATUS_CONDUCTOR_LISTEN_HOST=127.0.0.1 STRATUS_CONDUCTOR_PORT=0 \
         STRATUS_CONDUCTOR_DB_URL="jdbc:postgresql://127.0.0.1:$PG_PORT/stratus" \
         STRATUS_CONDUCTOR_DB_USER=stratus STRATUS_CONDUCTOR_DB_PASSWORD= \
@@ -670,6 +685,8 @@ step_services() {
     state_set CONDUCTOR_ADDR "$LISTEN_ADDR"
 
     start_service agent \
+        STRATUS_AGENT_TLS_CA="$ca" STRATUS_AGENT_TLS_CERT="$pki/$HOST_NAME.pem" \
+        STRATUS_AGENT_TLS_KEY="$pki/$HOST_NAME.key" \
         STRATUS_AGENT_HOST="$HOST_NAME" STRATUS_AGENT_LISTEN_HOST=127.0.0.1 STRATUS_AGENT_PORT=0 \
         STRATUS_AGENT_CONDUCTOR_ADDRESS="$CONDUCTOR_ADDR" \
         STRATUS_AGENT_GATEWAY_ADDRESS="$GATEWAY_ADDR" \
@@ -704,7 +721,11 @@ step_env() {
         printf 'API_TOKEN=%s\n' "$(sq "$MEMBER_TOKEN")"
         printf 'ADMIN_TOKEN=%s\n' "$(sq "$ADMIN_TOKEN")"
         printf 'AIO_HYPERVISOR=%s\n' "$(sq "$LIBVIRT_URI")"
+        printf 'STRATUS_CA_CERT=%s\n' "$(sq "$AIO/pki/ca.pem")"
+        printf 'STRATUS_CLIENT_CERT=%s\n' "$(sq "$AIO/pki/aio-user.pem")"
+        printf 'STRATUS_CLIENT_KEY=%s\n' "$(sq "$AIO/pki/aio-user.key")"
         printf 'export CONDUCTOR_ADDR GATEWAY_ADDR API_TOKEN ADMIN_TOKEN AIO_HYPERVISOR\n'
+        printf 'export STRATUS_CA_CERT STRATUS_CLIENT_CERT STRATUS_CLIENT_KEY\n'
     } >"$AIO/env.tmp"
     chmod 600 "$AIO/env.tmp"
     mv -f "$AIO/env.tmp" "$AIO/env"
@@ -713,6 +734,7 @@ step_env() {
     note "image-gateway           $GATEWAY_ADDR"
     note "compute-agent $HOST_NAME  $AGENT_ADDR   hypervisor $LIBVIRT_URI"
     note "postgresql              127.0.0.1:$PG_PORT/stratus (user stratus, trust)"
+    note "TLS                     CA \$STRATUS_CA_CERT, your certificate \$STRATUS_CLIENT_CERT (key \$STRATUS_CLIENT_KEY)"
     note "logs                    $AIO/logs/"
 }
 

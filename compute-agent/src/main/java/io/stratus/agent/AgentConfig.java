@@ -1,6 +1,7 @@
 package io.stratus.agent;
 
 import io.stratus.support.config.Settings;
+import io.stratus.support.tls.TlsSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -28,6 +29,8 @@ import java.util.Map;
  * @param cephPool the pool of RBD root disks (Nova's images_rbd_pool)
  * @param rbdSnapshotRetry how often removing a disk snapshot that a clone still holds is
  *     tried again
+ * @param tls the CA, this host's agent certificate and key ({@code tls.*}; see
+ *     {@link TlsSettings#read})
  */
 public record AgentConfig(
     String host,
@@ -46,14 +49,15 @@ public record AgentConfig(
     Duration shutdownRetry,
     Path cephConf,
     String cephPool,
-    Duration rbdSnapshotRetry) {
+    Duration rbdSnapshotRetry,
+    TlsSettings tls) {
 
   private static final String ENV_PREFIX = "STRATUS_AGENT_";
 
   /** File keys: host, listen.host, port, advertise.address, conductor.address,
    * gateway.address, libvirt.uri, instances.dir, image.cache.dir, snapshots.max,
    * snapshots.live, read.threads, power.on.timeout, shutdown.retry, ceph.conf, ceph.pool,
-   * rbd.snapshot.retry;
+   * rbd.snapshot.retry, tls.ca, tls.cert, tls.key, tls.reload, tls.insecure;
    * env STRATUS_AGENT_*. */
   public static AgentConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("compute-agent", ENV_PREFIX, file, env));
@@ -81,6 +85,7 @@ public record AgentConfig(
     String cephConf = s.string("ceph.conf", "");
     String cephPool = s.string("ceph.pool", "rbd");
     Duration rbdRetry = s.duration("rbd.snapshot.retry", Duration.ofSeconds(10));
+    TlsSettings tls = TlsSettings.read(s);
     s.validate();
     Path conf = null;
     if (!cephConf.isEmpty()) {
@@ -92,13 +97,13 @@ public record AgentConfig(
     }
     return new AgentConfig(host, listenHost, port, advertise, conductor, gateway, uri,
         Path.of(instances), Path.of(cache), snapshots, Boolean.parseBoolean(live), threads,
-        powerOn, retry, conf, cephPool, rbdRetry);
+        powerOn, retry, conf, cephPool, rbdRetry, tls);
   }
 
   /** A copy that advertises another address (port 0 resolved after binding). */
   public AgentConfig withAdvertiseAddress(String address) {
     return new AgentConfig(host, listenHost, port, address, conductorAddress, gatewayAddress,
         libvirtUri, instancesDir, imageCacheDir, maxConcurrentSnapshots, liveSnapshots,
-        readThreads, powerOnTimeout, shutdownRetry, cephConf, cephPool, rbdSnapshotRetry);
+        readThreads, powerOnTimeout, shutdownRetry, cephConf, cephPool, rbdSnapshotRetry, tls);
   }
 }

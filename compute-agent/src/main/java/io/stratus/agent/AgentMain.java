@@ -1,26 +1,37 @@
 package io.stratus.agent;
 
 import io.grpc.ManagedChannel;
-import io.stratus.support.imageio.StreamWindow;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
+import io.stratus.support.imageio.StreamWindow;
 import io.stratus.support.launch.Launch;
+import io.stratus.support.tls.Role;
+import io.stratus.support.tls.TransportSecurity;
 import java.net.InetSocketAddress;
 
-/** Runs the compute-agent: {@code java -jar stratus-compute-agent.jar [--config FILE]}. */
+/**
+ * Runs the compute-agent: {@code java -jar stratus-compute-agent.jar [--config FILE]}. Its
+ * certificate ({@code tls.cert}) is its identity: it must be an agent certificate naming
+ * {@code host}; the conductor and the gateway are reached over mutual TLS with it.
+ */
 public final class AgentMain {
   private AgentMain() {}
 
   public static void main(String[] args) throws Exception {
     AgentConfig config = Launch.config("stratus-compute-agent", args, file -> AgentConfig.load(file, System.getenv()));
-    ManagedChannel conductor = NettyChannelBuilder.forTarget(config.conductorAddress()).usePlaintext().build();
-    ManagedChannel gateway = NettyChannelBuilder.forTarget(config.gatewayAddress()).usePlaintext()
+    TransportSecurity tls = TransportSecurity.open(config.tls(), "compute-agent " + config.host());
+    tls.requireOwnIdentity(Role.AGENT, config.host());
+    ManagedChannel conductor = NettyChannelBuilder.forTarget(config.conductorAddress(),
+        tls.channel(Role.CONDUCTOR)).build();
+    ManagedChannel gateway = NettyChannelBuilder.forTarget(config.gatewayAddress(),
+            tls.channel(Role.GATEWAY))
         .maxInboundMessageSize(8 << 20).flowControlWindow(StreamWindow.BYTES).build();
     String advertised = config.advertiseAddress();
     ComputeAgent agent = ComputeAgent.start(config,
-        NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port())),
-        new LibvirtHypervisor(config.libvirtUri()), conductor, gateway,
+        NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port()),
+            tls.server(true)),
+        tls, new LibvirtHypervisor(config.libvirtUri()), conductor, gateway,
         port -> config.port() == 0 ? config.listenHost() + ":" + port : advertised);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
@@ -30,6 +41,7 @@ public final class AgentMain {
       }
       conductor.shutdownNow();
       gateway.shutdownNow();
+      tls.close();
     }, "agent-shutdown"));
     System.out.println("compute-agent " + config.host() + " listening on " + config.listenHost()
         + ":" + agent.port());

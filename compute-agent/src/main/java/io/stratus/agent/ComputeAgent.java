@@ -3,6 +3,7 @@ package io.stratus.agent;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
@@ -19,6 +20,9 @@ import io.stratus.proto.agent.v1.ComputeAgentGrpc;
 import io.stratus.proto.agent.v1.HeartbeatRequest;
 import io.stratus.proto.agent.v1.RegisterRequest;
 import io.stratus.support.grpc.GracefulShutdown;
+import io.stratus.support.tls.PeerGuard;
+import io.stratus.support.tls.Role;
+import io.stratus.support.tls.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
@@ -52,10 +56,11 @@ public final class ComputeAgent implements AutoCloseable {
 
   /**
    * Starts the agent. {@code advertise} maps the bound port to the address the conductor
-   * should dial (e.g. {@code port -> "127.0.0.1:" + port}).
+   * should dial (e.g. {@code port -> "127.0.0.1:" + port}). Over TLS ({@code security})
+   * only conductor certificates may call {@code agent.v1.ComputeAgent}.
    */
   public static ComputeAgent start(AgentConfig config, ServerBuilder<?> builder,
-      Hypervisor hypervisor, ManagedChannel conductor, ManagedChannel gateway,
+      TransportSecurity security, Hypervisor hypervisor, ManagedChannel conductor, ManagedChannel gateway,
       java.util.function.IntFunction<String> advertise) throws IOException {
     Files.createDirectories(config.instancesDir());
     RbdDisks rbd = config.cephConf() == null ? null
@@ -78,7 +83,8 @@ public final class ComputeAgent implements AutoCloseable {
     AgentService service = new AgentService(env, operations);
     HealthStatusManager health = new HealthStatusManager();
     Server server = builder
-        .addService(service)
+        .addService(ServerInterceptors.intercept(service,
+            PeerGuard.allow(security, Role.CONDUCTOR)))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(ProtoReflectionService.newInstance())

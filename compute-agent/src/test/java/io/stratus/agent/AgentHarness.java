@@ -1,6 +1,7 @@
 package io.stratus.agent;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import io.stratus.support.tls.TransportSecurity;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
@@ -75,8 +76,9 @@ final class AgentHarness implements AutoCloseable {
     this.root = root;
     this.gatewayDir = Files.createDirectories(root.resolve("gateway"));
     String gw = InProcessServerBuilder.generateName();
-    gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", gatewayDir.toString())),
-        InProcessServerBuilder.forName(gw),
+    gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", gatewayDir.toString(),
+            "tls.insecure", "true")),
+        InProcessServerBuilder.forName(gw), TransportSecurity.plaintext("test gateway"),
         backend != null ? backend : new FilesystemBackend(gatewayDir, Clock.systemUTC()));
     gatewayChannel = InProcessChannelBuilder.forName(gw).maxInboundMessageSize(8 << 20).build();
     String reg = InProcessServerBuilder.generateName();
@@ -89,10 +91,11 @@ final class AgentHarness implements AutoCloseable {
         "gateway.address", "in-process",
         "instances.dir", root.resolve("instances").toString(),
         "image.cache.dir", root.resolve("cache").toString(),
-        "power.on.timeout", "PT30S"));
+        "power.on.timeout", "PT30S",
+        "tls.insecure", "true"));
     config.putAll(extraConfig);
     agent = ComputeAgent.start(AgentConfig.fromMap(config), InProcessServerBuilder.forName(agentName),
-        hypervisor, conductorChannel, gatewayChannel, port -> agentName);
+        TransportSecurity.plaintext("test agent"), hypervisor, conductorChannel, gatewayChannel, port -> agentName);
     agentChannel = InProcessChannelBuilder.forName(agentName).build();
   }
 

@@ -1,7 +1,6 @@
 package io.stratus.conductor;
 
 import io.grpc.Channel;
-import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
@@ -25,6 +24,9 @@ import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.events.EventBus;
 import io.stratus.conductor.hosts.AgentClients;
+import io.stratus.support.tls.PeerGuard;
+import io.stratus.support.tls.Role;
+import io.stratus.support.tls.TransportSecurity;
 import io.stratus.conductor.hosts.HostRegistry;
 import io.stratus.conductor.image.GatewayImageRegistry;
 import io.stratus.conductor.recovery.ConductorLease;
@@ -35,7 +37,6 @@ import io.stratus.support.grpc.GracefulShutdown;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -83,13 +84,15 @@ public final class Conductor implements AutoCloseable {
   /**
    * Opens the database (migrating it), builds the services and starts serving.
    *
-   * @param agentChannels makes the channel to an agent address
+   * @param security the process's TLS: who may call the agent registry
+   * @param agentChannels makes the channel to an agent (host name, address)
    * @param gateway channel to the image-gateway
    */
   public static Conductor start(
       ConductorConfig config,
       ServerBuilder<?> builder,
-      Function<String, ManagedChannel> agentChannels,
+      TransportSecurity security,
+      AgentClients.ChannelFactory agentChannels,
       Channel gateway,
       Clock clock) throws IOException {
     Database db = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword(),
@@ -121,7 +124,8 @@ public final class Conductor implements AutoCloseable {
               .addService(ServerInterceptors.intercept(new ServersService(api,
                   new SnapshotImages(db, images, hosts, agents), bus, clock), auth))
               .addService(ServerInterceptors.intercept(new HostsService(hosts), auth))
-              .addService(new AgentRegistryService(hosts))
+              .addService(ServerInterceptors.intercept(new AgentRegistryService(hosts),
+                  PeerGuard.allow(security, Role.AGENT)))
               .addService(health.getHealthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .addService(ProtoReflectionService.newInstance())

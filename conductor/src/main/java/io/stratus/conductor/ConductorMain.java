@@ -4,8 +4,11 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.conductor.config.ConductorConfig;
-import io.stratus.support.launch.Launch;
 import io.stratus.conductor.config.ConfigLoader;
+import io.stratus.conductor.hosts.AgentClients;
+import io.stratus.support.launch.Launch;
+import io.stratus.support.tls.Role;
+import io.stratus.support.tls.TransportSecurity;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 
@@ -14,19 +17,27 @@ import java.time.Clock;
  * file is optional when every required key comes from {@code STRATUS_CONDUCTOR_*}
  * environment variables; a wrong or missing setting stops start-up with a list of
  * every problem.
+ *
+ * <p>The one port serves the public API (TLS; callers authenticate with a token, a client
+ * certificate is optional) and the agent registry (agent certificates only). Agents and
+ * the gateway are called with the conductor's certificate.
  */
 public final class ConductorMain {
   private ConductorMain() {}
 
   public static void main(String[] args) throws Exception {
     ConductorConfig config = Launch.config("stratus-conductor", args, file -> ConfigLoader.load(file, System.getenv()));
+    TransportSecurity tls = TransportSecurity.open(config.tls(), "conductor");
+    tls.requireOwnIdentity(Role.CONDUCTOR, null);
     ManagedChannel gateway =
-        NettyChannelBuilder.forTarget(config.gatewayAddress()).usePlaintext().build();
+        NettyChannelBuilder.forTarget(config.gatewayAddress(), tls.channel(Role.GATEWAY)).build();
     Conductor conductor =
         Conductor.start(
             config,
-            NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port())),
-            address -> NettyChannelBuilder.forTarget(address).usePlaintext().build(),
+            NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port()),
+                tls.server(false)),
+            tls,
+            AgentClients.netty(tls),
             gateway,
             Clock.systemUTC());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -36,6 +47,7 @@ public final class ConductorMain {
         Thread.currentThread().interrupt();
       }
       gateway.shutdownNow();
+      tls.close();
     }, "conductor-shutdown"));
     System.out.println("conductor listening on " + config.listenHost() + ":" + conductor.port());
     conductor.awaitTermination();

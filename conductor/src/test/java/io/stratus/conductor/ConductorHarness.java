@@ -1,6 +1,7 @@
 package io.stratus.conductor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import io.stratus.support.tls.TransportSecurity;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -96,9 +97,11 @@ public final class ConductorHarness implements AutoCloseable {
         "api.tokens", MEMBER_A + "=project-a:user-a:member,"
             + MEMBER_B + "=project-b:user-b:member,"
             + ADMIN + "=admin-project:admin-user:admin"));
+    settings.put("tls.insecure", "true");
     config = ConfigLoader.fromMap(settings);
     conductor = Conductor.start(config, InProcessServerBuilder.forName(conductorName),
-        address -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
+        TransportSecurity.plaintext("test conductor"),
+        (host, address) -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
         Clock.systemUTC());
     conductorChannel = InProcessChannelBuilder.forName(conductorName).build();
     register(HOST, agentName);
@@ -237,7 +240,8 @@ public final class ConductorHarness implements AutoCloseable {
   /** Another conductor on the same database, agent and gateway, served in-process. */
   public Conductor startAnotherConductor(String serverName) throws Exception {
     return Conductor.start(config, InProcessServerBuilder.forName(serverName),
-        address -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
+        TransportSecurity.plaintext("test conductor"),
+        (host, address) -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
         Clock.systemUTC());
   }
 

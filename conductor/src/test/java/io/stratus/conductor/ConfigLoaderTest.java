@@ -29,6 +29,7 @@ class ConfigLoaderTest {
         gateway.address=127.0.0.1:9292
         heartbeat.interval=PT5S
         api.tokens=t1=p1:u1:member,t2=p2:u2:admin
+        tls.insecure=true
         """);
     ConductorConfig c = ConfigLoader.load(file, Map.of(
         "STRATUS_CONDUCTOR_DB_URL", "jdbc:postgresql://127.0.0.1:5433/env",
@@ -60,14 +61,22 @@ class ConfigLoaderTest {
         "gateway.address is required (file key gateway.address or env STRATUS_CONDUCTOR_GATEWAY_ADDRESS)",
         "heartbeat.interval must be a duration like PT10S or 500ms, got 'soon'",
         "api.tokens role must be member or admin, got 'root'",
-        "api.tokens entry must be token=project:user:role, got '…'"), e.problems());
+        "api.tokens entry must be token=project:user:role, got '…'",
+        "tls.ca (env STRATUS_CONDUCTOR_TLS_CA): required unless tls.insecure=true "
+            + "(deploy/scripts/dev-ca.sh makes a development CA and certificates)",
+        "tls.cert (env STRATUS_CONDUCTOR_TLS_CERT): required unless tls.insecure=true "
+            + "(deploy/scripts/dev-ca.sh makes a development CA and certificates)",
+        "tls.key (env STRATUS_CONDUCTOR_TLS_KEY): required unless tls.insecure=true "
+            + "(deploy/scripts/dev-ca.sh makes a development CA and certificates)"),
+        e.problems());
   }
 
   @Test
   void secretsNeverAppearInToString() {
     ConductorConfig c = ConfigLoader.fromMap(Map.of(
         "db.url", "jdbc:postgresql://h/db", "db.user", "u", "db.password", "hunter2",
-        "gateway.address", "g:1", "api.tokens", "tok-secret=p:u:member"));
+        "gateway.address", "g:1", "api.tokens", "tok-secret=p:u:member",
+        "tls.insecure", "true"));
     String s = c.toString();
     assertEquals(-1, s.indexOf("hunter2"));
     assertEquals(-1, s.indexOf("tok-secret"));
@@ -76,7 +85,7 @@ class ConfigLoaderTest {
   @Test
   void volumeSettingsDefaultToCindersAndNovasAndAreChecked() {
     Map<String, String> base = Map.of("db.url", "jdbc:postgresql://h/db", "db.user", "u",
-        "gateway.address", "g:1");
+        "gateway.address", "g:1", "tls.insecure", "true");
     ConductorConfig c = ConfigLoader.fromMap(base);
     assertEquals("rbd", c.volumesPool());
     assertEquals(io.stratus.conductor.config.ApiToken.Role.MEMBER, c.volumeBackedSnapshotRole());
@@ -84,5 +93,27 @@ class ConfigLoaderTest {
     withBad.put("policy.create_image.allow_volume_backed", "owner");
     ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromMap(withBad));
     assertTrue(e.getMessage().contains("policy.create_image.allow_volume_backed"), e.getMessage());
+  }
+
+  @Test
+  void tlsFilesMustBeReadableAndPlaintextMustBeAskedFor(@TempDir Path dir) throws Exception {
+    Map<String, String> base = Map.of("db.url", "jdbc:postgresql://h/db", "db.user", "u",
+        "gateway.address", "g:1");
+    Path ca = Files.writeString(dir.resolve("ca.pem"), "x");
+    Path cert = Files.writeString(dir.resolve("c.pem"), "x");
+    var withFiles = new java.util.HashMap<>(base);
+    withFiles.putAll(Map.of("tls.ca", ca.toString(), "tls.cert", cert.toString(),
+        "tls.key", dir.resolve("missing.key").toString()));
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromMap(withFiles));
+    assertEquals(List.of("tls.key (env STRATUS_CONDUCTOR_TLS_KEY): cannot read "
+        + dir.resolve("missing.key")), e.problems());
+    withFiles.put("tls.key", cert.toString());
+    ConductorConfig c = ConfigLoader.fromMap(withFiles);
+    assertEquals(false, c.tls().insecure());
+    assertEquals(ca, c.tls().ca());
+    var plaintext = new java.util.HashMap<>(base);
+    plaintext.put("tls.insecure", "yes");
+    ConfigException bad = assertThrows(ConfigException.class, () -> ConfigLoader.fromMap(plaintext));
+    assertTrue(bad.getMessage().contains("tls.insecure"), bad.getMessage());
   }
 }

@@ -1,6 +1,7 @@
 package io.stratus.conductor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import io.stratus.support.tls.TransportSecurity;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -62,9 +63,10 @@ class ReflectionTest {
     conductor = Conductor.start(
         ConfigLoader.fromMap(Map.of(
             "db.url", PG.jdbcUrl(), "db.user", PG.user(), "gateway.address", "in-process",
-            "api.tokens", "tok=project-r:user-r:member")),
+            "api.tokens", "tok=project-r:user-r:member", "tls.insecure", "true")),
         NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)),
-        address -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
+        TransportSecurity.plaintext("test conductor"),
+        (host, address) -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
         Clock.systemUTC());
     channel = NettyChannelBuilder.forAddress("127.0.0.1", conductor.port()).usePlaintext().build();
   }

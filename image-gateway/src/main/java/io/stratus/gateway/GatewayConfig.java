@@ -1,6 +1,7 @@
 package io.stratus.gateway;
 
 import io.stratus.support.config.Settings;
+import io.stratus.support.tls.TlsSettings;
 import io.stratus.gateway.upload.UploadLimits;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,6 +26,8 @@ import java.util.Map;
  * @param backgroundChecksums whether md5 and sha512 are filled in after activation
  *     ({@code checksums=background}, the default) or never ({@code off}); stores that
  *     compute their own (Glance) are not affected
+ * @param tls the CA, the gateway's certificate and key ({@code tls.*}; see
+ *     {@link TlsSettings#read})
  */
 public record GatewayConfig(
     String listenHost,
@@ -39,7 +42,8 @@ public record GatewayConfig(
     int maxExtentBytes,
     long maxVirtualBytes,
     Duration uploadIdle,
-    boolean backgroundChecksums) {
+    boolean backgroundChecksums,
+    TlsSettings tls) {
 
   public static final int DEFAULT_PORT = 9292;
 
@@ -54,7 +58,7 @@ public record GatewayConfig(
   /** Reads file keys ({@code listen.host}, {@code port}, {@code backend}, {@code fs.dir},
    * {@code glance.url}, {@code glance.token}, {@code ceph.conf}, {@code ceph.pool}, {@code
    * uploads.max}, {@code extent.max.bytes}, {@code upload.max.virtual.bytes}, {@code
-   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}) overlaid with {@code STRATUS_GATEWAY_*}. */
+   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}, {@code tls.*}) overlaid with {@code STRATUS_GATEWAY_*}. */
   public static GatewayConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("image-gateway", ENV_PREFIX, file, env));
   }
@@ -77,10 +81,11 @@ public record GatewayConfig(
         UploadLimits.DEFAULT_MAX_VIRTUAL_BYTES, 1L << 20, 1L << 50);
     Duration idle = s.duration("upload.idle", UploadLimits.DEFAULT_IDLE);
     String checksums = s.oneOf("checksums", "background", List.of("background", "off"));
+    TlsSettings tls = TlsSettings.read(s);
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
         cephPool, uploads, extent, maxVirtual, idle,
-        checksums.equals("background"));
+        checksums.equals("background"), tls);
   }
 }

@@ -2,6 +2,7 @@ package io.stratus.gateway;
 
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
@@ -12,8 +13,14 @@ import io.stratus.gateway.checksum.ChecksumFiller;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.support.grpc.GracefulShutdown;
+import io.stratus.support.tls.PeerGuard;
+import io.stratus.support.tls.Role;
+import io.stratus.support.tls.TransportSecurity;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,16 +45,21 @@ public final class ImageGateway implements AutoCloseable {
     this.checksums = checksums;
   }
 
-  /** Serves {@code backend}; the gateway owns it from now on and closes it. */
+  /**
+   * Serves {@code backend}; the gateway owns it from now on and closes it. Over TLS
+   * ({@code security}) every caller holds a CA-signed certificate; the internal calls
+   * ({@code ActivateEmptyImage}, {@code ImportRbdClone}, {@code GetStoreInfo}) take only
+   * conductor and agent certificates.
+   */
   public static ImageGateway start(GatewayConfig config, ServerBuilder<?> builder,
-      ImageBackend backend) throws IOException {
+      TransportSecurity security, ImageBackend backend) throws IOException {
     HealthStatusManager health = new HealthStatusManager();
     ChecksumFiller checksums = config.backgroundChecksums() ? new ChecksumFiller(backend) : null;
     Server server = builder
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
-        .addService(AliasingUploads.of(new ImagesService(backend, config.uploadLimits(),
-            checksums).bindService()))
+        .addService(ServerInterceptors.intercept(AliasingUploads.of(new ImagesService(backend,
+            config.uploadLimits(), checksums).bindService()), callers(security)))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(ProtoReflectionService.newInstance())
@@ -61,6 +73,14 @@ public final class ImageGateway implements AutoCloseable {
     LOG.info("image-gateway serving; port={} backend={} backgroundChecksums={}", server.getPort(),
         backend.info().backend(), checksums != null);
     return new ImageGateway(server, backend, health, checksums);
+  }
+
+  /** Who may call which image RPC: internal calls are for the conductor and agents. */
+  private static PeerGuard callers(TransportSecurity security) {
+    Set<Role> internal = EnumSet.of(Role.CONDUCTOR, Role.AGENT);
+    return PeerGuard.allow(security, EnumSet.of(Role.CONDUCTOR, Role.AGENT, Role.CLIENT),
+        Map.of("ActivateEmptyImage", internal, "ImportRbdClone", internal,
+            "GetStoreInfo", internal));
   }
 
   public int port() {

@@ -1,6 +1,7 @@
 package io.stratus.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import io.stratus.support.tls.TransportSecurity;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -68,7 +69,8 @@ class FilesystemStoreTest extends ImageStoreContract {
     Path own = Files.createTempDirectory("stratus-fs-idle-");
     String name = InProcessServerBuilder.generateName();
     ImageGateway small = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", own.toString(),
-        "uploads.max", "1", "upload.idle", "700ms")), InProcessServerBuilder.forName(name),
+        "uploads.max", "1", "upload.idle", "700ms", "tls.insecure", "true")),
+        InProcessServerBuilder.forName(name), TransportSecurity.plaintext("test gateway"),
         new FilesystemBackend(own, Clock.systemUTC()));
     ManagedChannel ch = InProcessChannelBuilder.forName(name).maxInboundMessageSize(8 << 20).build();
     try {

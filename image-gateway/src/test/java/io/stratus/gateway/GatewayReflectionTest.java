@@ -1,6 +1,7 @@
 package io.stratus.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import io.stratus.support.tls.TransportSecurity;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
@@ -32,8 +33,10 @@ class GatewayReflectionTest {
   @Test
   void reflectionListsAndDescribesEveryImagesMethod() throws Exception {
     String name = InProcessServerBuilder.generateName();
-    try (ImageGateway gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", "/unused")),
-        InProcessServerBuilder.forName(name), new FilesystemBackend(dir, java.time.Clock.systemUTC()))) {
+    try (ImageGateway gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", "/unused",
+            "tls.insecure", "true")),
+        InProcessServerBuilder.forName(name), TransportSecurity.plaintext("test gateway"),
+        new FilesystemBackend(dir, java.time.Clock.systemUTC()))) {
       ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
       try {
         List<String> services = reflect(channel, ServerReflectionRequest.newBuilder()

@@ -1,6 +1,7 @@
 package io.stratus.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import io.stratus.support.tls.TransportSecurity;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -77,8 +78,9 @@ public abstract class ImageStoreContract {
   void startGateway() throws Exception {
     backend = openBackend();
     String name = InProcessServerBuilder.generateName();
-    gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", "/unused", "uploads.max", "8")),
-        InProcessServerBuilder.forName(name), backend);
+    gateway = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", "/unused", "uploads.max", "8",
+            "tls.insecure", "true")),
+        InProcessServerBuilder.forName(name), TransportSecurity.plaintext("test gateway"), backend);
     channel = InProcessChannelBuilder.forName(name).maxInboundMessageSize(8 << 20).build();
     images = ImagesGrpc.newBlockingStub(channel);
   }

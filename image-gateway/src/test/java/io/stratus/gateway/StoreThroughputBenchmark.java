@@ -1,6 +1,7 @@
 package io.stratus.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import io.stratus.support.tls.TransportSecurity;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
@@ -145,8 +146,9 @@ class StoreThroughputBenchmark {
 
   private static ManagedChannel serve(ImageBackend backend, List<AutoCloseable> closers) throws Exception {
     String name = InProcessServerBuilder.generateName();
-    ImageGateway gw = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", "/unused")),
-        InProcessServerBuilder.forName(name), backend);
+    ImageGateway gw = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", "/unused",
+            "tls.insecure", "true")),
+        InProcessServerBuilder.forName(name), TransportSecurity.plaintext("test gateway"), backend);
     ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
     closers.add(gw::close);
     closers.add(ch::shutdownNow);

@@ -8,9 +8,16 @@ import io.stratus.proto.agent.v1.HeartbeatRequest;
 import io.stratus.proto.agent.v1.HeartbeatResponse;
 import io.stratus.proto.agent.v1.RegisterRequest;
 import io.stratus.proto.agent.v1.RegisterResponse;
+import io.stratus.support.errors.ApiException;
+import io.stratus.support.tls.PeerGuard;
+import io.stratus.support.tls.PeerIdentity;
 import java.util.List;
 
-/** gRPC adapter of {@code agent.v1.AgentRegistry}: agents register and heartbeat here. */
+/**
+ * gRPC adapter of {@code agent.v1.AgentRegistry}: agents register and heartbeat here. Over
+ * TLS an agent may register and beat only as a host its certificate names (a DNS SAN);
+ * anything else is PERMISSION_DENIED and changes nothing.
+ */
 public final class AgentRegistryService extends AgentRegistryGrpc.AgentRegistryImplBase {
   private final HostRegistry hosts;
 
@@ -21,6 +28,7 @@ public final class AgentRegistryService extends AgentRegistryGrpc.AgentRegistryI
   @Override
   public void register(RegisterRequest r, StreamObserver<RegisterResponse> o) {
     GrpcErrors.unary(o, () -> {
+      requireCertificateFor(r.getHost());
       var caps = r.getCapabilities();
       var h = hosts.register(new HostRegistry.Registration(
           r.getHost(), r.getAddress(), r.getAgentVersion(), List.copyOf(r.getContractVersionsList()),
@@ -44,6 +52,7 @@ public final class AgentRegistryService extends AgentRegistryGrpc.AgentRegistryI
           return;
         }
         try {
+          requireCertificateFor(beat.getHost());
           var h = hosts.heartbeat(beat.getHost());
           o.onNext(HeartbeatResponse.newBuilder()
               .setHeartbeatIntervalMs((int) hosts.heartbeatInterval().toMillis())
@@ -68,5 +77,14 @@ public final class AgentRegistryService extends AgentRegistryGrpc.AgentRegistryI
         }
       }
     };
+  }
+
+  /** Over TLS, the caller's agent certificate must name {@code host}. */
+  private static void requireCertificateFor(String host) {
+    PeerIdentity peer = PeerGuard.peer();
+    if (peer != null && !peer.isAgentFor(host)) {
+      throw ApiException.permissionDenied("host: the certificate of agent " + peer.name()
+          + " names " + peer.dnsNames() + ", not host '" + host + "'");
+    }
   }
 }

@@ -10,6 +10,7 @@ import java.util.UUID;
  * @param operation what to do
  * @param requestId the user request; also the agent's idempotent operation id
  * @param instance everything the agent needs to rebuild the domain
+ * @param host the compute host's name, which the agent's certificate must carry
  * @param hostAddress the agent's gRPC address
  * @param imageId the queued image a snapshot fills, else {@code null}
  * @param stopTimeoutSeconds clean-shutdown timeout for stop
@@ -19,6 +20,7 @@ public record AgentTask(
     Operation operation,
     String requestId,
     InstanceSpec instance,
+    String host,
     String hostAddress,
     String imageId,
     int stopTimeoutSeconds,
@@ -26,8 +28,8 @@ public record AgentTask(
 
   /** A task without the quiesce requirement. */
   public AgentTask(Operation operation, String requestId, InstanceSpec instance,
-      String hostAddress, String imageId, int stopTimeoutSeconds) {
-    this(operation, requestId, instance, hostAddress, imageId, stopTimeoutSeconds, false);
+      String host, String hostAddress, String imageId, int stopTimeoutSeconds) {
+    this(operation, requestId, instance, host, hostAddress, imageId, stopTimeoutSeconds, false);
   }
 
   public UUID uuid() {

@@ -165,7 +165,7 @@ public final class ComputeApi {
         });
     publisher.stateChanged(uuid, null);
     LOG.info("server accepted; instance={} host={} request={}", uuid, host.name(), requestId);
-    driver.dispatch(new AgentTask(Operation.CREATE, requestId, specs.of(instance), host.address(),
+    driver.dispatch(new AgentTask(Operation.CREATE, requestId, specs.of(instance), host.name(), host.address(),
         null, 0));
     return new Accepted(requestId, uuid, null);
   }
@@ -242,7 +242,7 @@ public final class ComputeApi {
     }
     publisher.stateChanged(uuid, null);
     LOG.info("snapshot accepted; instance={} image={} request={}", uuid, imageId, requestId);
-    driver.dispatch(new AgentTask(op, requestId, specs.of(instance), host.address(), imageId, 0,
+    driver.dispatch(new AgentTask(op, requestId, specs.of(instance), host.name(), host.address(), imageId, 0,
         instance.requireQuiesce()));
     return new Accepted(requestId, uuid, imageId);
   }
@@ -296,7 +296,7 @@ public final class ComputeApi {
     }
     publisher.stateChanged(uuid, before);
     LOG.info("{} accepted; instance={} request={}", op.actionName(), uuid, requestId);
-    driver.dispatch(new AgentTask(op, requestId, specs.of(instance), host.address(), null, timeout));
+    driver.dispatch(new AgentTask(op, requestId, specs.of(instance), host.name(), host.address(), null, timeout));
     return new Accepted(requestId, uuid, null);
   }
 
@@ -311,7 +311,7 @@ public final class ComputeApi {
           + " (task_state " + TaskState.dbNameOf(t) + ")");
     }
     HostEntity host = hosts.requireUp(i.host());
-    driver.cancel(host.address(), i.taskRequestId());
+    driver.cancel(host.name(), host.address(), i.taskRequestId());
     return i.taskRequestId();
   }
 

@@ -95,6 +95,6 @@ public final class SnapshotImages {
   }
 
   private io.grpc.Channel agentChannel(HostEntity host) {
-    return agents.stub(host.address()).getChannel();
+    return agents.stub(host.name(), host.address()).getChannel();
   }
 }

@@ -125,7 +125,7 @@ public final class TaskDriver {
     TaskStream stream = new TaskStream(task);
     running.put(task.requestId(), stream);
     ComputeAgentGrpc.ComputeAgentStub stub =
-        agents.stub(task.hostAddress())
+        agents.stub(task.host(), task.hostAddress())
             .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
     var spec = task.instance();
     switch (op) {
@@ -177,12 +177,12 @@ public final class TaskDriver {
   }
 
   /** Asks the agent to cancel a running task. */
-  public void cancel(String hostAddress, String requestId) {
-    Context.ROOT.run(() -> sendCancel(hostAddress, requestId));
+  public void cancel(String host, String hostAddress, String requestId) {
+    Context.ROOT.run(() -> sendCancel(host, hostAddress, requestId));
   }
 
-  private void sendCancel(String hostAddress, String requestId) {
-    agents.stub(hostAddress)
+  private void sendCancel(String host, String hostAddress, String requestId) {
+    agents.stub(host, hostAddress)
         .withDeadlineAfter(30, TimeUnit.SECONDS)
         .cancelOperation(
             CancelOperationRequest.newBuilder().setOperationId(requestId).build(),

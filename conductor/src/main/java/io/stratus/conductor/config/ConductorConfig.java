@@ -1,5 +1,6 @@
 package io.stratus.conductor.config;
 
+import io.stratus.support.tls.TlsSettings;
 import java.time.Duration;
 import java.util.Map;
 
@@ -23,6 +24,9 @@ import java.util.Map;
  * @param volumeBackedSnapshotRole who may snapshot volume-backed servers (policy
  *     create_image:allow_volume_backed): {@code member} (any caller on its own servers)
  *     or {@code admin}
+ * @param tls the CA, the conductor's certificate and key ({@code tls.*}): the public API
+ *     and the agent registry are served over TLS, agents and the gateway are called with
+ *     this certificate
  */
 public record ConductorConfig(
     String listenHost,
@@ -38,7 +42,8 @@ public record ConductorConfig(
     int maxImageProperties,
     Map<String, ApiToken> apiTokens,
     String volumesPool,
-    ApiToken.Role volumeBackedSnapshotRole) {
+    ApiToken.Role volumeBackedSnapshotRole,
+    TlsSettings tls) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -62,7 +67,7 @@ public record ConductorConfig(
     return new ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
         heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
-        volumesPool, volumeBackedSnapshotRole);
+        volumesPool, volumeBackedSnapshotRole, tls);
   }
 
   @Override
@@ -71,6 +76,6 @@ public record ConductorConfig(
     return "ConductorConfig[listen=" + listenHost + ":" + port + ", db=" + dbUrl
         + ", dbUser=" + dbUser + ", pool=" + dbPoolSize + ", gateway=" + gatewayAddress
         + ", heartbeat=" + heartbeatInterval + " x" + missedHeartbeats
-        + ", tokens=" + apiTokens.size() + "]";
+        + ", tokens=" + apiTokens.size() + ", tls=" + (tls.insecure() ? "OFF" : tls.cert()) + "]";
   }
 }

@@ -1,6 +1,7 @@
 package io.stratus.conductor.config;
 
 import io.stratus.support.config.Settings;
+import io.stratus.support.tls.TlsSettings;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -55,11 +56,12 @@ public final class ConfigLoader {
     String volumesPool = s.string("volumes.pool", "rbd");
     String role = s.oneOf("policy.create_image.allow_volume_backed", "member",
         java.util.List.of("member", "admin"));
+    TlsSettings tls = TlsSettings.read(s);
     s.validate();
     return new ConductorConfig(
         listenHost, port, dbUrl, dbUser, dbPassword, pool, gateway, heartbeat, missed,
         callTimeout, maxProps, tokens, volumesPool,
-        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)));
+        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls);
   }
 
   private static Map<String, ApiToken> tokens(Settings s, String spec) {

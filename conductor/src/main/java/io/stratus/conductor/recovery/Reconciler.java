@@ -144,7 +144,7 @@ public final class Reconciler implements AutoCloseable {
   private void abandonSnapshot(InstanceEntity i, String why) {
     hostIfUp(i.host()).ifPresent(h -> {
       if (i.taskRequestId() != null) {
-        driver.cancel(h.address(), i.taskRequestId());
+        driver.cancel(h.name(), h.address(), i.taskRequestId());
       }
     });
     if (i.taskImageId() != null) {
@@ -171,7 +171,7 @@ public final class Reconciler implements AutoCloseable {
       release(i);
       return;
     }
-    driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.get().address(),
+    driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.get().name(), host.get().address(),
         null, 60));
   }
 

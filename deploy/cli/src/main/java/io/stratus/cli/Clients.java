@@ -1,16 +1,16 @@
 package io.stratus.cli;
 
 import io.grpc.ClientInterceptor;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.stratus.support.imageio.StreamWindow;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import io.stratus.proto.conductor.v1.HostsGrpc;
 import io.stratus.proto.conductor.v1.ServersGrpc;
 import io.stratus.proto.image.v1.ImagesGrpc;
+import io.stratus.support.imageio.StreamWindow;
+import io.stratus.support.tls.Role;
+import io.stratus.support.tls.TransportSecurity;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,6 +18,9 @@ import java.util.concurrent.TimeUnit;
  * ({@code Images}). Channels are opened on first use, so a command that needs only one
  * service needs only that address. Conductor calls carry {@code authorization: Bearer
  * <token>}. Unary calls get a deadline; streams (watch, download) run until they end.
+ * Channels use TLS ({@link ClientTls}): the conductor's and the gateway's certificates are
+ * checked against the CA and the address dialled; the gateway also gets the user's
+ * client certificate.
  */
 public final class Clients implements AutoCloseable {
   private static final long DEADLINE_SECONDS = 60;
@@ -27,6 +30,8 @@ public final class Clients implements AutoCloseable {
   private final String conductorAddress;
   private final String gatewayAddress;
   private final String token;
+  private final ClientTls tls;
+  private TransportSecurity security;
   private ManagedChannel conductor;
   private ManagedChannel gateway;
   private final boolean ownsConductor;
@@ -36,8 +41,9 @@ public final class Clients implements AutoCloseable {
    * @param conductor an open channel to use, or null to open one to {@code conductorAddress}
    * @param gateway an open channel to use, or null to open one to {@code gatewayAddress}
    */
-  public Clients(String conductorAddress, String gatewayAddress, String token,
+  public Clients(String conductorAddress, String gatewayAddress, String token, ClientTls tls,
       ManagedChannel conductor, ManagedChannel gateway) {
+    this.tls = tls;
     this.conductorAddress = conductorAddress;
     this.gatewayAddress = gatewayAddress;
     this.token = token;
@@ -88,7 +94,9 @@ public final class Clients implements AutoCloseable {
 
   private synchronized ManagedChannel conductor() {
     if (conductor == null) {
-      conductor = open(conductorAddress, "--conductor", "CONDUCTOR_ADDR");
+      String address = require(conductorAddress, "--conductor", "CONDUCTOR_ADDR");
+      conductor = NettyChannelBuilder.forTarget(address, security(false).channel(Role.CONDUCTOR))
+          .build();
     }
     return conductor;
   }
@@ -96,15 +104,21 @@ public final class Clients implements AutoCloseable {
   private synchronized ManagedChannel gateway() {
     if (gateway == null) {
       String address = require(gatewayAddress, "--gateway", "GATEWAY_ADDR");
-      gateway = NettyChannelBuilder.forTarget(address, InsecureChannelCredentials.create())
+      gateway = NettyChannelBuilder.forTarget(address, security(true).channel(Role.GATEWAY))
           .flowControlWindow(StreamWindow.BYTES).maxInboundMessageSize(8 << 20).build();
     }
     return gateway;
   }
 
-  private static ManagedChannel open(String address, String option, String env) {
-    return Grpc.newChannelBuilder(require(address, option, env), InsecureChannelCredentials.create())
-        .build();
+  /** The TLS material, loaded once; the gateway needs the client certificate. */
+  private TransportSecurity security(boolean forGateway) {
+    if (forGateway) {
+      tls.requireCertificate();
+    }
+    if (security == null) {
+      security = tls.open();
+    }
+    return security;
   }
 
   private static String require(String address, String option, String env) {
@@ -123,6 +137,9 @@ public final class Clients implements AutoCloseable {
     }
     if (ownsGateway && gateway != null) {
       gateway.shutdownNow();
+    }
+    if (security != null) {
+      security.close();
     }
   }
 }

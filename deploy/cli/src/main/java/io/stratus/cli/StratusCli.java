@@ -35,7 +35,8 @@ import picocli.CommandLine.ScopeType;
     sortOptions = false,
     description = {
         "Operator CLI for the Stratus conductor and image-gateway.",
-        "Connection settings default to CONDUCTOR_ADDR, GATEWAY_ADDR and API_TOKEN "
+        "Connection settings default to CONDUCTOR_ADDR, GATEWAY_ADDR, API_TOKEN, "
+            + "STRATUS_CA_CERT, STRATUS_CLIENT_CERT and STRATUS_CLIENT_KEY "
             + "(source .aio/env after the all-in-one starts)."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -65,6 +66,29 @@ public final class StratusCli {
       defaultValue = "${env:API_TOKEN}",
       description = "API token, sent as 'authorization: Bearer TOKEN' (default: $API_TOKEN).")
   private String token;
+
+  @Option(names = "--ca-cert", paramLabel = "FILE", scope = ScopeType.LOCAL,
+      defaultValue = "${env:STRATUS_CA_CERT}",
+      description = "PEM of the CA that signs the services' certificates (default: "
+          + "$STRATUS_CA_CERT).")
+  private String caCert;
+
+  @Option(names = "--client-cert", paramLabel = "FILE", scope = ScopeType.LOCAL,
+      defaultValue = "${env:STRATUS_CLIENT_CERT}",
+      description = "PEM of your client certificate; the image-gateway requires one "
+          + "(default: $STRATUS_CLIENT_CERT).")
+  private String clientCert;
+
+  @Option(names = "--client-key", paramLabel = "FILE", scope = ScopeType.LOCAL,
+      defaultValue = "${env:STRATUS_CLIENT_KEY}",
+      description = "PEM (PKCS#8) of that certificate's key (default: $STRATUS_CLIENT_KEY).")
+  private String clientKey;
+
+  @Option(names = "--insecure", scope = ScopeType.LOCAL,
+      defaultValue = "${env:STRATUS_INSECURE:-false}", fallbackValue = "true", arity = "0..1",
+      description = "Plaintext, for services started with tls.insecure=true only "
+          + "(default: $STRATUS_INSECURE).")
+  private boolean insecure;
 
   private final Terminal terminal;
   private final ManagedChannel conductor;
@@ -126,7 +150,8 @@ public final class StratusCli {
   Session session() {
     if (session == null) {
       session = new Session(terminal,
-          new Clients(conductorAddress, gatewayAddress, token, conductor, gateway));
+          new Clients(conductorAddress, gatewayAddress, token,
+              new ClientTls(caCert, clientCert, clientKey, insecure), conductor, gateway));
     }
     return session;
   }

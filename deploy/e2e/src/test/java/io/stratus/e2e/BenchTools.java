@@ -179,8 +179,7 @@ final class BenchTools {
       throws Exception {
     ProcessBuilder pb = new ProcessBuilder(cli.toString(), "image", "upload", "--name", name,
         "--file", file.toString(), "-f", "json").redirectError(ProcessBuilder.Redirect.DISCARD);
-    pb.environment().putAll(Map.of("CONDUCTOR_ADDR", system.conductor.address(),
-        "GATEWAY_ADDR", system.gateway.address(), "API_TOKEN", MEMBER));
+    pb.environment().putAll(system.cliEnv(MEMBER));
     Process proc = pb.start();
     String out = new String(proc.getInputStream().readAllBytes()).strip();
     assertTrue(proc.waitFor(3600, TimeUnit.SECONDS) && proc.exitValue() == 0, "CLI upload: " + out);

@@ -24,7 +24,11 @@ import io.stratus.support.imageio.ImageUploader;
 import io.stratus.proto.image.v1.UploadHeader;
 import io.stratus.proto.image.v1.UploadImageRequest;
 import io.stratus.proto.image.v1.UploadImageResponse;
+import io.stratus.support.tls.Role;
+import io.stratus.support.tls.TlsSettings;
+import io.stratus.support.tls.TransportSecurity;
 import io.stratus.testkit.CephCluster;
+import io.stratus.testkit.DevCa;
 import io.stratus.testkit.Libvirt;
 import io.stratus.testkit.PostgresCluster;
 import java.nio.file.Files;
@@ -41,7 +45,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The whole system as separate processes: a private PostgreSQL cluster, the image-gateway
  * (filesystem store), the conductor and one compute-agent on the real libvirtd + qemu
- * (TCG). Tests talk to it only through the public gRPC APIs, like a user.
+ * (TCG). Tests talk to it only through the public gRPC APIs, like a user. Every channel is
+ * mutual TLS with certificates from a development CA made by {@code deploy/scripts/dev-ca.sh}
+ * for this run; the tests' own channels present a {@code client} certificate.
  */
 final class StratusSystem implements AutoCloseable {
   static final String MEMBER = "e2e-member-token";
@@ -57,6 +63,11 @@ final class StratusSystem implements AutoCloseable {
   private Path logs;
   final ManagedChannel conductorChannel;
   final ManagedChannel gatewayChannel;
+  /** The run's CA; tests issue more certificates from it. */
+  final DevCa pki;
+  /** The user's client certificate the tests' channels present. */
+  final DevCa.Issued client;
+  private final TransportSecurity clientTls;
 
   StratusSystem() throws Exception {
     this(null);
@@ -78,9 +89,13 @@ final class StratusSystem implements AutoCloseable {
       Libvirt.ensureRunning();
       root = Libvirt.scratchDir("e2e");
       logs = Files.createDirectories(root.resolve("logs"));
+      pki = DevCa.create(root.resolve("pki"));
+      client = pki.issue("client", "e2e-user");
       Map<String, String> gatewayEnv = new HashMap<>(Map.of(
           "STRATUS_GATEWAY_FS_DIR", root.resolve("store").toString(),
           "STRATUS_GATEWAY_PORT", "0"));
+      gatewayEnv.putAll(tlsEnv("STRATUS_GATEWAY_", pki.issue("gateway", "gateway", "localhost",
+          "127.0.0.1")));
       if (ceph != null) {
         gatewayEnv.putAll(Map.of("STRATUS_GATEWAY_BACKEND", "rbd",
             "STRATUS_GATEWAY_CEPH_CONF", ceph.conf().toString(),
@@ -92,7 +107,9 @@ final class StratusSystem implements AutoCloseable {
       }
       gateway = new ServiceProcess("image-gateway", "io.stratus.gateway.GatewayMain", gatewayEnv,
           logs);
-      conductor = new ServiceProcess("conductor", "io.stratus.conductor.ConductorMain", Map.of(
+      Map<String, String> conductorEnv = new HashMap<>(tlsEnv("STRATUS_CONDUCTOR_",
+          pki.issue("conductor", "conductor", "localhost", "127.0.0.1")));
+      conductorEnv.putAll(Map.of(
           "STRATUS_CONDUCTOR_DB_URL", postgres.createDatabase("e2e"),
           "STRATUS_CONDUCTOR_DB_USER", postgres.user(),
           "STRATUS_CONDUCTOR_GATEWAY_ADDRESS", gateway.address(),
@@ -100,7 +117,9 @@ final class StratusSystem implements AutoCloseable {
           "STRATUS_CONDUCTOR_HEARTBEAT_INTERVAL", "PT1S",
           "STRATUS_CONDUCTOR_VOLUMES_POOL", ceph == null ? "rbd" : ceph.diskPool(),
           "STRATUS_CONDUCTOR_API_TOKENS",
-          MEMBER + "=e2e-project:e2e-user:member," + ADMIN + "=admin:root:admin"), logs);
+          MEMBER + "=e2e-project:e2e-user:member," + ADMIN + "=admin:root:admin"));
+      conductor = new ServiceProcess("conductor", "io.stratus.conductor.ConductorMain",
+          conductorEnv, logs);
       agentEnv = new HashMap<>(Map.of(
           "STRATUS_AGENT_HOST", HOST,
           "STRATUS_AGENT_PORT", "0",
@@ -109,20 +128,40 @@ final class StratusSystem implements AutoCloseable {
           "STRATUS_AGENT_LIBVIRT_URI", "qemu:///system",
           "STRATUS_AGENT_INSTANCES_DIR", root.resolve("instances").toString(),
           "STRATUS_AGENT_IMAGE_CACHE_DIR", root.resolve("cache").toString()));
+      agentEnv.putAll(tlsEnv("STRATUS_AGENT_", pki.issue("agent", HOST, "127.0.0.1")));
       if (ceph != null) {
         // qemu (libvirt-qemu) reads it too: a client conf in this run's directory.
         agentEnv.put("STRATUS_AGENT_CEPH_CONF", ceph.writeClientConf(root).toString());
         agentEnv.put("STRATUS_AGENT_CEPH_POOL", ceph.diskPool());
       }
       agent = new ServiceProcess("compute-agent", "io.stratus.agent.AgentMain", agentEnv, logs);
-      conductorChannel = NettyChannelBuilder.forTarget(conductor.address()).usePlaintext().build();
-      gatewayChannel = NettyChannelBuilder.forTarget(gateway.address()).usePlaintext()
+      clientTls = TransportSecurity.open(TlsSettings.of(pki.caCert(), client.cert(), client.key(),
+          Duration.ofMinutes(1)), "e2e client");
+      conductorChannel = NettyChannelBuilder.forTarget(conductor.address(),
+          clientTls.channel(Role.CONDUCTOR)).build();
+      gatewayChannel = NettyChannelBuilder.forTarget(gateway.address(),
+              clientTls.channel(Role.GATEWAY))
           .maxInboundMessageSize(8 << 20).build();
       awaitHostUp();
     } catch (Exception | Error e) {
       postgres.close();
       throw e;
     }
+  }
+
+  /** The TLS settings of a service from a certificate of the run's CA. */
+  Map<String, String> tlsEnv(String prefix, DevCa.Issued issued) {
+    return Map.of(prefix + "TLS_CA", pki.caCert().toString(),
+        prefix + "TLS_CERT", issued.cert().toString(),
+        prefix + "TLS_KEY", issued.key().toString());
+  }
+
+  /** What a CLI process needs in its environment to reach this system as the test user. */
+  Map<String, String> cliEnv(String token) {
+    return Map.of("CONDUCTOR_ADDR", conductor.address(), "GATEWAY_ADDR", gateway.address(),
+        "API_TOKEN", token, "STRATUS_CA_CERT", pki.caCert().toString(),
+        "STRATUS_CLIENT_CERT", client.cert().toString(),
+        "STRATUS_CLIENT_KEY", client.key().toString());
   }
 
   /** Kills the agent with SIGKILL (no shutdown hook runs), as a crash would. */
@@ -274,6 +313,7 @@ final class StratusSystem implements AutoCloseable {
     }
     conductorChannel.shutdownNow();
     gatewayChannel.shutdownNow();
+    clientTls.close();
     agent.close();
     conductor.close();
     gateway.close();
