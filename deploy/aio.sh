@@ -662,7 +662,12 @@ step_services() {
     "$HERE/scripts/dev-ca.sh" issue "$pki" agent "$HOST_NAME" 127.0.0.1 >/dev/null
     "$HERE/scripts/dev-ca.sh" issue "$pki" client aio-user >/dev/null
     note "mutual TLS: development CA and certificates in $pki"
+    # The gateway asks the conductor about users' tokens: the conductor's port is chosen
+    # now so the gateway (started first) knows it.
+    local conductor_port
+    conductor_port="$(free_port)" || stratus_die "no free TCP port found"
     start_service gateway \
+        STRATUS_GATEWAY_IDENTITY_ADDRESS="127.0.0.1:$conductor_port" \
         STRATUS_GATEWAY_TLS_CA="$ca" STRATUS_GATEWAY_TLS_CERT="$pki/gateway.pem" \
         STRATUS_GATEWAY_TLS_KEY="$pki/gateway.key" \
         STRATUS_GATEWAY_LISTEN_HOST=127.0.0.1 STRATUS_GATEWAY_PORT=0 \
@@ -676,7 +681,7 @@ step_services() {
     start_service conductor \
         STRATUS_CONDUCTOR_TLS_CA="$ca" STRATUS_CONDUCTOR_TLS_CERT="$pki/conductor.pem" \
         STRATUS_CONDUCTOR_TLS_KEY="$pki/conductor.key" \
-        STRATUS_CONDUCTOR_LISTEN_HOST=127.0.0.1 STRATUS_CONDUCTOR_PORT=0 \
+        STRATUS_CONDUCTOR_LISTEN_HOST=127.0.0.1 STRATUS_CONDUCTOR_PORT="$conductor_port" \
         STRATUS_CONDUCTOR_DB_URL="jdbc:postgresql://127.0.0.1:$PG_PORT/stratus" \
         STRATUS_CONDUCTOR_DB_USER=stratus STRATUS_CONDUCTOR_DB_PASSWORD= \
         STRATUS_CONDUCTOR_GATEWAY_ADDRESS="$GATEWAY_ADDR" \

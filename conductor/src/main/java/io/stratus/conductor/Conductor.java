@@ -9,6 +9,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.stratus.conductor.api.AgentRegistryService;
+import io.stratus.conductor.api.IdentityService;
 import io.stratus.conductor.api.AuthInterceptor;
 import io.stratus.conductor.api.HostsService;
 import io.stratus.conductor.api.ServersService;
@@ -126,6 +127,8 @@ public final class Conductor implements AutoCloseable {
               .addService(ServerInterceptors.intercept(new HostsService(hosts), auth))
               .addService(ServerInterceptors.intercept(new AgentRegistryService(hosts),
                   PeerGuard.allow(security, Role.AGENT)))
+              .addService(ServerInterceptors.intercept(new IdentityService(config.apiTokens()),
+                  PeerGuard.allow(security, Role.GATEWAY)))
               .addService(health.getHealthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .addService(ProtoReflectionService.newInstance())

@@ -241,7 +241,7 @@ class VolumeBackedServersTest extends ConductorTest {
 
   @Test
   void unknownImagesAreRefusedBeforeAnythingIsRecorded() throws Exception {
-    var e = refused(Status.Code.INVALID_ARGUMENT, () -> h.servers(MEMBER_A).createServer(
+    var e = refused(Status.Code.NOT_FOUND, () -> h.servers(MEMBER_A).createServer(
         boot("ghost").setImageRef("6f1c0d55-0000-4000-8000-00000000dead").build()));
     assertEquals("image_ref: image 6f1c0d55-0000-4000-8000-00000000dead not found",
         e.getStatus().getDescription());

@@ -28,6 +28,8 @@ import java.util.Map;
  *     compute their own (Glance) are not affected
  * @param tls the CA, the gateway's certificate and key ({@code tls.*}; see
  *     {@link TlsSettings#read})
+ * @param identityAddress the conductor, which resolves users' tokens ({@code
+ *     identity.address}; required with TLS, unused without)
  */
 public record GatewayConfig(
     String listenHost,
@@ -43,7 +45,8 @@ public record GatewayConfig(
     long maxVirtualBytes,
     Duration uploadIdle,
     boolean backgroundChecksums,
-    TlsSettings tls) {
+    TlsSettings tls,
+    String identityAddress) {
 
   public static final int DEFAULT_PORT = 9292;
 
@@ -58,7 +61,7 @@ public record GatewayConfig(
   /** Reads file keys ({@code listen.host}, {@code port}, {@code backend}, {@code fs.dir},
    * {@code glance.url}, {@code glance.token}, {@code ceph.conf}, {@code ceph.pool}, {@code
    * uploads.max}, {@code extent.max.bytes}, {@code upload.max.virtual.bytes}, {@code
-   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}, {@code tls.*}) overlaid with {@code STRATUS_GATEWAY_*}. */
+   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}, {@code tls.*}, {@code identity.address}) overlaid with {@code STRATUS_GATEWAY_*}. */
   public static GatewayConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("image-gateway", ENV_PREFIX, file, env));
   }
@@ -82,10 +85,11 @@ public record GatewayConfig(
     Duration idle = s.duration("upload.idle", UploadLimits.DEFAULT_IDLE);
     String checksums = s.oneOf("checksums", "background", List.of("background", "off"));
     TlsSettings tls = TlsSettings.read(s);
+    String identity = tls.insecure() ? s.raw("identity.address") : s.required("identity.address");
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
         cephPool, uploads, extent, maxVirtual, idle,
-        checksums.equals("background"), tls);
+        checksums.equals("background"), tls, identity);
   }
 }

@@ -9,7 +9,10 @@ import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.stratus.gateway.api.AliasingUploads;
 import io.stratus.gateway.api.ImagesService;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.stratus.gateway.checksum.ChecksumFiller;
+import io.stratus.gateway.identity.CallerInterceptor;
+import io.stratus.gateway.identity.TokenValidator;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.support.grpc.GracefulShutdown;
@@ -17,6 +20,7 @@ import io.stratus.support.tls.PeerGuard;
 import io.stratus.support.tls.Role;
 import io.stratus.support.tls.TransportSecurity;
 import java.io.IOException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Map;
@@ -59,7 +63,8 @@ public final class ImageGateway implements AutoCloseable {
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
         .addService(ServerInterceptors.intercept(AliasingUploads.of(new ImagesService(backend,
-            config.uploadLimits(), checksums).bindService()), callers(security)))
+            config.uploadLimits(), checksums).bindService()),
+            new CallerInterceptor(tokens(config, security)), callers(security)))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(ProtoReflectionService.newInstance())
@@ -73,6 +78,18 @@ public final class ImageGateway implements AutoCloseable {
     LOG.info("image-gateway serving; port={} backend={} backgroundChecksums={}", server.getPort(),
         backend.info().backend(), checksums != null);
     return new ImageGateway(server, backend, health, checksums);
+  }
+
+  /**
+   * Users' tokens are resolved by the conductor ({@code identity.address}) over mutual TLS;
+   * without TLS every caller is a service and no token is looked at.
+   */
+  private static TokenValidator tokens(GatewayConfig config, TransportSecurity security) {
+    if (!security.secure() || config.identityAddress() == null) {
+      return null;
+    }
+    return new TokenValidator(NettyChannelBuilder.forTarget(config.identityAddress(),
+        security.channel(Role.CONDUCTOR)).build(), Duration.ofSeconds(30), Clock.systemUTC());
   }
 
   /** Who may call which image RPC: internal calls are for the conductor and agents. */

@@ -1,6 +1,7 @@
 package io.stratus.conductor.compute;
 
 import io.stratus.conductor.db.VolumeStore;
+import io.stratus.support.access.ImageVisibility;
 import io.stratus.conductor.db.VolumeEntity;
 import io.stratus.conductor.config.ApiToken;
 import io.stratus.conductor.db.ActionLog;
@@ -110,6 +111,17 @@ public final class ComputeApi {
     return "req-" + UUID.randomUUID();
   }
 
+  /**
+   * The image, when the caller may boot from it (Glance's visibility rules); another
+   * project's private image does not exist for the caller, like a missing one.
+   */
+  private ImageRegistry.ImageInfo bootable(Caller caller, String field, String imageId) {
+    return images.find(imageId)
+        .filter(i -> ImageVisibility.visible(i.owner(), i.visibility(), caller.projectId(),
+            caller.admin()))
+        .orElseThrow(() -> ApiException.notFound(field + ": image " + imageId + " not found"));
+  }
+
   /** Boots a server: record in building/spawning, then the agent's Spawn. */
   public Accepted createServer(Caller caller, BootRequest r) {
     String name = RequestValidator.name("name", r.name());
@@ -120,8 +132,13 @@ public final class ComputeApi {
     RequestValidator.range("flavor.memory_mb", r.memoryMb(), 64, 1_048_576);
     RequestValidator.range("flavor.root_gb", r.rootGb(), 0, 65_536);
     Map<String, String> metadata = validator.serverMetadata("metadata", r.metadata());
-    Map<String, String> imageProps = images.properties(r.imageRef()).orElseThrow(
-        () -> ApiException.invalidArgument("image_ref", "image " + r.imageRef() + " not found"));
+    Map<String, String> imageProps = bootable(caller, "image_ref", r.imageRef()).properties();
+    for (int n = 0; n < r.blockDevices().size(); n++) {
+      VolumePlan.BlockDevice d = r.blockDevices().get(n);
+      if ("image".equals(d.sourceType()) && d.uuid() != null && !d.uuid().isBlank()) {
+        bootable(caller, "block_devices[" + n + "].uuid", d.uuid());
+      }
+    }
     UUID uuid = UUID.randomUUID();
     Instant now = clock.instant();
     List<VolumeEntity> planned = r.blockDevices().isEmpty()

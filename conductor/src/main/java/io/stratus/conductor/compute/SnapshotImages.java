@@ -1,6 +1,7 @@
 package io.stratus.conductor.compute;
 
 import io.grpc.StatusRuntimeException;
+import io.stratus.support.access.ImageVisibility;
 import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.HostEntity;
 import io.stratus.conductor.db.VolumeEntity;
@@ -47,8 +48,9 @@ public final class SnapshotImages {
   /** Deletes the image; returns how many volume snapshots went with it. */
   public int delete(Caller caller, String rawImageId) {
     String imageId = RequestValidator.uuid("image_id", rawImageId).toString();
-    String owner = images.owner(imageId)
-        .filter(o -> caller.admin() || o.equals(caller.projectId()))
+    String owner = images.find(imageId)
+        .filter(i -> ImageVisibility.mutable(i.owner(), caller.projectId(), caller.admin()))
+        .map(ImageRegistry.ImageInfo::owner)
         .orElseThrow(() -> ApiException.notFound("image " + imageId + " not found"));
     record Owned(VolumeSnapshotEntity snapshot, VolumeEntity volume) {}
     List<Owned> owned = db.inTransaction(s -> {

@@ -73,24 +73,12 @@ public final class GatewayImageRegistry implements ImageRegistry {
   }
 
   @Override
-  public Optional<Map<String, String>> properties(String imageId) {
+  public Optional<ImageInfo> find(String imageId) {
     try {
-      return Optional.of(call().getImage(GetImageRequest.newBuilder().setImageId(imageId).build())
-          .getImage().getPropertiesMap());
-    } catch (StatusRuntimeException e) {
-      if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND
-          || e.getStatus().getCode() == io.grpc.Status.Code.INVALID_ARGUMENT) {
-        return Optional.empty();
-      }
-      throw ApiException.unavailable("image-gateway could not read image " + imageId, e);
-    }
-  }
-
-  @Override
-  public Optional<String> owner(String imageId) {
-    try {
-      return Optional.of(call().getImage(GetImageRequest.newBuilder().setImageId(imageId).build())
-          .getImage().getOwner());
+      var image = call().getImage(GetImageRequest.newBuilder().setImageId(imageId).build())
+          .getImage();
+      return Optional.of(new ImageInfo(image.getOwner(), image.getVisibility(),
+          image.getPropertiesMap()));
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND
           || e.getStatus().getCode() == io.grpc.Status.Code.INVALID_ARGUMENT) {

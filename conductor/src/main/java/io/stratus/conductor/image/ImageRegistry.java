@@ -28,17 +28,27 @@ public interface ImageRegistry {
   /** The image's status, or empty when the gateway has no such image. */
   Optional<Status> status(String imageId);
 
-  /** The image's properties, or empty when the gateway has no such image. */
-  Optional<Map<String, String>> properties(String imageId);
+  /**
+   * What the conductor needs to know of an image to boot from it or delete it.
+   *
+   * @param owner the owning project
+   * @param visibility private, shared, community or public
+   * @param properties the image's properties
+   */
+  record ImageInfo(String owner, String visibility, Map<String, String> properties) {
+    public ImageInfo {
+      properties = Map.copyOf(properties);
+    }
+  }
+
+  /** The image, or empty when the gateway has no such image. */
+  Optional<ImageInfo> find(String imageId);
 
   /**
    * Sets {@code properties} on a queued image and makes it active with no content (size
    * 0), as Nova does for the image of a volume-backed snapshot.
    */
   void activateEmpty(String imageId, Map<String, String> properties);
-
-  /** The project owning the image, or empty when the gateway has no such image. */
-  Optional<String> owner(String imageId);
 
   /**
    * Deletes the image; an image that is already gone is not an error. The conductor

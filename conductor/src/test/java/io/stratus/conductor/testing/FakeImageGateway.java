@@ -255,7 +255,10 @@ public class FakeImageGateway extends ImagesGrpc.ImagesImplBase {
                 .setStatus(ImageStatus.IMAGE_STATUS_QUEUED).setUpdatedAt(now()).build()));
   }
 
-  /** Creates an active qcow2 image with a generated id, e.g. a base image for Spawn. */
+  /**
+   * Creates an active qcow2 image with a generated id, e.g. a base image for Spawn: public
+   * and owned by the admin project, as an operator's base images are.
+   */
   public Image seedActiveImage(String name) {
     return seedActiveImage(name, Map.of());
   }
@@ -264,7 +267,16 @@ public class FakeImageGateway extends ImagesGrpc.ImagesImplBase {
   public Image seedActiveImage(String name, Map<String, String> properties) {
     Image queued = create(CreateImageRequest.newBuilder()
         .setName(name).setDiskFormat("qcow2").setContainerFormat("bare")
+        .setOwner("admin-project").setVisibility("public")
         .putAllProperties(properties).build());
+    return activate(queued.getId(), 1L << 20, "0".repeat(32), "0".repeat(128));
+  }
+
+  /** An active image of {@code owner} with {@code visibility}, as a user's upload is. */
+  public Image seedImage(String name, String owner, String visibility) {
+    Image queued = create(CreateImageRequest.newBuilder()
+        .setName(name).setDiskFormat("qcow2").setContainerFormat("bare")
+        .setOwner(owner).setVisibility(visibility).build());
     return activate(queued.getId(), 1L << 20, "0".repeat(32), "0".repeat(128));
   }
 

@@ -75,12 +75,12 @@ public final class Clients implements AutoCloseable {
 
   /** Images without a deadline: for {@code DownloadImage}. */
   public ImagesGrpc.ImagesBlockingStub imageStream() {
-    return ImagesGrpc.newBlockingStub(gateway());
+    return ImagesGrpc.newBlockingStub(gateway()).withInterceptors(bearer());
   }
 
   /** The gateway's channel: for the client-streaming {@code UploadImage}. */
   public io.grpc.Channel imageUploads() {
-    return gateway();
+    return io.grpc.ClientInterceptors.intercept(gateway(), bearer());
   }
 
   private ClientInterceptor bearer() {

@@ -193,7 +193,12 @@ class MutualTlsEndToEndTest {
     StatusRuntimeException store = assertThrows(StatusRuntimeException.class,
         () -> images.getStoreInfo(GetStoreInfoRequest.getDefaultInstance()));
     assertEquals(Status.Code.PERMISSION_DENIED, store.getStatus().getCode());
-    images.listImages(ListImagesRequest.getDefaultInstance());
+    // the user calls take a client certificate and a token
+    StatusRuntimeException noToken = assertThrows(StatusRuntimeException.class,
+        () -> images.listImages(ListImagesRequest.getDefaultInstance()));
+    assertEquals(Status.Code.UNAUTHENTICATED, noToken.getStatus().getCode());
+    images.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(
+        StratusSystem.bearer(StratusSystem.MEMBER))).listImages(ListImagesRequest.getDefaultInstance());
   }
 
   /** A channel presenting {@code cert} (or none) to a server that must hold {@code role}. */

@@ -52,6 +52,8 @@ import java.util.concurrent.TimeUnit;
 final class StratusSystem implements AutoCloseable {
   static final String MEMBER = "e2e-member-token";
   static final String ADMIN = "e2e-admin-token";
+  /** A member of another project. */
+  static final String MEMBER_B = "e2e-member-b-token";
   static final String HOST = "e2e-host";
 
   final PostgresCluster postgres;
@@ -96,6 +98,9 @@ final class StratusSystem implements AutoCloseable {
           "STRATUS_GATEWAY_PORT", "0"));
       gatewayEnv.putAll(tlsEnv("STRATUS_GATEWAY_", pki.issue("gateway", "gateway", "localhost",
           "127.0.0.1")));
+      // the gateway asks the conductor about users' tokens: the conductor's port is fixed now
+      int conductorPort = freePort();
+      gatewayEnv.put("STRATUS_GATEWAY_IDENTITY_ADDRESS", "127.0.0.1:" + conductorPort);
       if (ceph != null) {
         gatewayEnv.putAll(Map.of("STRATUS_GATEWAY_BACKEND", "rbd",
             "STRATUS_GATEWAY_CEPH_CONF", ceph.conf().toString(),
@@ -113,11 +118,12 @@ final class StratusSystem implements AutoCloseable {
           "STRATUS_CONDUCTOR_DB_URL", postgres.createDatabase("e2e"),
           "STRATUS_CONDUCTOR_DB_USER", postgres.user(),
           "STRATUS_CONDUCTOR_GATEWAY_ADDRESS", gateway.address(),
-          "STRATUS_CONDUCTOR_PORT", "0",
+          "STRATUS_CONDUCTOR_PORT", Integer.toString(conductorPort),
           "STRATUS_CONDUCTOR_HEARTBEAT_INTERVAL", "PT1S",
           "STRATUS_CONDUCTOR_VOLUMES_POOL", ceph == null ? "rbd" : ceph.diskPool(),
           "STRATUS_CONDUCTOR_API_TOKENS",
-          MEMBER + "=e2e-project:e2e-user:member," + ADMIN + "=admin:root:admin"));
+          MEMBER + "=e2e-project:e2e-user:member," + MEMBER_B + "=other-project:other-user:member,"
+              + ADMIN + "=admin:root:admin"));
       conductor = new ServiceProcess("conductor", "io.stratus.conductor.ConductorMain",
           conductorEnv, logs);
       agentEnv = new HashMap<>(Map.of(
@@ -211,8 +217,23 @@ final class StratusSystem implements AutoCloseable {
         .withDeadlineAfter(30, TimeUnit.SECONDS);
   }
 
+  /** The gateway as the e2e project's member (client certificate and token). */
   ImagesGrpc.ImagesBlockingStub images() {
-    return ImagesGrpc.newBlockingStub(gatewayChannel).withDeadlineAfter(120, TimeUnit.SECONDS);
+    return images(MEMBER);
+  }
+
+  /** The gateway as the user of {@code token}. */
+  ImagesGrpc.ImagesBlockingStub images(String token) {
+    return ImagesGrpc.newBlockingStub(gatewayChannel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(token)))
+        .withDeadlineAfter(120, TimeUnit.SECONDS);
+  }
+
+  private static int freePort() throws java.io.IOException {
+    try (var socket = new java.net.ServerSocket(0, 1,
+        java.net.InetAddress.getLoopbackAddress())) {
+      return socket.getLocalPort();
+    }
   }
 
   /** Uploads an active raw base image: {@code size} bytes, random data in the first half. */
@@ -220,7 +241,9 @@ final class StratusSystem implements AutoCloseable {
     String id = images().createImage(CreateImageRequest.newBuilder().setName("e2e-base")
         .setDiskFormat("raw").setContainerFormat("bare").setOwner("e2e-project").build())
         .getImage().getId();
-    try (ImageUploader out = ImageUploader.start(gatewayChannel, id, "seed", size, 0)) {
+    try (ImageUploader out = ImageUploader.start(io.grpc.ClientInterceptors.intercept(
+        gatewayChannel, MetadataUtils.newAttachHeadersInterceptor(bearer(MEMBER))), id, "seed",
+        size, 0)) {
       Random random = new Random(size);
       for (long off = 0; off < size / 2; off += 1 << 20) {
         byte[] b = new byte[1 << 20];

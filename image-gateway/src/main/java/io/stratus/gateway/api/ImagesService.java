@@ -8,6 +8,7 @@ import io.stratus.gateway.domain.ImageMessages;
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.domain.ImageStatus;
 import io.stratus.gateway.domain.NewImage;
+import io.stratus.gateway.identity.ImageCaller;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.RbdDirectImport;
 import io.stratus.gateway.upload.UploadLimits;
@@ -75,11 +76,54 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
     return active;
   }
 
+  /** The image, if the caller may see it; otherwise it does not exist for them. */
+  private ImageRecord visible(String id) {
+    return visible(ImageCaller.current(), id);
+  }
+
+  private ImageRecord visible(ImageCaller caller, String id) {
+    ImageRecord image = catalog.get(id);
+    if (!caller.sees(image)) {
+      throw ApiException.notFound("image " + image.id() + " not found");
+    }
+    return image;
+  }
+
+  /** The image, if the caller may upload to, change or delete it. */
+  private ImageRecord changeable(String id) {
+    return changeable(ImageCaller.current(), id);
+  }
+
+  private ImageRecord changeable(ImageCaller caller, String id) {
+    ImageRecord image = visible(caller, id);
+    if (!caller.mayChange(image)) {
+      throw ApiException.permissionDenied("image " + image.id() + " belongs to project "
+          + image.owner() + ": only its owner or an admin may change it");
+    }
+    return image;
+  }
+
+  /** The owner of a new image: a user's own project, whatever the request says. */
+  private static String ownerFor(CreateImageRequest r) {
+    ImageCaller c = ImageCaller.current();
+    if (c.service()) {
+      return r.getOwner();
+    }
+    if (!r.getOwner().isEmpty() && !r.getOwner().equals(c.project()) && !c.admin()) {
+      throw ApiException.permissionDenied("owner: images are created in your own project ("
+          + c.project() + "); only an admin may name another");
+    }
+    if ("public".equals(r.getVisibility()) && !c.admin()) {
+      throw ApiException.permissionDenied("visibility: only an admin may make an image public");
+    }
+    return r.getOwner().isEmpty() ? c.project() : r.getOwner();
+  }
+
   @Override
   public void createImage(CreateImageRequest r, StreamObserver<CreateImageResponse> o) {
     GrpcErrors.unary(o, () -> CreateImageResponse.newBuilder()
         .setImage(ImageMessages.toProto(catalog.create(new NewImage(r.getId(), r.getName(),
-            r.getDiskFormat(), r.getContainerFormat(), r.getOwner(), r.getVisibility(),
+            r.getDiskFormat(), r.getContainerFormat(), ownerFor(r), r.getVisibility(),
             r.getMinDisk(), r.getMinRam(), r.getPropertiesMap()))))
         .build());
   }
@@ -87,7 +131,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   @Override
   public void getImage(GetImageRequest r, StreamObserver<GetImageResponse> o) {
     GrpcErrors.unary(o, () -> GetImageResponse.newBuilder()
-        .setImage(ImageMessages.toProto(catalog.get(r.getImageId()))).build());
+        .setImage(ImageMessages.toProto(visible(r.getImageId()))).build());
   }
 
   @Override
@@ -99,7 +143,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
         default -> ImageStatus.valueOf(r.getStatus().name().substring("IMAGE_STATUS_".length()));
       };
       var page = catalog.list(r.getOwner(), status, r.getPropertiesMap(), r.getPageSize(),
-          r.getPageToken());
+          r.getPageToken(), ImageCaller.current()::lists);
       var b = ListImagesResponse.newBuilder().setNextPageToken(page.nextToken());
       page.images().forEach(i -> b.addImages(ImageMessages.toProto(i)));
       return b.build();
@@ -109,7 +153,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   @Override
   public void updateImage(UpdateImageRequest r, StreamObserver<UpdateImageResponse> o) {
     GrpcErrors.unary(o, () -> UpdateImageResponse.newBuilder()
-        .setImage(ImageMessages.toProto(catalog.update(r.getImageId(), r.getName(),
+        .setImage(ImageMessages.toProto(catalog.update(changeable(r.getImageId()).id(), r.getName(),
             r.getSetPropertiesMap(), new HashSet<>(r.getRemovePropertiesList()))))
         .build());
   }
@@ -117,7 +161,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   @Override
   public void deleteImage(DeleteImageRequest r, StreamObserver<DeleteImageResponse> o) {
     GrpcErrors.unary(o, () -> {
-      catalog.delete(r.getImageId(), r.getVolumeSnapshotsReleased());
+      catalog.delete(changeable(r.getImageId()).id(), r.getVolumeSnapshotsReleased());
       return DeleteImageResponse.getDefaultInstance();
     });
   }
@@ -148,7 +192,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   @Override
   public void getUploadStatus(GetUploadStatusRequest r, StreamObserver<GetUploadStatusResponse> o) {
     GrpcErrors.unary(o, () -> {
-      ImageRecord image = catalog.get(r.getImageId());
+      ImageRecord image = changeable(r.getImageId());
       try {
         return GetUploadStatusResponse.newBuilder()
             .setCommittedOffset(backend.resumableOffset(image.id(), r.getUploadId())).build();
@@ -187,7 +231,9 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
     var call = (ServerCallStreamObserver<UploadImageResponse>) o;
     call.disableAutoRequest();
     UploadSession session = newSession();
-    UploadObserver in = new UploadObserver(call, session, limits.idle(), this::activated);
+    ImageCaller caller = ImageCaller.current();
+    UploadObserver in = new UploadObserver(call, session, limits.idle(), this::activated,
+        id -> changeable(caller, id));
     in.start();
     return in;
   }
@@ -197,7 +243,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   public void downloadImage(DownloadImageRequest r, StreamObserver<DownloadImageResponse> o) {
     ImageRecord image;
     try {
-      image = catalog.get(r.getImageId());
+      image = visible(r.getImageId());
       if (image.status() != ImageStatus.ACTIVE) {
         throw ApiException.failedPrecondition("image " + image.id() + " is "
             + image.status().glanceName() + ", not active");

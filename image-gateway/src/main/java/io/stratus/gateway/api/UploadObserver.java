@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
 /**
@@ -38,15 +39,19 @@ final class UploadObserver implements StreamObserver<UploadImageRequest> {
   private final UploadSession session;
   private final Duration idle;
   private final UnaryOperator<ImageRecord> activated;
+  private final Consumer<String> mayUpload;
   private boolean failed;
   private ScheduledFuture<?> clock;
 
   /**
    * @param activated called with the record of an image the upload made active (schedules
    *     its background pass); returns the record to answer with
+   * @param mayUpload throws unless the caller may upload to the header's image (before
+   *     anything of the upload is taken)
    */
   UploadObserver(ServerCallStreamObserver<UploadImageResponse> call, UploadSession session,
-      Duration idle, UnaryOperator<ImageRecord> activated) {
+      Duration idle, UnaryOperator<ImageRecord> activated, Consumer<String> mayUpload) {
+    this.mayUpload = mayUpload;
     this.call = call;
     this.session = session;
     this.idle = idle;
@@ -96,7 +101,10 @@ final class UploadObserver implements StreamObserver<UploadImageRequest> {
     stopClock();
     try {
       switch (m.getKindCase()) {
-        case HEADER -> session.header(m.getHeader());
+        case HEADER -> {
+          mayUpload.accept(m.getHeader().getImageId());
+          session.header(m.getHeader());
+        }
         case DATA -> session.data(m.getData());
         case ZERO -> session.zero(m.getZero());
         case TRAILER -> session.trailer(m.getTrailer());

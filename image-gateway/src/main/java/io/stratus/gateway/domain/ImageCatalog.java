@@ -9,6 +9,7 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,15 +38,19 @@ public final class ImageCatalog {
         .orElseThrow(() -> ApiException.notFound("image " + checked + " not found"));
   }
 
-  /** Lists images oldest first, filtered, in pages of {@code size} (0 = 25, at most 1000). */
+  /**
+   * Lists images oldest first, filtered (only those {@code listed} lets through: the
+   * caller's), in pages of {@code size} (0 = 25, at most 1000).
+   */
   public Page list(String owner, ImageStatus status, Map<String, String> properties, int size,
-      String token) {
+      String token, Predicate<ImageRecord> listed) {
     int pageSize = size == 0 ? 25 : size;
     if (pageSize < 0 || pageSize > 1000) {
       throw ApiException.invalidArgument("page_size", "must be between 0 and 1000");
     }
     String after = decode(token);
     List<ImageRecord> matching = backend.list().stream()
+        .filter(listed)
         .filter(r -> owner.isEmpty() || r.owner().equals(owner))
         .filter(r -> status == null || r.status() == status)
         .filter(r -> properties.entrySet().stream()
