@@ -69,6 +69,10 @@ public record AgentConfig(
 
   private static AgentConfig build(Settings s) {
     String host = s.required("host");
+    if (host != null && !host.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+      s.problem("host must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or"
+          + " digit (it is the name in the agent's TLS certificate), got '" + host + "'");
+    }
     String listenHost = s.string("listen.host", "127.0.0.1");
     int port = s.integer("port", 8775, 0, 65535);
     String advertise = s.string("advertise.address", listenHost + ":" + port);

@@ -190,8 +190,9 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
   @Override
   public void getInstanceInfo(GetInstanceInfoRequest r, StreamObserver<GetInstanceInfoResponse> o) {
     GrpcErrors.unary(o, () -> {
-      var d = env.hypervisor().find(r.getUuid())
-          .orElseThrow(() -> ApiException.notFound("no domain for instance " + r.getUuid()));
+      String uuid = Ids.uuid("uuid", r.getUuid());
+      var d = env.hypervisor().find(uuid)
+          .orElseThrow(() -> ApiException.notFound("no domain for instance " + uuid));
       return GetInstanceInfoResponse.newBuilder().setInfo(info(d)).build();
     });
   }

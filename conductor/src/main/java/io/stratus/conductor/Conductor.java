@@ -10,6 +10,9 @@ import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.stratus.conductor.api.AgentRegistryService;
 import io.stratus.conductor.api.IdentityService;
+import io.stratus.conductor.api.TokensService;
+import io.stratus.conductor.db.TokenStore;
+import io.stratus.conductor.identity.Tokens;
 import io.stratus.conductor.api.AuthInterceptor;
 import io.stratus.conductor.api.HostsService;
 import io.stratus.conductor.api.ServersService;
@@ -118,16 +121,18 @@ public final class Conductor implements AutoCloseable {
       Reconciler reconciler = new Reconciler(db, instances, actions, hosts, images, driver,
           publisher, lease, config.heartbeatInterval());
 
-      AuthInterceptor auth = new AuthInterceptor(config.apiTokens());
+      Tokens tokens = new Tokens(db, new TokenStore(), config.apiTokens(), clock);
+      AuthInterceptor auth = new AuthInterceptor(tokens);
       HealthStatusManager health = new HealthStatusManager();
       Server server =
           builder
               .addService(ServerInterceptors.intercept(new ServersService(api,
                   new SnapshotImages(db, images, hosts, agents), bus, clock), auth))
               .addService(ServerInterceptors.intercept(new HostsService(hosts), auth))
+              .addService(ServerInterceptors.intercept(new TokensService(tokens), auth))
               .addService(ServerInterceptors.intercept(new AgentRegistryService(hosts),
                   PeerGuard.allow(security, Role.AGENT)))
-              .addService(ServerInterceptors.intercept(new IdentityService(config.apiTokens()),
+              .addService(ServerInterceptors.intercept(new IdentityService(tokens),
                   PeerGuard.allow(security, Role.GATEWAY)))
               .addService(health.getHealthService())
               .addService(ProtoReflectionServiceV1.newInstance())
@@ -137,6 +142,8 @@ public final class Conductor implements AutoCloseable {
       health.setStatus("", ServingStatus.SERVING);
       health.setStatus(ServersGrpc.SERVICE_NAME, ServingStatus.SERVING);
       health.setStatus(HostsGrpc.SERVICE_NAME, ServingStatus.SERVING);
+      health.setStatus(io.stratus.proto.conductor.v1.TokensGrpc.SERVICE_NAME,
+          ServingStatus.SERVING);
       reconciler.start();
       LOG.info("conductor serving; port={} conductor={} config={}", server.getPort(), lease.id(),
           config);

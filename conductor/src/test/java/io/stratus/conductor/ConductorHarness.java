@@ -258,6 +258,16 @@ public final class ConductorHarness implements AutoCloseable {
   }
 
   /** Runs a query returning one long. */
+  /** Runs one SQL statement (tests that age a row: an expiry, a lease). */
+  public int execute(String sql, Object... params) throws SQLException {
+    try (Connection c = jdbc(); var st = c.prepareStatement(sql)) {
+      for (int i = 0; i < params.length; i++) {
+        st.setObject(i + 1, params[i]);
+      }
+      return st.executeUpdate();
+    }
+  }
+
   public long count(String sql, Object... params) throws SQLException {
     try (Connection c = jdbc(); var st = c.prepareStatement(sql)) {
       for (int i = 0; i < params.length; i++) {

@@ -187,10 +187,10 @@ class CreateImageTest extends ConductorTest {
     for (int i = 0; i < 125; i++) {
       tooMany.put("k" + i, "v");
     }
-    var e = refused(Status.Code.INVALID_ARGUMENT, () -> h.servers(MEMBER_A).createImage(
+    var e = refused(Status.Code.RESOURCE_EXHAUSTED, () -> h.servers(MEMBER_A).createImage(
         CreateImageRequest.newBuilder().setServerId(id).setName("m").putAllMetadata(tooMany).build()));
     assertEquals("metadata: has 125 properties; with the 4 every snapshot carries that exceeds"
-        + " the quota of 128", e.getStatus().getDescription());
+        + " the limit image.max.properties = 128", e.getStatus().getDescription());
 
     var longKey = refused(Status.Code.INVALID_ARGUMENT, () -> h.servers(MEMBER_A).createImage(
         CreateImageRequest.newBuilder().setServerId(id).setName("m")

@@ -331,6 +331,39 @@ public abstract class ImageStoreContract {
   }
 
   @Test
+  void moreThanThePropertyQuotaIsResourceExhaustedAndCreatesNothing() {
+    var tooMany = new java.util.HashMap<String, String>();
+    for (int i = 0; i <= 128; i++) {
+      tooMany.put("k" + i, "v");
+    }
+    var e = assertThrows(StatusRuntimeException.class, () -> images().createImage(
+        CreateImageRequest.newBuilder().setName("quota").putAllProperties(tooMany).build()));
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode());
+    assertEquals("properties: has 129 entries, over the limit image_property_quota = 128",
+        e.getStatus().getDescription());
+    assertTrue(images().listImages(ListImagesRequest.newBuilder().setPageSize(1000).build())
+        .getImagesList().stream().noneMatch(i -> i.getName().equals("quota")));
+
+    // nor can updates grow an image past it, a few at a time (create() sets one property)
+    Image image = create("quota-by-updates");
+    for (int batch = 0; batch < 4; batch++) {
+      var some = new java.util.HashMap<String, String>();
+      for (int i = 0; i < (batch < 3 ? 32 : 31); i++) {
+        some.put("b" + batch + "k" + i, "v");
+      }
+      images().updateImage(UpdateImageRequest.newBuilder().setImageId(image.getId())
+          .putAllSetProperties(some).build());
+    }
+    var over = assertThrows(StatusRuntimeException.class, () -> images().updateImage(
+        UpdateImageRequest.newBuilder().setImageId(image.getId()).putSetProperties("one", "more")
+            .build()));
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, over.getStatus().getCode());
+    assertEquals(128, images().getImage(GetImageRequest.newBuilder().setImageId(image.getId())
+        .build()).getImage().getPropertiesMap().keySet().stream()
+        .filter(k -> !k.startsWith("stratus_")).count());
+  }
+
+  @Test
   void theGatewaysOwnPropertiesCannotBeSetOrRemovedByClients() {
     Image image = create("reserved-props");
     var set = assertThrows(StatusRuntimeException.class, () -> images().updateImage(

@@ -8,8 +8,8 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.stratus.conductor.compute.Caller;
-import io.stratus.conductor.config.ApiToken;
-import java.util.Map;
+import io.stratus.conductor.identity.Tokens;
+import io.stratus.support.grpc.GrpcErrors;
 
 /**
  * Maps {@code authorization: Bearer <token>} to a {@link Caller} in the call's context;
@@ -22,10 +22,10 @@ public final class AuthInterceptor implements ServerInterceptor {
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
-  private final Map<String, ApiToken> tokens;
+  private final Tokens tokens;
 
-  public AuthInterceptor(Map<String, ApiToken> tokens) {
-    this.tokens = Map.copyOf(tokens);
+  public AuthInterceptor(Tokens tokens) {
+    this.tokens = tokens;
   }
 
   @Override
@@ -37,14 +37,18 @@ public final class AuthInterceptor implements ServerInterceptor {
           "authorization: missing 'Bearer <token>' metadata"), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    ApiToken token = tokens.get(header.substring(7).trim());
-    if (token == null) {
-      call.close(Status.UNAUTHENTICATED.withDescription("authorization: unknown token"),
-          new Metadata());
+    Caller caller;
+    try {
+      caller = tokens.resolve(header.substring(7).trim()).orElse(null);
+    } catch (RuntimeException e) {
+      call.close(GrpcErrors.toStatus(e).getStatus(), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    Caller caller = new Caller(token.projectId(), token.userId(),
-        token.role() == ApiToken.Role.ADMIN);
+    if (caller == null) {
+      call.close(Status.UNAUTHENTICATED.withDescription(
+          "authorization: unknown, expired or revoked token"), new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
     return Contexts.interceptCall(Context.current().withValue(CALLER, caller), call, headers, next);
   }
 

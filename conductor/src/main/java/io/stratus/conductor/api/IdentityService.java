@@ -1,23 +1,22 @@
 package io.stratus.conductor.api;
 
 import io.grpc.stub.StreamObserver;
-import io.stratus.conductor.config.ApiToken;
+import io.stratus.conductor.identity.Tokens;
 import io.stratus.proto.conductor.v1.IdentityGrpc;
 import io.stratus.proto.conductor.v1.ValidateTokenRequest;
 import io.stratus.proto.conductor.v1.ValidateTokenResponse;
 import io.stratus.support.errors.ApiException;
 import io.stratus.support.grpc.GrpcErrors;
-import java.util.Map;
 
 /**
  * gRPC adapter of {@code conductor.v1.Identity}: the image-gateway resolves a user's token
- * to the project, user and role the public API would give it (the same token table).
+ * to the project, user and role the public API would give it (the same {@link Tokens}).
  */
 public final class IdentityService extends IdentityGrpc.IdentityImplBase {
-  private final Map<String, ApiToken> tokens;
+  private final Tokens tokens;
 
-  public IdentityService(Map<String, ApiToken> tokens) {
-    this.tokens = Map.copyOf(tokens);
+  public IdentityService(Tokens tokens) {
+    this.tokens = tokens;
   }
 
   @Override
@@ -27,12 +26,10 @@ public final class IdentityService extends IdentityGrpc.IdentityImplBase {
       if (token.isBlank() || token.length() > 512) {
         throw ApiException.invalidArgument("token", "must be 1 to 512 characters");
       }
-      ApiToken t = tokens.get(token);
-      if (t == null) {
-        throw ApiException.unauthenticated("token: unknown");
-      }
-      return ValidateTokenResponse.newBuilder().setProjectId(t.projectId())
-          .setUserId(t.userId()).setAdmin(t.role() == ApiToken.Role.ADMIN).build();
+      var caller = tokens.resolve(token).orElseThrow(
+          () -> ApiException.unauthenticated("token: unknown, expired or revoked"));
+      return ValidateTokenResponse.newBuilder().setProjectId(caller.projectId())
+          .setUserId(caller.userId()).setAdmin(caller.admin()).build();
     });
   }
 }

@@ -85,9 +85,9 @@ public final class RequestValidator {
    */
   public Map<String, String> imageMetadata(String field, Map<String, String> metadata) {
     if (metadata.size() + SNAPSHOT_PROPERTIES > maxProperties) {
-      throw ApiException.invalidArgument(field, "has " + metadata.size() + " properties; with the "
-          + SNAPSHOT_PROPERTIES + " every snapshot carries that exceeds the quota of "
-          + maxProperties);
+      throw ApiException.resourceExhausted(field + ": has " + metadata.size()
+          + " properties; with the " + SNAPSHOT_PROPERTIES + " every snapshot carries that"
+          + " exceeds the limit image.max.properties = " + maxProperties);
     }
     for (var e : metadata.entrySet()) {
       checkEntry(field, e.getKey(), e.getValue());
@@ -102,8 +102,8 @@ public final class RequestValidator {
   /** Server metadata: the same limits, no reserved keys. */
   public Map<String, String> serverMetadata(String field, Map<String, String> metadata) {
     if (metadata.size() > maxProperties) {
-      throw ApiException.invalidArgument(
-          field, "has " + metadata.size() + " items, the quota is " + maxProperties);
+      throw ApiException.resourceExhausted(field + ": has " + metadata.size()
+          + " items, over the limit image.max.properties = " + maxProperties);
     }
     metadata.forEach((k, v) -> checkEntry(field, k, v));
     return Map.copyOf(metadata);

@@ -65,6 +65,7 @@ public final class Database implements AutoCloseable {
               .addAnnotatedClass(InstanceActionEventEntity.class)
               .addAnnotatedClass(InstanceFaultEntity.class)
               .addAnnotatedClass(HostEntity.class)
+              .addAnnotatedClass(ApiTokenEntity.class)
               .addAnnotatedClass(VolumeEntity.class)
               .addAnnotatedClass(VolumeSnapshotEntity.class)
               .buildMetadata()

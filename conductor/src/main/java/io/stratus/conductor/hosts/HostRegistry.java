@@ -65,11 +65,13 @@ public final class HostRegistry {
 
   /** Registers or re-registers a host; returns the stored record. */
   public HostEntity register(Registration r) {
-    if (r.host() == null || r.host().isBlank()) {
-      throw ApiException.invalidArgument("host", "must not be empty");
-    }
+    HostNames.check("host", r.host());
     if (r.address() == null || r.address().isBlank()) {
       throw ApiException.invalidArgument("address", "must not be empty");
+    }
+    if (r.address().length() > 255 || r.address().chars().anyMatch(Character::isISOControl)) {
+      throw ApiException.invalidArgument("address", "must be host:port, at most 255 characters"
+          + " without control characters");
     }
     if (!r.contractVersions().contains(AGENT_CONTRACT)) {
       throw ApiException.failedPrecondition(
@@ -103,6 +105,7 @@ public final class HostRegistry {
 
   /** Records a beat; NOT_FOUND when the host must register first. */
   public HostEntity heartbeat(String host) {
+    HostNames.check("host", host);
     Instant now = clock.instant();
     return db.inTransaction(
         s -> {
@@ -154,14 +157,18 @@ public final class HostRegistry {
   }
 
   public Optional<HostView> get(String name) {
+    HostNames.check("name", name);
     return db.inTransaction(
         s -> hosts.find(s, name).map(h -> new HostView(h, isUp(h), instances.countOnHost(s, name))));
   }
 
   /** Disables or enables a host; NOT_FOUND when unknown. */
   public HostView setDisabled(String name, boolean disabled, String reason) {
-    if (reason != null && reason.length() > 255) {
-      throw ApiException.invalidArgument("reason", "must be at most 255 characters");
+    HostNames.check("name", name);
+    if (reason != null && (reason.length() > 255
+        || reason.chars().anyMatch(Character::isISOControl))) {
+      throw ApiException.invalidArgument("reason", "must be at most 255 characters without"
+          + " control characters");
     }
     db.run(
         s -> hosts.findForUpdate(s, name)

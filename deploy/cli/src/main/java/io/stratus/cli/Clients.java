@@ -7,6 +7,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import io.stratus.proto.conductor.v1.HostsGrpc;
 import io.stratus.proto.conductor.v1.ServersGrpc;
+import io.stratus.proto.conductor.v1.TokensGrpc;
 import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.support.imageio.StreamWindow;
 import io.stratus.support.tls.Role;
@@ -65,6 +66,12 @@ public final class Clients implements AutoCloseable {
 
   public HostsGrpc.HostsBlockingStub hosts() {
     return HostsGrpc.newBlockingStub(conductor()).withInterceptors(bearer())
+        .withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS);
+  }
+
+  /** Tokens (admin), with a deadline. */
+  public TokensGrpc.TokensBlockingStub tokens() {
+    return TokensGrpc.newBlockingStub(conductor()).withInterceptors(bearer())
         .withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS);
   }
 

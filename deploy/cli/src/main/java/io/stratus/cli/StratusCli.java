@@ -3,6 +3,7 @@ package io.stratus.cli;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.stratus.cli.host.HostCommand;
+import io.stratus.cli.token.TokenCommand;
 import io.stratus.cli.image.ImageCommand;
 import io.stratus.cli.server.ServerCommand;
 import java.io.PrintStream;
@@ -47,6 +48,7 @@ import picocli.CommandLine.ScopeType;
         ServerCommand.class,
         ImageCommand.class,
         HostCommand.class,
+        TokenCommand.class,
         GenerateCompletion.class})
 public final class StratusCli {
   /** grpc-java logs through java.util.logging; its warnings must not mix with our output. */

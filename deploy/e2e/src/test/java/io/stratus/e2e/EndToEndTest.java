@@ -109,15 +109,7 @@ class EndToEndTest {
 
   /** Runs the operator CLI against the system; returns {exit code, stdout, stderr}. */
   private static String[] cli(String... args) {
-    var out = new java.io.ByteArrayOutputStream();
-    var err = new java.io.ByteArrayOutputStream();
-    String[] withToken = new String[args.length + 2];
-    withToken[0] = "--token";
-    withToken[1] = MEMBER;
-    System.arraycopy(args, 0, withToken, 2, args.length);
-    int code = io.stratus.cli.StratusCli.run(withToken, new java.io.PrintStream(out, true),
-        new java.io.PrintStream(err, true), system.conductorChannel, system.gatewayChannel);
-    return new String[] {Integer.toString(code), out.toString(), err.toString()};
+    return system.cli(MEMBER, args);
   }
 
   @Test

@@ -139,6 +139,44 @@ class ProjectImagesEndToEndTest {
     assertEquals(Status.Code.PERMISSION_DENIED, delete.getStatus().getCode());
   }
 
+  private static String[] cli(String token, String... args) {
+    return system.cli(token, args);
+  }
+
+  private static String field(String json, String name) {
+    var m = java.util.regex.Pattern.compile("\"" + name + "\"\\s*:\\s*\"([^\"]+)\"")
+        .matcher(json);
+    assertTrue(m.find(), "no " + name + " in " + json);
+    return m.group(1);
+  }
+
+  @Test
+  void aTokenIssuedWithTheCliOpensItsProjectUntilRevoked() {
+    String[] denied = cli(StratusSystem.MEMBER, "token", "create", "--project", "cli-project",
+        "--user", "carol");
+    assertEquals("1", denied[0], denied[1] + denied[2]);
+
+    String[] created = cli(StratusSystem.ADMIN, "token", "create", "--project", "cli-project",
+        "--user", "carol", "--expires-in", "8h", "--description", "e2e", "-f", "json");
+    assertEquals("0", created[0], created[2]);
+    String secret = field(created[1], "token");
+    String id = field(created[1], "id");
+
+    Image image = create(secret, "carols", "", "private");
+    assertEquals("cli-project", image.getOwner());
+    system.servers(secret).listServers(ListServersRequest.getDefaultInstance());
+
+    String[] revoked = cli(StratusSystem.ADMIN, "token", "revoke", id);
+    assertEquals("0", revoked[0], revoked[2]);
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> system.servers(secret).listServers(ListServersRequest.getDefaultInstance()));
+    assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+    String[] listed = cli(StratusSystem.ADMIN, "token", "list", "--project", "cli-project",
+        "--all");
+    assertTrue(listed[1].contains(id), listed[1]);
+    assertFalse(listed[1].contains(secret), "a listing never shows a secret");
+  }
+
   @Test
   void anUnknownTokenOpensNoImage() {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class,

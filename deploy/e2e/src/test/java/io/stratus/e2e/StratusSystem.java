@@ -170,6 +170,19 @@ final class StratusSystem implements AutoCloseable {
         "STRATUS_CLIENT_KEY", client.key().toString());
   }
 
+  /** Runs the operator CLI in-process against the system as {@code token}: {code, out, err}. */
+  String[] cli(String token, String... args) {
+    var out = new java.io.ByteArrayOutputStream();
+    var err = new java.io.ByteArrayOutputStream();
+    String[] all = new String[args.length + 2];
+    all[0] = "--token";
+    all[1] = token;
+    System.arraycopy(args, 0, all, 2, args.length);
+    int code = io.stratus.cli.StratusCli.run(all, new java.io.PrintStream(out, true),
+        new java.io.PrintStream(err, true), conductorChannel, gatewayChannel);
+    return new String[] {Integer.toString(code), out.toString(), err.toString()};
+  }
+
   /** Kills the agent with SIGKILL (no shutdown hook runs), as a crash would. */
   void killAgent() throws Exception {
     agent.kill();

@@ -86,6 +86,14 @@ public final class ImageCatalog {
             + ImageRecord.GATEWAY_PREFIX + "* are set by the image-gateway only");
       }
     }
+    long after = current.properties().keySet().stream()
+        .filter(k -> !k.startsWith(ImageRecord.GATEWAY_PREFIX))
+        .filter(k -> !remove.contains(k) && !set.containsKey(k))
+        .count() + set.size();
+    if (after > ImageValidator.MAX_PROPERTIES) {
+      throw ApiException.resourceExhausted("set_properties: the image would have " + after
+          + " properties, over the limit image_property_quota = " + ImageValidator.MAX_PROPERTIES);
+    }
     String newName = name.isEmpty() ? null : ImageValidator.name(name);
     return backend.update(current.id(), newName, set, remove);
   }

@@ -80,8 +80,8 @@ public final class ImageValidator {
   /** Property names 1..255 characters, values at most 65535, not a reserved attribute. */
   public static void properties(String field, Map<String, String> properties) {
     if (properties.size() > MAX_PROPERTIES) {
-      throw ApiException.invalidArgument(field, "has " + properties.size()
-          + " entries, at most " + MAX_PROPERTIES + " are allowed");
+      throw ApiException.resourceExhausted(field + ": has " + properties.size()
+          + " entries, over the limit image_property_quota = " + MAX_PROPERTIES);
     }
     properties.forEach((k, v) -> {
       if (k.isEmpty() || k.length() > 255) {
