@@ -127,7 +127,8 @@ public final class Conductor implements AutoCloseable {
       Server server =
           builder
               .addService(ServerInterceptors.intercept(new ServersService(api,
-                  new SnapshotImages(db, images, hosts, agents), bus, clock), auth))
+                  new SnapshotImages(db, images, hosts, agents), bus, clock,
+                  config.watchesPerProject()), auth))
               .addService(ServerInterceptors.intercept(new HostsService(hosts), auth))
               .addService(ServerInterceptors.intercept(new TokensService(tokens), auth))
               .addService(ServerInterceptors.intercept(new AgentRegistryService(hosts),

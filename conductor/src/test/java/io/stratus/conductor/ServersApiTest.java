@@ -152,7 +152,7 @@ class ServersApiTest extends ConductorTest {
     assertEquals("authorization: missing 'Bearer <token>' metadata", none.getStatus().getDescription());
     var wrong = refused(Status.Code.UNAUTHENTICATED,
         () -> h.servers("not-a-token").getServer(GetServerRequest.getDefaultInstance()));
-    assertEquals("authorization: unknown token", wrong.getStatus().getDescription());
+    assertEquals("authorization: unknown, expired or revoked token", wrong.getStatus().getDescription());
   }
 
   @Test

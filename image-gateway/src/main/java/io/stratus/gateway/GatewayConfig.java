@@ -30,6 +30,8 @@ import java.util.Map;
  *     {@link TlsSettings#read})
  * @param identityAddress the conductor, which resolves users' tokens ({@code
  *     identity.address}; required with TLS, unused without)
+ * @param queuedExpire how long an image may stay queued (no upload) before it is deleted
+ *     ({@code queued.expire}, PT24H)
  */
 public record GatewayConfig(
     String listenHost,
@@ -46,7 +48,8 @@ public record GatewayConfig(
     Duration uploadIdle,
     boolean backgroundChecksums,
     TlsSettings tls,
-    String identityAddress) {
+    String identityAddress,
+    Duration queuedExpire) {
 
   public static final int DEFAULT_PORT = 9292;
 
@@ -61,7 +64,7 @@ public record GatewayConfig(
   /** Reads file keys ({@code listen.host}, {@code port}, {@code backend}, {@code fs.dir},
    * {@code glance.url}, {@code glance.token}, {@code ceph.conf}, {@code ceph.pool}, {@code
    * uploads.max}, {@code extent.max.bytes}, {@code upload.max.virtual.bytes}, {@code
-   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}, {@code tls.*}, {@code identity.address}) overlaid with {@code STRATUS_GATEWAY_*}. */
+   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}, {@code tls.*}, {@code identity.address}, {@code queued.expire}) overlaid with {@code STRATUS_GATEWAY_*}. */
   public static GatewayConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("image-gateway", ENV_PREFIX, file, env));
   }
@@ -86,10 +89,11 @@ public record GatewayConfig(
     String checksums = s.oneOf("checksums", "background", List.of("background", "off"));
     TlsSettings tls = TlsSettings.read(s);
     String identity = tls.insecure() ? s.raw("identity.address") : s.required("identity.address");
+    Duration queuedExpire = s.duration("queued.expire", Duration.ofHours(24));
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
         cephPool, uploads, extent, maxVirtual, idle,
-        checksums.equals("background"), tls, identity);
+        checksums.equals("background"), tls, identity, queuedExpire);
   }
 }

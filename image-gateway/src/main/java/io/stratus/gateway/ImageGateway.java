@@ -11,6 +11,7 @@ import io.stratus.gateway.api.AliasingUploads;
 import io.stratus.gateway.api.ImagesService;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.stratus.gateway.checksum.ChecksumFiller;
+import io.stratus.gateway.domain.QueuedImageReaper;
 import io.stratus.gateway.identity.CallerInterceptor;
 import io.stratus.gateway.identity.TokenValidator;
 import io.stratus.gateway.store.ImageBackend;
@@ -41,8 +42,11 @@ public final class ImageGateway implements AutoCloseable {
   private final HealthStatusManager health;
   private final ChecksumFiller checksums;
 
+  private final QueuedImageReaper reaper;
+
   private ImageGateway(Server server, ImageBackend backend, HealthStatusManager health,
-      ChecksumFiller checksums) {
+      ChecksumFiller checksums, QueuedImageReaper reaper) {
+    this.reaper = reaper;
     this.server = server;
     this.backend = backend;
     this.health = health;
@@ -77,7 +81,9 @@ public final class ImageGateway implements AutoCloseable {
     }
     LOG.info("image-gateway serving; port={} backend={} backgroundChecksums={}", server.getPort(),
         backend.info().backend(), checksums != null);
-    return new ImageGateway(server, backend, health, checksums);
+    QueuedImageReaper reaper = new QueuedImageReaper(backend, config.queuedExpire(),
+        Clock.systemUTC()).start();
+    return new ImageGateway(server, backend, health, checksums, reaper);
   }
 
   /**
@@ -112,6 +118,7 @@ public final class ImageGateway implements AutoCloseable {
   public void close() throws InterruptedException, IOException {
     health.enterTerminalState();
     GracefulShutdown.stop(server, SHUTDOWN_GRACE);
+    reaper.close();
     if (checksums != null) {
       checksums.close();
     }

@@ -13,6 +13,10 @@ import io.stratus.gateway.store.fs.FilesystemBackend;
 import io.stratus.proto.image.v1.CreateImageRequest;
 import io.stratus.proto.image.v1.GetUploadStatusRequest;
 import io.stratus.proto.image.v1.Image;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.stratus.proto.image.v1.ActivateEmptyImageRequest;
+import io.stratus.proto.image.v1.GetImageRequest;
 import io.stratus.proto.image.v1.ImageStatus;
 import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.proto.image.v1.UploadHeader;
@@ -61,6 +65,42 @@ class FilesystemStoreTest extends ImageStoreContract {
   private List<Path> files(String sub) throws Exception {
     try (Stream<Path> s = Files.list(dir.resolve(sub))) {
       return s.toList();
+    }
+  }
+
+  @Test
+  void aQueuedImageWithNoUploadExpiresAndAnActiveOneStays() throws Exception {
+    Path own = Files.createTempDirectory("stratus-fs-expire-");
+    String name = InProcessServerBuilder.generateName();
+    ImageGateway gw = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", own.toString(),
+        "queued.expire", "PT2S", "tls.insecure", "true")),
+        InProcessServerBuilder.forName(name), TransportSecurity.plaintext("test gateway"),
+        new FilesystemBackend(own, Clock.systemUTC()));
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).maxInboundMessageSize(8 << 20).build();
+    try {
+      var stub = ImagesGrpc.newBlockingStub(ch);
+      String abandoned = stub.createImage(CreateImageRequest.newBuilder().setName("abandoned")
+          .setOwner("project-a").build()).getImage().getId();
+      String kept = stub.createImage(CreateImageRequest.newBuilder().setName("kept")
+          .setOwner("project-a").build()).getImage().getId();
+      stub.activateEmptyImage(ActivateEmptyImageRequest.newBuilder().setImageId(kept).build());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      boolean gone = false;
+      while (!gone && System.nanoTime() < deadline) {
+        try {
+          stub.getImage(GetImageRequest.newBuilder().setImageId(abandoned).build());
+          Thread.sleep(200);
+        } catch (StatusRuntimeException e) {
+          assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
+          gone = true;
+        }
+      }
+      assertTrue(gone, "the queued image never expired");
+      assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, stub.getImage(GetImageRequest.newBuilder()
+          .setImageId(kept).build()).getImage().getStatus());
+    } finally {
+      ch.shutdownNow();
+      gw.close();
     }
   }
 

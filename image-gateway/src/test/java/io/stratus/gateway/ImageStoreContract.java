@@ -344,23 +344,26 @@ public abstract class ImageStoreContract {
     assertTrue(images().listImages(ListImagesRequest.newBuilder().setPageSize(1000).build())
         .getImagesList().stream().noneMatch(i -> i.getName().equals("quota")));
 
-    // nor can updates grow an image past it, a few at a time (create() sets one property)
+    // nor can updates grow an image past it, one at a time (the store's own properties
+    // count too, as Glance counts them)
     Image image = create("quota-by-updates");
-    for (int batch = 0; batch < 4; batch++) {
-      var some = new java.util.HashMap<String, String>();
-      for (int i = 0; i < (batch < 3 ? 32 : 31); i++) {
-        some.put("b" + batch + "k" + i, "v");
+    StatusRuntimeException over = null;
+    int accepted = image.getPropertiesCount();
+    for (int i = 0; i < 130 && over == null; i++) {
+      try {
+        accepted = images().updateImage(UpdateImageRequest.newBuilder().setImageId(image.getId())
+            .putSetProperties("k" + i, "v").build()).getImage().getPropertiesCount();
+      } catch (StatusRuntimeException refused) {
+        over = refused;
       }
-      images().updateImage(UpdateImageRequest.newBuilder().setImageId(image.getId())
-          .putAllSetProperties(some).build());
     }
-    var over = assertThrows(StatusRuntimeException.class, () -> images().updateImage(
-        UpdateImageRequest.newBuilder().setImageId(image.getId()).putSetProperties("one", "more")
-            .build()));
+    assertTrue(over != null, "130 properties were accepted");
     assertEquals(Status.Code.RESOURCE_EXHAUSTED, over.getStatus().getCode());
-    assertEquals(128, images().getImage(GetImageRequest.newBuilder().setImageId(image.getId())
-        .build()).getImage().getPropertiesMap().keySet().stream()
-        .filter(k -> !k.startsWith("stratus_")).count());
+    // the refused update changed nothing; Glance may count a hidden attribute of its own
+    int left = images().getImage(GetImageRequest.newBuilder().setImageId(image.getId())
+        .build()).getImage().getPropertiesCount();
+    assertEquals(accepted, left);
+    assertTrue(left >= 127 && left <= 128, left + " properties");
   }
 
   @Test

@@ -59,8 +59,12 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   private final SnapshotImages snapshotImages;
   private final EventBus bus;
   private final Clock clock;
+  private final WatchQuota watches;
 
-  public ServersService(ComputeApi api, SnapshotImages snapshotImages, EventBus bus, Clock clock) {
+  /** @param watchesPerProject open watch streams one project may hold */
+  public ServersService(ComputeApi api, SnapshotImages snapshotImages, EventBus bus, Clock clock,
+      int watchesPerProject) {
+    this.watches = new WatchQuota(watchesPerProject);
     this.api = api;
     this.snapshotImages = snapshotImages;
     this.bus = bus;
@@ -291,10 +295,17 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
       return;
     }
     String id = view.instance().uuid().toString();
+    Runnable release = watchSlot(c, o);
+    if (release == null) {
+      return;
+    }
     WatchStream stream = new WatchStream((ServerCallStreamObserver<ServerEvent>) o, true, true);
     // Subscribe before reading the snapshot again, so no change falls in between.
     AutoCloseable sub = bus.subscribe(e -> e.getServerId().equals(id), stream::offer);
-    stream.onClose(() -> closeQuietly(sub));
+    stream.onClose(() -> {
+      closeQuietly(sub);
+      release.run();
+    });
     var fresh = api.get(c, id);
     stream.first(ServerEvents.snapshot(
         server(fresh), Instant.now(clock)));
@@ -307,11 +318,28 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
       o.onError(GrpcErrors.toStatus(ApiException.permissionDenied("all_projects: admin only")));
       return;
     }
+    Runnable release = watchSlot(c, o);
+    if (release == null) {
+      return;
+    }
     WatchStream stream = new WatchStream((ServerCallStreamObserver<ServerEvent>) o, false, false);
     java.util.Set<String> visible = java.util.concurrent.ConcurrentHashMap.newKeySet();
     AutoCloseable sub = bus.subscribe(
         e -> r.getAllProjects() || visibleTo(c, e.getServerId(), visible), stream::offer);
-    stream.onClose(() -> closeQuietly(sub));
+    stream.onClose(() -> {
+      closeQuietly(sub);
+      release.run();
+    });
+  }
+
+  /** A watch slot of the caller's project, or null after ending the call over the limit. */
+  private Runnable watchSlot(Caller c, StreamObserver<ServerEvent> o) {
+    try {
+      return watches.acquire(c.projectId());
+    } catch (RuntimeException e) {
+      o.onError(GrpcErrors.toStatus(e));
+      return null;
+    }
   }
 
   /** Whether a server belongs to the caller's project (remembered once seen). */

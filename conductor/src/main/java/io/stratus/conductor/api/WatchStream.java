@@ -36,8 +36,12 @@ final class WatchStream {
     observer.setOnCancelHandler(this::cancelled);
   }
 
-  void onClose(Runnable r) {
+  /** Runs {@code r} when the stream ends (at once when it already has). */
+  synchronized void onClose(Runnable r) {
     this.onClose = r;
+    if (closed) {
+      r.run();
+    }
   }
 
   synchronized void offer(ServerEvent event) {

@@ -27,6 +27,8 @@ import java.util.Map;
  * @param tls the CA, the conductor's certificate and key ({@code tls.*}): the public API
  *     and the agent registry are served over TLS, agents and the gateway are called with
  *     this certificate
+ * @param watchesPerProject open WatchServer/WatchEvents streams one project may hold
+ *     ({@code api.watch.max.per.project}, 64)
  */
 public record ConductorConfig(
     String listenHost,
@@ -43,7 +45,8 @@ public record ConductorConfig(
     Map<String, ApiToken> apiTokens,
     String volumesPool,
     ApiToken.Role volumeBackedSnapshotRole,
-    TlsSettings tls) {
+    TlsSettings tls,
+    int watchesPerProject) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -67,7 +70,7 @@ public record ConductorConfig(
     return new ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
         heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
-        volumesPool, volumeBackedSnapshotRole, tls);
+        volumesPool, volumeBackedSnapshotRole, tls, watchesPerProject);
   }
 
   @Override

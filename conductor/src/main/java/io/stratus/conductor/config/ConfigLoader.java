@@ -57,11 +57,12 @@ public final class ConfigLoader {
     String role = s.oneOf("policy.create_image.allow_volume_backed", "member",
         java.util.List.of("member", "admin"));
     TlsSettings tls = TlsSettings.read(s);
+    int watches = s.integer("api.watch.max.per.project", 64, 1, 100_000);
     s.validate();
     return new ConductorConfig(
         listenHost, port, dbUrl, dbUser, dbPassword, pool, gateway, heartbeat, missed,
         callTimeout, maxProps, tokens, volumesPool,
-        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls);
+        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls, watches);
   }
 
   private static Map<String, ApiToken> tokens(Settings s, String spec) {

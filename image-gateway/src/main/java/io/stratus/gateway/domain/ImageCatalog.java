@@ -86,8 +86,8 @@ public final class ImageCatalog {
             + ImageRecord.GATEWAY_PREFIX + "* are set by the image-gateway only");
       }
     }
+    // every property counts, the gateway's own too, as Glance counts them
     long after = current.properties().keySet().stream()
-        .filter(k -> !k.startsWith(ImageRecord.GATEWAY_PREFIX))
         .filter(k -> !remove.contains(k) && !set.containsKey(k))
         .count() + set.size();
     if (after > ImageValidator.MAX_PROPERTIES) {
