@@ -32,6 +32,8 @@ import java.util.Map;
  *     identity.address}; required with TLS, unused without)
  * @param queuedExpire how long an image may stay queued (no upload) before it is deleted
  *     ({@code queued.expire}, PT24H)
+ * @param maxUploadsPerProject uploads in progress to one project's images ({@code
+ *     uploads.max.per.project}, 8)
  */
 public record GatewayConfig(
     String listenHost,
@@ -49,13 +51,15 @@ public record GatewayConfig(
     boolean backgroundChecksums,
     TlsSettings tls,
     String identityAddress,
-    Duration queuedExpire) {
+    Duration queuedExpire,
+    int maxUploadsPerProject) {
 
   public static final int DEFAULT_PORT = 9292;
 
   /** The limits of uploads. */
   public UploadLimits uploadLimits() {
-    return new UploadLimits(maxConcurrentUploads, maxExtentBytes, maxVirtualBytes, uploadIdle);
+    return new UploadLimits(maxConcurrentUploads, maxExtentBytes, maxVirtualBytes, uploadIdle,
+        maxUploadsPerProject);
   }
 
   public static final int DEFAULT_MAX_EXTENT = 4 << 20;
@@ -64,7 +68,7 @@ public record GatewayConfig(
   /** Reads file keys ({@code listen.host}, {@code port}, {@code backend}, {@code fs.dir},
    * {@code glance.url}, {@code glance.token}, {@code ceph.conf}, {@code ceph.pool}, {@code
    * uploads.max}, {@code extent.max.bytes}, {@code upload.max.virtual.bytes}, {@code
-   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}, {@code tls.*}, {@code identity.address}, {@code queued.expire}) overlaid with {@code STRATUS_GATEWAY_*}. */
+   * upload.idle} (ISO-8601 or {@code 500ms}), {@code checksums}, {@code tls.*}, {@code identity.address}, {@code queued.expire}, {@code uploads.max.per.project}) overlaid with {@code STRATUS_GATEWAY_*}. */
   public static GatewayConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("image-gateway", ENV_PREFIX, file, env));
   }
@@ -90,10 +94,11 @@ public record GatewayConfig(
     TlsSettings tls = TlsSettings.read(s);
     String identity = tls.insecure() ? s.raw("identity.address") : s.required("identity.address");
     Duration queuedExpire = s.duration("queued.expire", Duration.ofHours(24));
+    int perProject = s.integer("uploads.max.per.project", 8, 1, 1024);
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
         cephPool, uploads, extent, maxVirtual, idle,
-        checksums.equals("background"), tls, identity, queuedExpire);
+        checksums.equals("background"), tls, identity, queuedExpire, perProject);
   }
 }

@@ -68,16 +68,38 @@ class FilesystemStoreTest extends ImageStoreContract {
     }
   }
 
+  /** A gateway of its own (own directory and settings), closed and removed with it. */
+  private record OwnGateway(ImageGateway gateway, ManagedChannel channel, Path dir)
+      implements AutoCloseable {
+    static OwnGateway start(String prefix, String... settings) throws Exception {
+      Path own = Files.createTempDirectory(prefix);
+      Map<String, String> config = new java.util.HashMap<>(Map.of("fs.dir", own.toString(),
+          "tls.insecure", "true"));
+      for (int i = 0; i < settings.length; i += 2) {
+        config.put(settings[i], settings[i + 1]);
+      }
+      String name = InProcessServerBuilder.generateName();
+      ImageGateway gw = ImageGateway.start(GatewayConfig.fromMap(config),
+          InProcessServerBuilder.forName(name), TransportSecurity.plaintext("test gateway"),
+          new FilesystemBackend(own, Clock.systemUTC()));
+      return new OwnGateway(gw, InProcessChannelBuilder.forName(name)
+          .maxInboundMessageSize(8 << 20).build(), own);
+    }
+
+    @Override
+    public void close() throws Exception {
+      channel.shutdownNow();
+      gateway.close();
+      try (Stream<Path> files = Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
   @Test
   void aQueuedImageWithNoUploadExpiresAndAnActiveOneStays() throws Exception {
-    Path own = Files.createTempDirectory("stratus-fs-expire-");
-    String name = InProcessServerBuilder.generateName();
-    ImageGateway gw = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", own.toString(),
-        "queued.expire", "PT2S", "tls.insecure", "true")),
-        InProcessServerBuilder.forName(name), TransportSecurity.plaintext("test gateway"),
-        new FilesystemBackend(own, Clock.systemUTC()));
-    ManagedChannel ch = InProcessChannelBuilder.forName(name).maxInboundMessageSize(8 << 20).build();
-    try {
+    try (OwnGateway own = OwnGateway.start("stratus-fs-expire-", "queued.expire", "PT2S")) {
+      ManagedChannel ch = own.channel();
       var stub = ImagesGrpc.newBlockingStub(ch);
       String abandoned = stub.createImage(CreateImageRequest.newBuilder().setName("abandoned")
           .setOwner("project-a").build()).getImage().getId();
@@ -98,22 +120,14 @@ class FilesystemStoreTest extends ImageStoreContract {
       assertTrue(gone, "the queued image never expired");
       assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, stub.getImage(GetImageRequest.newBuilder()
           .setImageId(kept).build()).getImage().getStatus());
-    } finally {
-      ch.shutdownNow();
-      gw.close();
     }
   }
 
   @Test
   void anUploaderThatGoesSilentLosesItsSlotAfterTheIdleLimit() throws Exception {
-    Path own = Files.createTempDirectory("stratus-fs-idle-");
-    String name = InProcessServerBuilder.generateName();
-    ImageGateway small = ImageGateway.start(GatewayConfig.fromMap(Map.of("fs.dir", own.toString(),
-        "uploads.max", "1", "upload.idle", "700ms", "tls.insecure", "true")),
-        InProcessServerBuilder.forName(name), TransportSecurity.plaintext("test gateway"),
-        new FilesystemBackend(own, Clock.systemUTC()));
-    ManagedChannel ch = InProcessChannelBuilder.forName(name).maxInboundMessageSize(8 << 20).build();
-    try {
+    try (OwnGateway own = OwnGateway.start("stratus-fs-idle-", "uploads.max", "1",
+        "upload.idle", "700ms")) {
+      ManagedChannel ch = own.channel();
       var stub = ImagesGrpc.newBlockingStub(ch);
       String id = stub.createImage(CreateImageRequest.newBuilder().setName("idle")
           .setOwner("project-a").build()).getImage().getId();
@@ -140,12 +154,55 @@ class FilesystemStoreTest extends ImageStoreContract {
       next.out.onCompleted();
       assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
           next.result.get(30, TimeUnit.SECONDS).getImage().getStatus());
-    } finally {
-      ch.shutdownNow();
-      small.close();
-      try (Stream<Path> files = Files.walk(own)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  @Test
+  void oneProjectCannotTakeEveryUploadSlot() throws Exception {
+    try (OwnGateway own = OwnGateway.start("stratus-fs-slots-", "uploads.max", "4",
+        "uploads.max.per.project", "1")) {
+      ManagedChannel ch = own.channel();
+      var stub = ImagesGrpc.newBlockingStub(ch);
+      java.util.function.Function<String, List<UploadImageRequest>> upload = owner -> {
+        String id = stub.createImage(CreateImageRequest.newBuilder().setName("slot-" + owner)
+            .setOwner(owner).build()).getImage().getId();
+        return new TestImage(1 << 20).data(0, 4096, 43).messages(id, "u", CHUNK, true);
+      };
+      List<UploadImageRequest> a1 = upload.apply("project-a");
+      List<UploadImageRequest> a2 = upload.apply("project-a");
+      List<UploadImageRequest> b1 = upload.apply("project-b");
+
+      UploadCall holding = UploadCall.open(ch, 30);
+      holding.out.onNext(a1.get(0));
+      holding.out.onNext(a1.get(1));
+      // the slot is held once the header is taken (the image is then saving)
+      String holdingId = a1.get(0).getHeader().getImageId();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (stub.getImage(GetImageRequest.newBuilder().setImageId(holdingId).build()).getImage()
+          .getStatus() != ImageStatus.IMAGE_STATUS_SAVING && System.nanoTime() < deadline) {
+        Thread.sleep(20);
       }
+      UploadCall second = UploadCall.open(ch, 30);
+      a2.forEach(second.out::onNext);
+      second.out.onCompleted();
+      var e = assertThrows(java.util.concurrent.ExecutionException.class,
+          () -> second.result.get(30, TimeUnit.SECONDS));
+      var status = io.grpc.Status.fromThrowable(e.getCause());
+      assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, status.getCode());
+      assertEquals("uploads.max.per.project: project 'project-a' has 1 uploads in progress (the"
+          + " limit uploads.max.per.project = 1); retry later", status.getDescription());
+
+      UploadCall other = UploadCall.open(ch, 30);
+      b1.forEach(other.out::onNext);
+      other.out.onCompleted();
+      assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
+          other.result.get(30, TimeUnit.SECONDS).getImage().getStatus(),
+          "another project's upload is not held up");
+
+      a1.subList(2, a1.size()).forEach(holding.out::onNext);
+      holding.out.onCompleted();
+      assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
+          holding.result.get(30, TimeUnit.SECONDS).getImage().getStatus());
     }
   }
 

@@ -13,6 +13,7 @@ import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.RbdDirectImport;
 import io.stratus.gateway.upload.UploadLimits;
 import io.stratus.gateway.upload.UploadSession;
+import io.stratus.gateway.upload.UploadSlots;
 import io.stratus.proto.image.v1.ActivateEmptyImageRequest;
 import io.stratus.proto.image.v1.ActivateEmptyImageResponse;
 import io.stratus.proto.image.v1.CreateImageRequest;
@@ -41,13 +42,12 @@ import io.stratus.support.grpc.GrpcErrors;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.HashSet;
-import java.util.concurrent.Semaphore;
 
 /** gRPC adapter of {@code image.v1.Images}. */
 public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   private final ImageBackend backend;
   private final ImageCatalog catalog;
-  private final Semaphore uploadSlots;
+  private final UploadSlots uploadSlots;
   private final UploadLimits limits;
   private final int maxExtentBytes;
   private final ChecksumFiller checksums;
@@ -59,7 +59,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   public ImagesService(ImageBackend backend, UploadLimits limits, ChecksumFiller checksums) {
     this.backend = backend;
     this.catalog = new ImageCatalog(backend);
-    this.uploadSlots = new Semaphore(limits.maxConcurrent());
+    this.uploadSlots = new UploadSlots(limits.maxConcurrent(), limits.maxPerProject());
     this.limits = limits;
     this.maxExtentBytes = limits.maxExtentBytes();
     this.checksums = checksums;

@@ -17,7 +17,6 @@ import io.stratus.support.errors.ApiException;
 import io.stratus.support.imageio.Allocation;
 import java.io.IOException;
 import java.util.Locale;
-import java.util.concurrent.Semaphore;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,7 +54,8 @@ public final class UploadSession {
   }
 
   private final ImageBackend backend;
-  private final Semaphore uploadSlots;
+  private final UploadSlots uploadSlots;
+  private String slotOwner;
   private final int maxExtentBytes;
   private final long maxVirtualBytes;
   private final boolean backgroundPass;
@@ -79,7 +79,7 @@ public final class UploadSession {
    *     activation (checks the stored bytes against the content digest, and fills md5 and
    *     sha512 where the store does not compute them); false when checksums are off
    */
-  public UploadSession(ImageBackend backend, Semaphore uploadSlots, UploadLimits limits,
+  public UploadSession(ImageBackend backend, UploadSlots uploadSlots, UploadLimits limits,
       boolean backgroundPass) {
     this.backend = backend;
     this.uploadSlots = uploadSlots;
@@ -133,9 +133,8 @@ public final class UploadSession {
         throw protocol("header.allocation", e.getMessage());
       }
     }
-    if (!uploadSlots.tryAcquire()) {
-      throw ApiException.resourceExhausted("too many uploads in progress; retry later");
-    }
+    uploadSlots.acquire(image.owner());
+    slotOwner = image.owner();
     holdsSlot = true;
     uploadId = h.getUploadId();
     virtualSize = h.getVirtualSize();
@@ -341,7 +340,7 @@ public final class UploadSession {
   private void release() {
     if (holdsSlot) {
       holdsSlot = false;
-      uploadSlots.release();
+      uploadSlots.release(slotOwner);
     }
   }
 
