@@ -12,7 +12,9 @@ import io.stratus.proto.conductor.v1.CreateServerRequest;
 import io.stratus.proto.conductor.v1.DeleteSnapshotImageRequest;
 import io.stratus.proto.conductor.v1.Flavor;
 import io.stratus.proto.conductor.v1.VmState;
+import io.stratus.support.access.ImageVisibility;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -42,6 +44,14 @@ class BootImageVisibilityTest extends ConductorTest {
       active(h.servers(MEMBER_A).createServer(boot("a-" + visibility, image)).getServer().getId());
       active(h.servers(ADMIN).createServer(boot("admin-" + visibility, image)).getServer().getId());
     }
+  }
+
+  @Test
+  void aSharedImageBootsForItsMembers() throws Exception {
+    String image = h.gateway.seedImage("a-shared-with-b", "project-a", "shared",
+        Map.of(ImageVisibility.MEMBERS_PROPERTY, "project-b=pending,project-c=accepted"))
+        .getId();
+    active(h.servers(MEMBER_B).createServer(boot("b-member", image)).getServer().getId());
   }
 
   @Test

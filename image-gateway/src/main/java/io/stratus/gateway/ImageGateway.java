@@ -1,5 +1,6 @@
 package io.stratus.gateway;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
@@ -43,10 +44,13 @@ public final class ImageGateway implements AutoCloseable {
   private final ChecksumFiller checksums;
 
   private final QueuedImageReaper reaper;
+  /** To the conductor, which resolves users' tokens; null without TLS. */
+  private final ManagedChannel identity;
 
   private ImageGateway(Server server, ImageBackend backend, HealthStatusManager health,
-      ChecksumFiller checksums, QueuedImageReaper reaper) {
+      ChecksumFiller checksums, QueuedImageReaper reaper, ManagedChannel identity) {
     this.reaper = reaper;
+    this.identity = identity;
     this.server = server;
     this.backend = backend;
     this.health = health;
@@ -63,12 +67,18 @@ public final class ImageGateway implements AutoCloseable {
       TransportSecurity security, ImageBackend backend) throws IOException {
     HealthStatusManager health = new HealthStatusManager();
     ChecksumFiller checksums = config.backgroundChecksums() ? new ChecksumFiller(backend) : null;
+    ManagedChannel identity = security.secure() && config.identityAddress() != null
+        ? NettyChannelBuilder.forTarget(config.identityAddress(),
+            security.channel(Role.CONDUCTOR)).build()
+        : null;
+    TokenValidator tokens = identity == null ? null
+        : new TokenValidator(identity, Duration.ofSeconds(30), Clock.systemUTC());
     Server server = builder
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
         .addService(ServerInterceptors.intercept(AliasingUploads.of(new ImagesService(backend,
             config.uploadLimits(), checksums).bindService()),
-            new CallerInterceptor(tokens(config, security)), callers(security)))
+            new CallerInterceptor(tokens), callers(security)))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(ProtoReflectionService.newInstance())
@@ -83,19 +93,7 @@ public final class ImageGateway implements AutoCloseable {
         backend.info().backend(), checksums != null);
     QueuedImageReaper reaper = new QueuedImageReaper(backend, config.queuedExpire(),
         Clock.systemUTC()).start();
-    return new ImageGateway(server, backend, health, checksums, reaper);
-  }
-
-  /**
-   * Users' tokens are resolved by the conductor ({@code identity.address}) over mutual TLS;
-   * without TLS every caller is a service and no token is looked at.
-   */
-  private static TokenValidator tokens(GatewayConfig config, TransportSecurity security) {
-    if (!security.secure() || config.identityAddress() == null) {
-      return null;
-    }
-    return new TokenValidator(NettyChannelBuilder.forTarget(config.identityAddress(),
-        security.channel(Role.CONDUCTOR)).build(), Duration.ofSeconds(30), Clock.systemUTC());
+    return new ImageGateway(server, backend, health, checksums, reaper, identity);
   }
 
   /** Who may call which image RPC: internal calls are for the conductor and agents. */
@@ -119,6 +117,9 @@ public final class ImageGateway implements AutoCloseable {
     health.enterTerminalState();
     GracefulShutdown.stop(server, SHUTDOWN_GRACE);
     reaper.close();
+    if (identity != null) {
+      identity.shutdownNow();
+    }
     if (checksums != null) {
       checksums.close();
     }

@@ -117,8 +117,8 @@ public final class ComputeApi {
    */
   private ImageRegistry.ImageInfo bootable(Caller caller, String field, String imageId) {
     return images.find(imageId)
-        .filter(i -> ImageVisibility.visible(i.owner(), i.visibility(), caller.projectId(),
-            caller.admin()))
+        .filter(i -> ImageVisibility.visible(i.owner(), i.visibility(),
+            ImageVisibility.members(i.properties()), caller.projectId(), caller.admin()))
         .orElseThrow(() -> ApiException.notFound(field + ": image " + imageId + " not found"));
   }
 

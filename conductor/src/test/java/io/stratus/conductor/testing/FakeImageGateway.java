@@ -274,9 +274,15 @@ public class FakeImageGateway extends ImagesGrpc.ImagesImplBase {
 
   /** An active image of {@code owner} with {@code visibility}, as a user's upload is. */
   public Image seedImage(String name, String owner, String visibility) {
+    return seedImage(name, owner, visibility, Map.of());
+  }
+
+  /** As {@link #seedImage(String, String, String)}, with properties (e.g. its members). */
+  public Image seedImage(String name, String owner, String visibility,
+      Map<String, String> properties) {
     Image queued = create(CreateImageRequest.newBuilder()
         .setName(name).setDiskFormat("qcow2").setContainerFormat("bare")
-        .setOwner(owner).setVisibility(visibility).build());
+        .setOwner(owner).setVisibility(visibility).putAllProperties(properties).build());
     return activate(queued.getId(), 1L << 20, "0".repeat(32), "0".repeat(128));
   }
 

@@ -10,13 +10,17 @@ import io.grpc.StatusRuntimeException;
 import io.stratus.proto.conductor.v1.CreateServerRequest;
 import io.stratus.proto.conductor.v1.Flavor;
 import io.stratus.proto.conductor.v1.ListServersRequest;
+import io.stratus.proto.image.v1.AddImageMemberRequest;
 import io.stratus.proto.image.v1.CreateImageRequest;
 import io.stratus.proto.image.v1.DeleteImageRequest;
 import io.stratus.proto.image.v1.DownloadImageRequest;
 import io.stratus.proto.image.v1.GetImageRequest;
 import io.stratus.proto.image.v1.GetUploadStatusRequest;
 import io.stratus.proto.image.v1.Image;
+import io.stratus.proto.image.v1.ListImageMembersRequest;
 import io.stratus.proto.image.v1.ListImagesRequest;
+import io.stratus.proto.image.v1.RemoveImageMemberRequest;
+import io.stratus.proto.image.v1.UpdateImageMemberRequest;
 import io.stratus.proto.image.v1.UpdateImageRequest;
 import io.stratus.support.imageio.ImageUploader;
 import java.util.List;
@@ -175,6 +179,53 @@ class ProjectImagesEndToEndTest {
         "--all");
     assertTrue(listed[1].contains(id), listed[1]);
     assertFalse(listed[1].contains(secret), "a listing never shows a secret");
+  }
+
+  @Test
+  void aSharedImageIsSeenByTheMembersItsOwnerAddsAndListedOnceAccepted() {
+    String id = create(StratusSystem.MEMBER, "shared-by-a", "", "shared").getId();
+    var a = system.images(StratusSystem.MEMBER);
+    var b = system.images(StratusSystem.MEMBER_B);
+    GetImageRequest get = GetImageRequest.newBuilder().setImageId(id).build();
+    notFound(() -> b.getImage(get));
+    // only the owner adds members; a stranger's attempt finds no image
+    notFound(() -> b.addImageMember(AddImageMemberRequest.newBuilder().setImageId(id)
+        .setMember("other-project").build()));
+
+    assertEquals("pending", a.addImageMember(AddImageMemberRequest.newBuilder().setImageId(id)
+        .setMember("other-project").build()).getStatus());
+    assertEquals(id, b.getImage(get).getImage().getId(), "a pending member sees it by id");
+    assertFalse(listed(b, id), "but it is not listed until accepted");
+    StatusRuntimeException notOwner = assertThrows(StatusRuntimeException.class,
+        () -> b.deleteImage(DeleteImageRequest.newBuilder().setImageId(id).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, notOwner.getStatus().getCode());
+    StatusRuntimeException forSomeoneElse = assertThrows(StatusRuntimeException.class,
+        () -> a.updateImageMember(UpdateImageMemberRequest.newBuilder().setImageId(id)
+            .setMember("other-project").setStatus("accepted").build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, forSomeoneElse.getStatus().getCode());
+
+    assertEquals("accepted", b.updateImageMember(UpdateImageMemberRequest.newBuilder()
+        .setImageId(id).setMember("other-project").setStatus("accepted").build()).getStatus());
+    assertTrue(listed(b, id));
+    assertEquals(1, b.listImageMembers(ListImageMembersRequest.newBuilder().setImageId(id)
+        .build()).getMembersCount());
+
+    a.removeImageMember(RemoveImageMemberRequest.newBuilder().setImageId(id)
+        .setMember("other-project").build());
+    notFound(() -> b.getImage(get));
+
+    // members are for shared images only
+    String priv = create(StratusSystem.MEMBER, "private-no-members", "", "private").getId();
+    StatusRuntimeException notShared = assertThrows(StatusRuntimeException.class,
+        () -> a.addImageMember(AddImageMemberRequest.newBuilder().setImageId(priv)
+            .setMember("other-project").build()));
+    assertEquals(Status.Code.FAILED_PRECONDITION, notShared.getStatus().getCode());
+  }
+
+  private static boolean listed(io.stratus.proto.image.v1.ImagesGrpc.ImagesBlockingStub s,
+      String id) {
+    return s.listImages(ListImagesRequest.getDefaultInstance()).getImagesList().stream()
+        .anyMatch(i -> i.getId().equals(id));
   }
 
   @Test

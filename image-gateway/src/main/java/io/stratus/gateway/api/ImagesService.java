@@ -4,6 +4,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.stratus.gateway.checksum.ChecksumFiller;
 import io.stratus.gateway.domain.ImageCatalog;
+import io.stratus.gateway.domain.ImageMembers;
 import io.stratus.gateway.domain.ImageMessages;
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.domain.ImageStatus;
@@ -15,6 +16,13 @@ import io.stratus.gateway.upload.UploadLimits;
 import io.stratus.gateway.upload.UploadSession;
 import io.stratus.gateway.upload.UploadSlots;
 import io.stratus.proto.image.v1.ActivateEmptyImageRequest;
+import io.stratus.proto.image.v1.AddImageMemberRequest;
+import io.stratus.proto.image.v1.ImageMember;
+import io.stratus.proto.image.v1.ListImageMembersRequest;
+import io.stratus.proto.image.v1.ListImageMembersResponse;
+import io.stratus.proto.image.v1.RemoveImageMemberRequest;
+import io.stratus.proto.image.v1.RemoveImageMemberResponse;
+import io.stratus.proto.image.v1.UpdateImageMemberRequest;
 import io.stratus.proto.image.v1.ActivateEmptyImageResponse;
 import io.stratus.proto.image.v1.CreateImageRequest;
 import io.stratus.proto.image.v1.CreateImageResponse;
@@ -51,6 +59,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   private final UploadLimits limits;
   private final int maxExtentBytes;
   private final ChecksumFiller checksums;
+  private final ImageMembers members;
 
   /**
    * @param checksums the background pass after activation (digest check, md5 and sha512
@@ -63,6 +72,7 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
     this.limits = limits;
     this.maxExtentBytes = limits.maxExtentBytes();
     this.checksums = checksums;
+    this.members = new ImageMembers(backend);
   }
 
   private UploadSession newSession() {
@@ -164,6 +174,60 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
       catalog.delete(changeable(r.getImageId()).id(), r.getVolumeSnapshotsReleased());
       return DeleteImageResponse.getDefaultInstance();
     });
+  }
+
+  @Override
+  public void addImageMember(AddImageMemberRequest r, StreamObserver<ImageMember> o) {
+    GrpcErrors.unary(o, () -> {
+      ImageRecord image = changeable(r.getImageId());
+      String member = ImageMembers.member(r.getMember());
+      return member(image, member, members.add(image, member));
+    });
+  }
+
+  @Override
+  public void updateImageMember(UpdateImageMemberRequest r, StreamObserver<ImageMember> o) {
+    GrpcErrors.unary(o, () -> {
+      ImageCaller caller = ImageCaller.current();
+      ImageRecord image = visible(caller, r.getImageId());
+      String member = ImageMembers.member(r.getMember());
+      if (!caller.service() && !caller.admin() && !member.equals(caller.project())) {
+        throw ApiException.permissionDenied("member: only project " + member
+            + " itself accepts or rejects its membership");
+      }
+      return member(image, member, members.setStatus(image, member, r.getStatus()));
+    });
+  }
+
+  @Override
+  public void listImageMembers(ListImageMembersRequest r,
+      StreamObserver<ListImageMembersResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      ImageCaller caller = ImageCaller.current();
+      ImageRecord image = visible(caller, r.getImageId());
+      var b = ListImageMembersResponse.newBuilder();
+      ImageMembers.of(image).forEach((member, status) -> {
+        if (caller.mayChange(image) || member.equals(caller.project())) {
+          b.addMembers(member(image, member, status));
+        }
+      });
+      return b.build();
+    });
+  }
+
+  @Override
+  public void removeImageMember(RemoveImageMemberRequest r,
+      StreamObserver<RemoveImageMemberResponse> o) {
+    GrpcErrors.unary(o, () -> {
+      ImageRecord image = changeable(r.getImageId());
+      members.remove(image, ImageMembers.member(r.getMember()));
+      return RemoveImageMemberResponse.getDefaultInstance();
+    });
+  }
+
+  private static ImageMember member(ImageRecord image, String member, String status) {
+    return ImageMember.newBuilder().setImageId(image.id()).setMember(member).setStatus(status)
+        .build();
   }
 
   @Override

@@ -33,12 +33,14 @@ public record ImageCaller(String project, String user, boolean admin, boolean se
 
   /** Whether this caller may read the image. */
   public boolean sees(ImageRecord image) {
-    return service || ImageVisibility.visible(image.owner(), image.visibility(), project, admin);
+    return service || ImageVisibility.visible(image.owner(), image.visibility(),
+        ImageVisibility.members(image.properties()), project, admin);
   }
 
   /** Whether the image appears in this caller's list. */
   public boolean lists(ImageRecord image) {
-    return service || ImageVisibility.listed(image.owner(), image.visibility(), project, admin);
+    return service || ImageVisibility.listed(image.owner(), image.visibility(),
+        ImageVisibility.members(image.properties()), project, admin);
   }
 
   /** Whether this caller may upload to, change or delete the image. */
