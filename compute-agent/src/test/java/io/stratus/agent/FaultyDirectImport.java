@@ -86,6 +86,11 @@ final class FaultyDirectImport implements ImageBackend, RbdDirectImport {
   }
 
   @Override
+  public ImageRecord setProtected(String id, boolean value) {
+    return store.setProtected(id, value);
+  }
+
+  @Override
   public void delete(String id) throws IOException {
     store.delete(id);
   }

@@ -207,6 +207,27 @@ class FilesystemStoreTest extends ImageStoreContract {
   }
 
   @Test
+  void anUploadLargerThanTheStoresFreeSpaceIsRefusedBeforeAnyByte() throws Exception {
+    Image image = create("too-big-for-the-disk");
+    long free = Files.getFileStore(dir).getUsableSpace();
+    long size = free + (64L << 30);
+    UploadCall call = UploadCall.open(channel, 30);
+    call.out.onNext(UploadImageRequest.newBuilder().setHeader(UploadHeader.newBuilder()
+        .setImageId(image.getId()).setUploadId("big").setVirtualSize(size)
+        .setAllocation(io.stratus.proto.image.v1.Allocation.newBuilder().addRanges(0)
+            .addRanges(size))).build());
+    call.out.onCompleted();
+    var e = assertThrows(java.util.concurrent.ExecutionException.class,
+        () -> call.result.get(30, TimeUnit.SECONDS));
+    var status = io.grpc.Status.fromThrowable(e.getCause());
+    assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, status.getCode());
+    assertTrue(status.getDescription().startsWith("header.allocation: the upload needs " + size
+        + " bytes, the image store has "), status.getDescription());
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(image.getId()).getStatus());
+    assertTrue(files("partial").isEmpty(), "nothing was written");
+  }
+
+  @Test
   void aHalfSparseImageTakesHalfItsSizeOnDisk() throws Exception {
     Image image = create("half-sparse");
     TestImage content = TestImage.halfSparse(64L << 20, 1 << 20, 7);

@@ -367,6 +367,25 @@ public abstract class ImageStoreContract {
   }
 
   @Test
+  void aProtectedImageCannotBeDeletedUntilUnprotected() {
+    Image image = images().createImage(CreateImageRequest.newBuilder().setName("keep-me")
+        .setDiskFormat("raw").setContainerFormat("bare").setOwner("project-a")
+        .setProtected(true).build()).getImage();
+    assertTrue(image.getProtected());
+    var refused = assertThrows(StatusRuntimeException.class, () -> images().deleteImage(
+        DeleteImageRequest.newBuilder().setImageId(image.getId()).build()));
+    assertEquals(Status.Code.FAILED_PRECONDITION, refused.getStatus().getCode());
+    assertTrue(get(image.getId()).getProtected(), "still there, still protected");
+
+    Image open = images().updateImage(UpdateImageRequest.newBuilder().setImageId(image.getId())
+        .setProtected(false).build()).getImage();
+    assertEquals(false, open.getProtected());
+    images().deleteImage(DeleteImageRequest.newBuilder().setImageId(image.getId()).build());
+    var gone = assertThrows(StatusRuntimeException.class, () -> get(image.getId()));
+    assertEquals(Status.Code.NOT_FOUND, gone.getStatus().getCode());
+  }
+
+  @Test
   void theGatewaysOwnPropertiesCannotBeSetOrRemovedByClients() {
     Image image = create("reserved-props");
     var set = assertThrows(StatusRuntimeException.class, () -> images().updateImage(

@@ -131,11 +131,21 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
 
   @Override
   public void createImage(CreateImageRequest r, StreamObserver<CreateImageResponse> o) {
-    GrpcErrors.unary(o, () -> CreateImageResponse.newBuilder()
-        .setImage(ImageMessages.toProto(catalog.create(new NewImage(r.getId(), r.getName(),
-            r.getDiskFormat(), r.getContainerFormat(), ownerFor(r), r.getVisibility(),
-            r.getMinDisk(), r.getMinRam(), r.getPropertiesMap()))))
-        .build());
+    GrpcErrors.unary(o, () -> {
+      ImageRecord created = catalog.create(new NewImage(r.getId(), r.getName(),
+          r.getDiskFormat(), r.getContainerFormat(), ownerFor(r), r.getVisibility(),
+          r.getMinDisk(), r.getMinRam(), r.getPropertiesMap()));
+      if (r.getProtected()) {
+        try {
+          created = backend.setProtected(created.id(), true);
+        } catch (RuntimeException e) {
+          // no half-made image: one the caller asked to protect is not left unprotected
+          catalog.delete(created.id());
+          throw e;
+        }
+      }
+      return CreateImageResponse.newBuilder().setImage(ImageMessages.toProto(created)).build();
+    });
   }
 
   @Override
@@ -162,10 +172,15 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
 
   @Override
   public void updateImage(UpdateImageRequest r, StreamObserver<UpdateImageResponse> o) {
-    GrpcErrors.unary(o, () -> UpdateImageResponse.newBuilder()
-        .setImage(ImageMessages.toProto(catalog.update(changeable(r.getImageId()).id(), r.getName(),
-            r.getSetPropertiesMap(), new HashSet<>(r.getRemovePropertiesList()))))
-        .build());
+    GrpcErrors.unary(o, () -> {
+      String id = changeable(r.getImageId()).id();
+      ImageRecord updated = catalog.update(id, r.getName(), r.getSetPropertiesMap(),
+          new HashSet<>(r.getRemovePropertiesList()));
+      if (r.hasProtected() && r.getProtected() != updated.isProtected()) {
+        updated = backend.setProtected(id, r.getProtected());
+      }
+      return UpdateImageResponse.newBuilder().setImage(ImageMessages.toProto(updated)).build();
+    });
   }
 
   @Override

@@ -115,6 +115,13 @@ public record ImageRecord(
     return withNameAndProperties(newName == null ? name : newName, props, now);
   }
 
+  /** The same record, protected or not. */
+  public ImageRecord withProtected(boolean value, Instant now) {
+    return new ImageRecord(id, name, status, diskFormat, containerFormat, size, virtualSize,
+        checksum, osHashValue, owner, visibility, minDisk, minRam, value, properties,
+        locations, createdAt, now);
+  }
+
   public ImageRecord withNameAndProperties(String newName, Map<String, String> newProperties,
       Instant now) {
     return new ImageRecord(id, newName, status, diskFormat, containerFormat, size, virtualSize,

@@ -25,6 +25,14 @@ public interface ImageBackend extends AutoCloseable {
   /** Describes the store (kind, and the Ceph fsid/pool for rbd). */
   StoreInfo info();
 
+  /**
+   * Bytes the store can still take, or -1 when it cannot tell (Glance and Ceph report no
+   * capacity here). An upload whose declared allocation exceeds it is refused up front.
+   */
+  default long freeBytes() {
+    return -1;
+  }
+
   /** Stores a new queued record; ALREADY_EXISTS if the id is taken. */
   ImageRecord create(NewImage image);
 
@@ -36,6 +44,9 @@ public interface ImageBackend extends AutoCloseable {
 
   /** Renames and sets/removes properties; NOT_FOUND if absent. */
   ImageRecord update(String id, String newName, Map<String, String> set, Set<String> remove);
+
+  /** Protects the image from deletion, or lifts that; NOT_FOUND if absent. */
+  ImageRecord setProtected(String id, boolean value);
 
   /** Deletes the record, its bytes and any kept partial upload; NOT_FOUND if absent. */
   void delete(String id) throws IOException;

@@ -133,6 +133,18 @@ public final class UploadSession {
         throw protocol("header.allocation", e.getMessage());
       }
     }
+    if (declared != null) {
+      long free;
+      try {
+        free = backend.freeBytes();
+      } catch (RuntimeException e) {
+        free = -1;
+      }
+      if (free >= 0 && declared.bytes() > free) {
+        throw ApiException.resourceExhausted("header.allocation: the upload needs "
+            + declared.bytes() + " bytes, the image store has " + free + " bytes free");
+      }
+    }
     uploadSlots.acquire(image.owner());
     slotOwner = image.owner();
     holdsSlot = true;

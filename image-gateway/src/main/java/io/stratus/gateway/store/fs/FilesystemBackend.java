@@ -86,6 +86,16 @@ public final class FilesystemBackend implements ImageBackend {
     return StoreInfo.of("filesystem");
   }
 
+  /** The usable space of the file system holding the image data. */
+  @Override
+  public long freeBytes() {
+    try {
+      return Files.getFileStore(data).getUsableSpace();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
   private Object lock(String id) {
     return locks.computeIfAbsent(id, k -> new Object());
   }
@@ -181,6 +191,11 @@ public final class FilesystemBackend implements ImageBackend {
   @Override
   public ImageRecord update(String id, String newName, Map<String, String> set, Set<String> remove) {
     return change(id, r -> r.updated(newName, set, remove, clock.instant()));
+  }
+
+  @Override
+  public ImageRecord setProtected(String id, boolean value) {
+    return change(id, r -> r.withProtected(value, clock.instant()));
   }
 
   @Override

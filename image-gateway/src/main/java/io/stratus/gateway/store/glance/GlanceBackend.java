@@ -189,6 +189,13 @@ public final class GlanceBackend implements ImageBackend {
     return patch(id, ops, GlanceErrors.Call.UPDATE);
   }
 
+  @Override
+  public ImageRecord setProtected(String id, boolean value) {
+    require(id);
+    return patch(id, List.of(Map.of("op", "replace", "path", "/protected", "value", value)),
+        GlanceErrors.Call.UPDATE);
+  }
+
   private ImageRecord patch(String id, List<Map<String, Object>> ops, GlanceErrors.Call call) {
     var answer = client.exchange(client.request("/v2/images/" + id)
         .header("Content-Type", GlanceClient.JSON_PATCH)

@@ -197,6 +197,11 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
     return change(id, r -> r.updated(newName, set, remove, clock.instant()));
   }
 
+  @Override
+  public ImageRecord setProtected(String id, boolean value) {
+    return change(id, r -> r.withProtected(value, clock.instant()));
+  }
+
   /**
    * Removes the snapshot, the RBD images and the record, in that order, so a failure part
    * way leaves the record for another delete and never bytes without a record.
