@@ -26,6 +26,7 @@ final class Operation implements TaskContext {
   private final List<ServerCallStreamObserver<TaskUpdate>> callers = new ArrayList<>();
   private final AtomicBoolean cancel = new AtomicBoolean();
   private Status finalStatus;
+  private java.time.Instant finishedAt;
   private long lastProgressNanos;
 
   Operation(String id, String rpc, String instanceUuid, Clock clock) {
@@ -56,6 +57,16 @@ final class Operation implements TaskContext {
     return finalStatus != null;
   }
 
+  /** When it finished; null while it runs. */
+  synchronized java.time.Instant finishedAt() {
+    return finishedAt;
+  }
+
+  /** How many updates a caller attaching now is replayed. */
+  synchronized int retainedUpdates() {
+    return updates.size();
+  }
+
   /** Asks the work to stop; false if it already ended. */
   synchronized boolean requestCancel() {
     if (finalStatus != null) {
@@ -79,10 +90,14 @@ final class Operation implements TaskContext {
   }
 
   synchronized void finish(TaskUpdate result, Status status) {
+    // A finished operation is kept for re-attaching callers: its transitions and result,
+    // not the progress it reported on the way (thousands of messages for a big disk).
+    updates.removeIf(TaskUpdate::hasProgress);
     if (result != null) {
       updates.add(result);
     }
     finalStatus = status;
+    finishedAt = clock.instant();
     for (ServerCallStreamObserver<TaskUpdate> c : callers) {
       if (result != null && !c.isCancelled()) {
         c.onNext(result);

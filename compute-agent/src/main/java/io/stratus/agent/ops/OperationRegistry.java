@@ -20,9 +20,19 @@ import org.slf4j.LoggerFactory;
  * Runs each operation once, keyed by its id. A second call with the same id re-attaches
  * to the running operation (updates so far are replayed) or replays the finished one; the
  * work never runs twice. Callers going away do not stop the work; {@link #cancel} does.
+ * Finished operations are kept (their transitions and result, without progress) for
+ * {@link #RETAIN} and at most {@link #MAX_FINISHED} of them, the oldest forgotten first:
+ * long enough for a conductor to re-attach after a restart (its calls time out after
+ * agent.call.timeout, PT6H by default), bounded so an agent that runs for months does not
+ * keep every operation it ever ran.
  */
 public final class OperationRegistry {
   private static final Logger LOG = LoggerFactory.getLogger(OperationRegistry.class);
+
+  /** How long a finished operation can still be re-attached to. */
+  public static final java.time.Duration RETAIN = java.time.Duration.ofHours(24);
+  /** At most this many finished operations are kept. */
+  public static final int MAX_FINISHED = 10_000;
 
   private final Map<String, Operation> operations = new ConcurrentHashMap<>();
   private final Clock clock;
@@ -63,7 +73,10 @@ public final class OperationRegistry {
       return;
     }
     fresh.attach(observer);
-    Thread.ofVirtual().name("op-" + rpc + "-" + id).start(() -> execute(fresh, work));
+    Thread.ofVirtual().name("op-" + rpc + "-" + id).start(() -> {
+      execute(fresh, work);
+      prune();
+    });
   }
 
   private void execute(Operation op, Task work) {
@@ -98,6 +111,22 @@ public final class OperationRegistry {
     if (op == null || !op.requestCancel()) {
       throw ApiException.notFound("no running operation " + id);
     }
+  }
+
+  /** Forgets finished operations older than {@link #RETAIN}, and the oldest past the cap. */
+  void prune() {
+    java.time.Instant cutoff = clock.instant().minus(RETAIN);
+    operations.values().removeIf(o -> o.finished() && o.finishedAt().isBefore(cutoff));
+    List<Operation> finished = operations.values().stream().filter(Operation::finished)
+        .sorted(java.util.Comparator.comparing(Operation::finishedAt)).toList();
+    for (int i = 0; i < finished.size() - MAX_FINISHED; i++) {
+      operations.remove(finished.get(i).id, finished.get(i));
+    }
+  }
+
+  /** How many operations are kept, running and finished. */
+  int size() {
+    return operations.size();
   }
 
   /** Ids of operations still running. */
