@@ -69,7 +69,7 @@ public record AgentConfig(
 
   private static AgentConfig build(Settings s) {
     String host = s.required("host");
-    if (host != null && !host.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+    if (host != null && !io.stratus.support.errors.Ids.isHostName(host)) {
       s.problem("host must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or"
           + " digit (it is the name in the agent's TLS certificate), got '" + host + "'");
     }

@@ -1,6 +1,7 @@
 package io.stratus.conductor.hosts;
 
 import io.stratus.conductor.db.Database;
+import io.stratus.support.errors.Ids;
 import io.stratus.conductor.db.HostEntity;
 import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceStore;
@@ -65,7 +66,7 @@ public final class HostRegistry {
 
   /** Registers or re-registers a host; returns the stored record. */
   public HostEntity register(Registration r) {
-    HostNames.check("host", r.host());
+    Ids.hostName("host", r.host());
     if (r.address() == null || r.address().isBlank()) {
       throw ApiException.invalidArgument("address", "must not be empty");
     }
@@ -105,7 +106,7 @@ public final class HostRegistry {
 
   /** Records a beat; NOT_FOUND when the host must register first. */
   public HostEntity heartbeat(String host) {
-    HostNames.check("host", host);
+    Ids.hostName("host", host);
     Instant now = clock.instant();
     return db.inTransaction(
         s -> {
@@ -157,14 +158,14 @@ public final class HostRegistry {
   }
 
   public Optional<HostView> get(String name) {
-    HostNames.check("name", name);
+    Ids.hostName("name", name);
     return db.inTransaction(
         s -> hosts.find(s, name).map(h -> new HostView(h, isUp(h), instances.countOnHost(s, name))));
   }
 
   /** Disables or enables a host; NOT_FOUND when unknown. */
   public HostView setDisabled(String name, boolean disabled, String reason) {
-    HostNames.check("name", name);
+    Ids.hostName("name", name);
     if (reason != null && (reason.length() > 255
         || reason.chars().anyMatch(Character::isISOControl))) {
       throw ApiException.invalidArgument("reason", "must be at most 255 characters without"

@@ -8,6 +8,9 @@ import java.util.UUID;
  * ({@code ../}), name another kind of file or carry a control character.
  */
 public final class Ids {
+  private static final java.util.regex.Pattern HOST_NAME =
+      java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+
   private Ids() {}
 
   /**
@@ -29,6 +32,27 @@ public final class Ids {
       // reported below
     }
     throw ApiException.invalidArgument(field, "'" + printable(value) + "' is not a UUID");
+  }
+
+  /**
+   * Whether {@code value} is a compute host name: 1 to 63 letters, digits, '.', '_' or '-',
+   * starting with a letter or digit. A host name is the TLS name the conductor checks an
+   * agent's certificate against (and what {@code deploy/scripts/dev-ca.sh} accepts).
+   */
+  public static boolean isHostName(String value) {
+    return value != null && HOST_NAME.matcher(value).matches();
+  }
+
+  /** {@code value}, if it is a host name; INVALID_ARGUMENT naming {@code field} otherwise. */
+  public static String hostName(String field, String value) {
+    if (value == null || value.isEmpty()) {
+      throw ApiException.invalidArgument(field, "must not be empty");
+    }
+    if (!isHostName(value)) {
+      throw ApiException.invalidArgument(field, "must be 1-63 letters, digits, '.', '_' or '-',"
+          + " starting with a letter or digit (it is the agent's TLS name)");
+    }
+    return value;
   }
 
   /** At most 40 characters of {@code s}, control characters shown as {@code ?}. */
