@@ -29,6 +29,8 @@ import java.util.Map;
  * @param cephPool the pool of RBD root disks (Nova's images_rbd_pool)
  * @param rbdSnapshotRetry how often removing a disk snapshot that a clone still holds is
  *     tried again
+ * @param orphanTimeout how long an operation runs with no conductor following it before
+ *     it is cancelled and cleaned up (longer than a conductor's take-over time)
  * @param tls the CA, this host's agent certificate and key ({@code tls.*}; see
  *     {@link TlsSettings#read})
  */
@@ -50,6 +52,7 @@ public record AgentConfig(
     Path cephConf,
     String cephPool,
     Duration rbdSnapshotRetry,
+    Duration orphanTimeout,
     TlsSettings tls) {
 
   private static final String ENV_PREFIX = "STRATUS_AGENT_";
@@ -57,7 +60,7 @@ public record AgentConfig(
   /** File keys: host, listen.host, port, advertise.address, conductor.address,
    * gateway.address, libvirt.uri, instances.dir, image.cache.dir, snapshots.max,
    * snapshots.live, read.threads, power.on.timeout, shutdown.retry, ceph.conf, ceph.pool,
-   * rbd.snapshot.retry, tls.ca, tls.cert, tls.key, tls.reload, tls.insecure;
+   * rbd.snapshot.retry, operation.orphan.timeout, tls.ca, tls.cert, tls.key, tls.reload, tls.insecure;
    * env STRATUS_AGENT_*. */
   public static AgentConfig load(Path file, Map<String, String> env) {
     return build(Settings.load("compute-agent", ENV_PREFIX, file, env));
@@ -89,6 +92,7 @@ public record AgentConfig(
     String cephConf = s.string("ceph.conf", "");
     String cephPool = s.string("ceph.pool", "rbd");
     Duration rbdRetry = s.duration("rbd.snapshot.retry", Duration.ofSeconds(10));
+    Duration orphan = s.duration("operation.orphan.timeout", Duration.ofMinutes(2));
     TlsSettings tls = TlsSettings.read(s);
     s.validate();
     Path conf = null;
@@ -101,13 +105,14 @@ public record AgentConfig(
     }
     return new AgentConfig(host, listenHost, port, advertise, conductor, gateway, uri,
         Path.of(instances), Path.of(cache), snapshots, Boolean.parseBoolean(live), threads,
-        powerOn, retry, conf, cephPool, rbdRetry, tls);
+        powerOn, retry, conf, cephPool, rbdRetry, orphan, tls);
   }
 
   /** A copy that advertises another address (port 0 resolved after binding). */
   public AgentConfig withAdvertiseAddress(String address) {
     return new AgentConfig(host, listenHost, port, address, conductorAddress, gatewayAddress,
         libvirtUri, instancesDir, imageCacheDir, maxConcurrentSnapshots, liveSnapshots,
-        readThreads, powerOnTimeout, shutdownRetry, cephConf, cephPool, rbdSnapshotRetry, tls);
+        readThreads, powerOnTimeout, shutdownRetry, cephConf, cephPool, rbdSnapshotRetry,
+        orphanTimeout, tls);
   }
 }

@@ -13,6 +13,7 @@ import io.stratus.agent.tasks.SnapshotTask;
 import io.stratus.agent.tasks.SpawnTask;
 import io.stratus.agent.tasks.VolumeSnapshotRemoval;
 import io.stratus.agent.tasks.VolumeSnapshotTask;
+import io.stratus.proto.agent.v1.AttachOperationRequest;
 import io.stratus.proto.agent.v1.CancelOperationRequest;
 import io.stratus.proto.agent.v1.CancelOperationResponse;
 import io.stratus.proto.agent.v1.Capabilities;
@@ -177,6 +178,11 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
   public void destroy(DestroyRequest r, StreamObserver<TaskUpdate> o) {
     operations.run(r.getOperationId(), "Destroy", r.getInstance().getUuid(), o,
         () -> new DestroyTask(env, checked(r.getInstance())));
+  }
+
+  @Override
+  public void attachOperation(AttachOperationRequest r, StreamObserver<TaskUpdate> o) {
+    operations.attach(r.getOperationId(), o);
   }
 
   @Override

@@ -25,6 +25,7 @@ import io.stratus.support.tls.Role;
 import io.stratus.support.tls.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Files;
+import io.stratus.support.grpc.Answered;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Semaphore;
@@ -44,9 +45,11 @@ public final class ComputeAgent implements AutoCloseable {
   private final ConductorLink link;
   private final HealthStatusManager health;
   private final RbdDisks rbd;
+  private final OperationRegistry operations;
 
   private ComputeAgent(Server server, Hypervisor hypervisor, ConductorLink link,
-      HealthStatusManager health, RbdDisks rbd) {
+      HealthStatusManager health, RbdDisks rbd, OperationRegistry operations) {
+    this.operations = operations;
     this.rbd = rbd;
     this.server = server;
     this.hypervisor = hypervisor;
@@ -79,12 +82,14 @@ public final class ComputeAgent implements AutoCloseable {
     AgentEnv env = new AgentEnv(config, hypervisor, new ImageCache(config.imageCacheDir(), gateway),
         new SnapshotStreamer(gateway, config.readThreads()),
         new Semaphore(config.maxConcurrentSnapshots(), true), gateway, rbd);
-    OperationRegistry operations = new OperationRegistry(Clock.systemUTC());
+    OperationRegistry operations = new OperationRegistry(Clock.systemUTC(),
+        config.orphanTimeout());
+    operations.startOrphanSweep(Duration.ofSeconds(10));
     AgentService service = new AgentService(env, operations);
     HealthStatusManager health = new HealthStatusManager();
     Server server = builder
         .addService(ServerInterceptors.intercept(service,
-            PeerGuard.allow(security, Role.CONDUCTOR)))
+            PeerGuard.allow(security, Role.CONDUCTOR), Answered.marker()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(ProtoReflectionService.newInstance())
@@ -102,7 +107,7 @@ public final class ComputeAgent implements AutoCloseable {
     link.start();
     LOG.info("compute-agent serving; host={} address={} libvirt={}", config.host(), address,
         hypervisor.uri());
-    return new ComputeAgent(server, hypervisor, link, health, rbd);
+    return new ComputeAgent(server, hypervisor, link, health, rbd, operations);
   }
 
   public int port() {
@@ -120,6 +125,7 @@ public final class ComputeAgent implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     link.close();
+    operations.close();
     health.enterTerminalState();
     GracefulShutdown.stop(server, java.time.Duration.ofSeconds(10));
     hypervisor.close();

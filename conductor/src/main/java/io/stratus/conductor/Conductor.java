@@ -114,7 +114,8 @@ public final class Conductor implements AutoCloseable {
           config.hostDownAfter());
       lease.start();
       TaskDriver driver = new TaskDriver(db, instances, actions, images, agents, publisher, clock,
-          config.agentCallTimeout(), lease.id());
+          config.agentCallTimeout(), config.agentReattachWindow(),
+          host -> hosts.find(host).map(h -> h.address()), lease.id());
       ComputeApi api = new ComputeApi(db, instances, actions, hosts, images, driver, publisher,
           new RequestValidator(config.maxImageProperties()), clock, lease.id(),
           new ComputeApi.VolumeSettings(config.volumesPool(), config.volumeBackedSnapshotRole()));

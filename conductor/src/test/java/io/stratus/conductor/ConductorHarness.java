@@ -83,7 +83,7 @@ public final class ConductorHarness implements AutoCloseable {
       throws Exception {
     dbUrl = cluster.createDatabase("conductor");
     dbUser = cluster.user();
-    agentServer = InProcessServerBuilder.forName(agentName).addService(agent).build().start();
+    agentServer = InProcessServerBuilder.forName(agentName).addService(agent.served()).build().start();
     gatewayServer = InProcessServerBuilder.forName(gatewayName).addService(gateway).build().start();
     gatewayChannel = InProcessChannelBuilder.forName(gatewayName).build();
     Map<String, String> settings = new java.util.HashMap<>(extraConfig);

@@ -296,6 +296,23 @@ class CreateImageTest extends ConductorTest {
   }
 
   @Test
+  void aLinkThatBreaksWhileTheAgentWorksIsReattachedAndTheSnapshotEndsActive() throws Exception {
+    String id = h.bootActive("link-break");
+    int executionsBefore = h.agent.executionCount("Snapshot");
+    h.agent.dropStreamsAt("Snapshot", 2);
+    var r = snapshot(MEMBER_A, id, "survives");
+    var server = h.awaitIdle(id);
+    assertEquals(TaskState.TASK_STATE_NONE, server.getTaskState());
+    assertEquals(io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_ACTIVE,
+        h.gateway.image(r.getImageId()).orElseThrow().getStatus());
+    assertEquals(executionsBefore + 1, h.agent.executionCount("Snapshot"), "it ran once");
+    assertTrue(h.agent.calls().stream().anyMatch(c -> c.rpc().equals("AttachOperation")
+        && c.operationId().equals(r.getRequestId())), "the conductor re-attached by its id");
+    assertEquals("Success", h.string("SELECT e.result FROM instance_action_events e"
+        + " JOIN instance_actions a ON a.id = e.action_id WHERE a.request_id = ?", r.getRequestId()));
+  }
+
+  @Test
   void gatewayRefusingTheImageRecordChangesNothing() throws Exception {
     String id = h.bootActive("no-gateway");
     h.gateway.failNextCreate(Status.UNAVAILABLE.withDescription("gateway restarting"));

@@ -40,7 +40,7 @@ class HostsTest extends ConductorTest {
   void aHostThatStopsBeatingGoesDownAndItsServersAreUnavailable() throws Exception {
     FakeComputeAgent silent = new FakeComputeAgent("host-silent", h.gateway);
     String name = InProcessServerBuilder.generateName();
-    Server agent = InProcessServerBuilder.forName(name).addService(silent).build().start();
+    Server agent = InProcessServerBuilder.forName(name).addService(silent.served()).build().start();
     try {
       h.register("host-silent", name);  // registering counts as a beat; no more follow
       String id = h.servers(ADMIN).createServer(CreateServerRequest.newBuilder()

@@ -17,8 +17,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Recovery and ownership with two conductors on one database: a task is driven only by
  * its owner while the owner's lease lives; when a conductor stops, another adopts its
- * tasks — snapshots are abandoned cleanly, power operations re-attach to the agent's
- * running operation by its id and finish without running twice.
+ * tasks and re-attaches to the agent's operations by their ids: a snapshot still running
+ * ends active, one the agent lost is cleaned up, power operations finish without running
+ * twice.
  */
 class RecoveryTest extends ConductorTest {
 
@@ -60,9 +61,10 @@ class RecoveryTest extends ConductorTest {
   }
 
   @Test
-  void aSnapshotLeftByAStoppedConductorIsAbandonedCleanly() throws Exception {
+  void aSnapshotLeftByAStoppedConductorIsReattachedAndEndsActive() throws Exception {
     String id = h.bootActive("orphan-snapshot");
     var gate = h.agent.blockAt("Snapshot", 2);
+    int executionsBefore = h.agent.executionCount("Snapshot");
     String imageId;
     String requestId;
     try (Second second = new Second()) {
@@ -75,20 +77,56 @@ class RecoveryTest extends ConductorTest {
           h.string("SELECT task_owner FROM instances WHERE uuid = ?::uuid", id));
     }  // the second conductor stops with the snapshot in flight; its lease goes with it
 
-    // Recovery adopts the orphan: this round, or the periodic loop (every heartbeat
-    // interval) may already have. That the stopping conductor undid nothing itself is shown
-    // by the action event below, which only recovery writes ("interrupted: conductor ...").
+    // Recovery adopts the orphan (this round, or the periodic loop already did) and
+    // re-attaches to the agent's operation by its id; the snapshot goes on to its end.
+    try {
+      h.conductor.reconciler().reconcileOnce();
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (h.agent.calls().stream().noneMatch(c -> c.rpc().equals("AttachOperation")
+          && c.operationId().equals(requestId)) && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      assertTrue(h.agent.calls().stream().anyMatch(
+          c -> c.rpc().equals("AttachOperation") && c.operationId().equals(requestId)),
+          "recovery attached to the running snapshot");
+    } finally {
+      gate.release();
+    }
+    var server = h.awaitIdle(id);
+    assertEquals(TaskState.TASK_STATE_NONE, server.getTaskState());
+    assertEquals(io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_ACTIVE,
+        h.gateway.image(imageId).orElseThrow().getStatus(), "the snapshot ends active");
+    assertEquals(executionsBefore + 1, h.agent.executionCount("Snapshot"),
+        "the snapshot ran once");
+    assertEquals("Success", h.string("SELECT e.result FROM instance_action_events e JOIN"
+        + " instance_actions a ON a.id = e.action_id WHERE a.request_id = ?", requestId));
+    assertEquals(null, h.string("SELECT task_owner FROM instances WHERE uuid = ?::uuid", id));
+  }
+
+  @Test
+  void aSnapshotTheAgentLostIsCleanedUpWhenRecoveryAttaches() throws Exception {
+    String id = h.bootActive("lost-snapshot");
+    var gate = h.agent.blockAt("Snapshot", 2);
+    String imageId;
+    String requestId;
+    try (Second second = new Second()) {
+      var r = ConductorHarness.servers(second.channel, MEMBER_A).createImage(
+          CreateImageRequest.newBuilder().setServerId(id).setName("lost").build());
+      imageId = r.getImageId();
+      requestId = r.getRequestId();
+      assertTrue(gate.awaitReached(Duration.ofSeconds(10)));
+      h.agent.forgetOperations();  // the agent restarted too: the snapshot is gone with it
+    }
     h.conductor.reconciler().reconcileOnce();
     var server = h.awaitIdle(id);
     assertEquals(TaskState.TASK_STATE_NONE, server.getTaskState());
     assertTrue(h.gateway.image(imageId).isEmpty(), "the unfinished image is deleted");
-    assertTrue(h.agent.calls().stream().anyMatch(
-        c -> c.rpc().equals("CancelOperation") && c.operationId().equals(requestId)),
-        "the agent was told to stop the abandoned snapshot");
-    assertEquals(null, h.string("SELECT task_owner FROM instances WHERE uuid = ?::uuid", id));
-    assertTrue(h.string("SELECT details FROM instance_action_events e JOIN instance_actions a"
-        + " ON a.id = e.action_id WHERE a.request_id = ?", requestId).startsWith("interrupted: conductor"),
-        "recovery, not the stopping conductor, ended the snapshot");
+    assertTrue(server.getFault().getMessage().contains("the agent lost the operation"),
+        server.getFault().getMessage());
+    assertEquals("Error", h.string("SELECT e.result FROM instance_action_events e JOIN"
+        + " instance_actions a ON a.id = e.action_id WHERE a.request_id = ?", requestId));
+    assertEquals(0, h.agent.executions().stream().filter(c -> c.operationId().equals(requestId))
+        .count() - 1, "it was not started again late");
     gate.release();
   }
 

@@ -28,12 +28,15 @@ final class Operation implements TaskContext {
   private Status finalStatus;
   private java.time.Instant finishedAt;
   private long lastProgressNanos;
+  /** Since when no caller follows the running operation; null while one does. */
+  private java.time.Instant orphanedSince;
 
   Operation(String id, String rpc, String instanceUuid, Clock clock) {
     this.id = id;
     this.rpc = rpc;
     this.instanceUuid = instanceUuid;
     this.clock = clock;
+    this.orphanedSince = clock.instant();
   }
 
   /** Attaches a caller: replays what happened, then follows (or ends it if finished). */
@@ -45,12 +48,34 @@ final class Operation implements TaskContext {
       end(caller, finalStatus);
     } else {
       callers.add(caller);
+      orphanedSince = null;
       caller.setOnCancelHandler(() -> detach(caller));
     }
   }
 
   private synchronized void detach(ServerCallStreamObserver<TaskUpdate> caller) {
     callers.remove(caller);
+    if (callers.isEmpty() && orphanedSince == null) {
+      orphanedSince = clock.instant();
+    }
+  }
+
+  /** Since when a running operation has had no caller; null if followed or finished. */
+  synchronized java.time.Instant orphanedSince() {
+    return finalStatus == null ? orphanedSince : null;
+  }
+
+  /** Waits until the operation ended; false on timeout. */
+  synchronized boolean awaitFinished(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (finalStatus == null) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      wait(java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(left) + 1);
+    }
+    return true;
   }
 
   synchronized boolean finished() {
@@ -84,7 +109,7 @@ final class Operation implements TaskContext {
           c.onNext(u);
         }
       } catch (RuntimeException e) {
-        callers.remove(c);
+        detach(c);
       }
     }
   }
@@ -105,6 +130,7 @@ final class Operation implements TaskContext {
       end(c, status);
     }
     callers.clear();
+    notifyAll();
   }
 
   private static void end(ServerCallStreamObserver<TaskUpdate> caller, Status status) {

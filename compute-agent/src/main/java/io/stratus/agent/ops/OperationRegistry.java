@@ -19,14 +19,21 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs each operation once, keyed by its id. A second call with the same id re-attaches
  * to the running operation (updates so far are replayed) or replays the finished one; the
- * work never runs twice. Callers going away do not stop the work; {@link #cancel} does.
- * Finished operations are kept (their transitions and result, without progress) for
+ * work never runs twice. Callers going away do not stop the work; {@link #cancel} does, and
+ * so does {@link #cancelOrphans}: an operation nobody has followed for the orphan timeout
+ * (its conductor died and none re-attached) is cancelled, so its task cleans up after itself.
+ *
+ * <p>One mutating operation per instance: a new operation on an instance that has one
+ * running is refused with ABORTED, except Destroy and Reboot, which supersede it (as they
+ * do in the conductor's state machine): the running one is cancelled and awaited first.
+ *
+ * <p>Finished operations are kept (their transitions and result, without progress) for
  * {@link #RETAIN} and at most {@link #MAX_FINISHED} of them, the oldest forgotten first:
  * long enough for a conductor to re-attach after a restart (its calls time out after
  * agent.call.timeout, PT6H by default), bounded so an agent that runs for months does not
  * keep every operation it ever ran.
  */
-public final class OperationRegistry {
+public final class OperationRegistry implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(OperationRegistry.class);
 
   /** How long a finished operation can still be re-attached to. */
@@ -34,11 +41,26 @@ public final class OperationRegistry {
   /** At most this many finished operations are kept. */
   public static final int MAX_FINISHED = 10_000;
 
-  private final Map<String, Operation> operations = new ConcurrentHashMap<>();
-  private final Clock clock;
+  /** RPCs that take over an instance from an operation still running on it. */
+  private static final java.util.Set<String> SUPERSEDING = java.util.Set.of("Destroy", "Reboot");
+  /** How long a superseding operation waits for the one it cancelled to end. */
+  static final java.time.Duration SUPERSEDE_WAIT = java.time.Duration.ofSeconds(120);
 
+  private final Map<String, Operation> operations = new ConcurrentHashMap<>();
+  /** The running operation of each instance. Guarded by {@code this}. */
+  private final Map<String, Operation> byInstance = new java.util.HashMap<>();
+  private final Clock clock;
+  private final java.time.Duration orphanTimeout;
+  private java.util.concurrent.ScheduledExecutorService sweeper;
+
+  /** A registry whose operations are cancelled after 2 minutes without a caller. */
   public OperationRegistry(Clock clock) {
+    this(clock, java.time.Duration.ofMinutes(2));
+  }
+
+  public OperationRegistry(Clock clock, java.time.Duration orphanTimeout) {
     this.clock = clock;
+    this.orphanTimeout = orphanTimeout;
   }
 
   /**
@@ -52,31 +74,103 @@ public final class OperationRegistry {
       caller.onError(GrpcErrors.toStatus(ApiException.invalidArgument("operation_id", "is required")));
       return;
     }
-    Operation fresh = new Operation(id, rpc, instanceUuid, clock);
-    Operation op = operations.putIfAbsent(id, fresh);
-    if (op != null && !op.rpc.equals(rpc)) {
-      caller.onError(GrpcErrors.toStatus(ApiException.invalidArgument("operation_id",
-          id + " already names a " + op.rpc + " operation")));
-      return;
-    }
-    if (op != null) {
-      LOG.info("re-attaching to operation; op={} rpc={} instance={}", id, rpc, instanceUuid);
-      op.attach(observer);
+    Operation known = operations.get(id);
+    if (known != null) {
+      reattach(known, rpc, observer);
       return;
     }
     Task work;
     try {
-      work = task.get();
+      work = task.get();  // validates the request before anything is registered
     } catch (RuntimeException e) {
-      operations.remove(id);
       caller.onError(GrpcErrors.toStatus(e));
+      return;
+    }
+    Operation fresh = new Operation(id, rpc, instanceUuid, clock);
+    Operation superseded;
+    synchronized (this) {
+      known = operations.get(id);
+      if (known == null) {
+        superseded = busyWith(instanceUuid);
+        if (superseded != null && !SUPERSEDING.contains(rpc)) {
+          caller.onError(GrpcErrors.toStatus(ApiException.aborted("instance " + instanceUuid
+              + " is busy with " + superseded.rpc + " operation " + superseded.id
+              + "; one operation per instance at a time")));
+          return;
+        }
+        operations.put(id, fresh);
+        byInstance.put(instanceUuid, fresh);
+      } else {
+        superseded = null;
+      }
+    }
+    if (known != null) {
+      reattach(known, rpc, observer);
       return;
     }
     fresh.attach(observer);
     Thread.ofVirtual().name("op-" + rpc + "-" + id).start(() -> {
-      execute(fresh, work);
+      if (superseded == null || supersede(fresh, superseded)) {
+        execute(fresh, work);
+      }
+      synchronized (this) {
+        byInstance.remove(instanceUuid, fresh);
+      }
       prune();
     });
+  }
+
+  /**
+   * Attaches the caller to an operation that exists, without starting anything: a
+   * conductor following an operation another one started. NOT_FOUND when the agent does
+   * not know it (it was never started here, was forgotten, or the agent restarted since).
+   */
+  public void attach(String id, StreamObserver<TaskUpdate> caller) {
+    if (id.isEmpty()) {
+      caller.onError(GrpcErrors.toStatus(ApiException.invalidArgument("operation_id", "is required")));
+      return;
+    }
+    Operation op = operations.get(id);
+    if (op == null) {
+      caller.onError(GrpcErrors.toStatus(ApiException.notFound("no operation " + id
+          + " on this agent (never started here, forgotten, or lost in an agent restart)")));
+      return;
+    }
+    LOG.info("attaching to operation; op={} rpc={} instance={}", id, op.rpc, op.instanceUuid);
+    op.attach((ServerCallStreamObserver<TaskUpdate>) caller);
+  }
+
+  private void reattach(Operation op, String rpc, ServerCallStreamObserver<TaskUpdate> caller) {
+    if (!op.rpc.equals(rpc)) {
+      caller.onError(GrpcErrors.toStatus(ApiException.invalidArgument("operation_id",
+          op.id + " already names a " + op.rpc + " operation")));
+      return;
+    }
+    LOG.info("re-attaching to operation; op={} rpc={} instance={}", op.id, rpc, op.instanceUuid);
+    op.attach(caller);
+  }
+
+  /** The operation running on an instance now, if any. Caller holds {@code this}. */
+  private Operation busyWith(String instanceUuid) {
+    Operation running = byInstance.get(instanceUuid);
+    return running == null || running.finished() ? null : running;
+  }
+
+  /** Cancels the operation {@code next} takes over from and waits for it to end. */
+  private boolean supersede(Operation next, Operation previous) {
+    LOG.info("superseding operation; op={} rpc={} supersedes={} ({}) instance={}", next.id,
+        next.rpc, previous.id, previous.rpc, next.instanceUuid);
+    previous.requestCancel();
+    try {
+      if (previous.awaitFinished(SUPERSEDE_WAIT)) {
+        return true;
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    next.finish(null, Status.ABORTED.withDescription(previous.rpc + " operation " + previous.id
+        + " on instance " + next.instanceUuid + " did not stop within " + SUPERSEDE_WAIT));
+    return false;
   }
 
   private void execute(Operation op, Task work) {
@@ -113,6 +207,24 @@ public final class OperationRegistry {
     }
   }
 
+  /**
+   * Cancels running operations that no caller has followed for the orphan timeout; their
+   * tasks clean up as on any cancel. Returns how many were cancelled. Called periodically.
+   */
+  public int cancelOrphans() {
+    java.time.Instant cutoff = clock.instant().minus(orphanTimeout);
+    int cancelled = 0;
+    for (Operation op : operations.values()) {
+      java.time.Instant since = op.orphanedSince();
+      if (since != null && since.isBefore(cutoff) && op.requestCancel()) {
+        LOG.warn("cancelling operation nobody follows; op={} rpc={} instance={} orphaned_since={}",
+            op.id, op.rpc, op.instanceUuid, since);
+        cancelled++;
+      }
+    }
+    return cancelled;
+  }
+
   /** Forgets finished operations older than {@link #RETAIN}, and the oldest past the cap. */
   void prune() {
     java.time.Instant cutoff = clock.instant().minus(RETAIN);
@@ -127,6 +239,35 @@ public final class OperationRegistry {
   /** How many operations are kept, running and finished. */
   int size() {
     return operations.size();
+  }
+
+  /** Runs {@link #cancelOrphans} every {@code every} until {@link #close}. */
+  public synchronized void startOrphanSweep(java.time.Duration every) {
+    if (sweeper == null) {
+      sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "orphan-sweep");
+        t.setDaemon(true);
+        return t;
+      });
+      sweeper.scheduleWithFixedDelay(this::safeSweep, every.toMillis(), every.toMillis(),
+          java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void safeSweep() {
+    try {
+      cancelOrphans();
+    } catch (RuntimeException e) {
+      LOG.warn("orphan sweep failed; it runs again", e);
+    }
+  }
+
+  /** Stops the orphan sweep; running operations go on. */
+  @Override
+  public synchronized void close() {
+    if (sweeper != null) {
+      sweeper.shutdownNow();
+    }
   }
 
   /** Ids of operations still running. */

@@ -19,9 +19,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
- * What the agent keeps of finished operations: their transitions and result for a caller
- * that re-attaches (not the progress on the way), for {@link OperationRegistry#RETAIN}, then
- * nothing.
+ * The agent's operations: what it keeps of finished ones (their transitions and result for
+ * a caller that re-attaches, not the progress on the way, for {@link OperationRegistry#RETAIN},
+ * then nothing), attaching by id, one operation per instance, and the cancel of operations
+ * nobody follows.
  */
 class OperationRegistryTest {
   /** A clock the test moves. */
@@ -64,13 +65,26 @@ class OperationRegistryTest {
       done.complete(null);
     }
 
-    @Override
-    public boolean isCancelled() {
-      return false;
+    private volatile Runnable onCancel;
+    private volatile boolean cancelled;
+
+    /** The caller goes away, as a broken connection or a dead conductor does. */
+    void goAway() {
+      cancelled = true;
+      if (onCancel != null) {
+        onCancel.run();
+      }
     }
 
     @Override
-    public void setOnCancelHandler(Runnable onCancelHandler) {}
+    public boolean isCancelled() {
+      return cancelled;
+    }
+
+    @Override
+    public void setOnCancelHandler(Runnable onCancelHandler) {
+      this.onCancel = onCancelHandler;
+    }
 
     @Override
     public void setCompression(String compression) {}
@@ -146,5 +160,100 @@ class OperationRegistryTest {
     }
     assertEquals(1, registry.size(), "only the new operation is kept");
     assertEquals(2, runs.get());
+  }
+
+  static final String INSTANCE = "6f1c0d55-0000-4000-8000-000000000001";
+
+  /** Runs until cancelled (checks every 20 ms), then throws as tasks do. */
+  private Task untilCancelled() {
+    return ctx -> {
+      runs.incrementAndGet();
+      ctx.transition(TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD,
+          TaskState.TASK_STATE_IMAGE_UPLOADING, "copying");
+      for (int i = 0; i < 3000; i++) {
+        ctx.checkCancelled();
+        Thread.sleep(20);
+      }
+      return TaskResult.getDefaultInstance();
+    };
+  }
+
+  private static io.grpc.Status.Code code(Caller c) throws Exception {
+    try {
+      c.done.get(30, TimeUnit.SECONDS);
+      return io.grpc.Status.Code.OK;
+    } catch (java.util.concurrent.ExecutionException e) {
+      return io.grpc.Status.fromThrowable(e.getCause()).getCode();
+    }
+  }
+
+  @Test
+  void attachFollowsARunningOperationAndNeverStartsOne() throws Exception {
+    Caller unknown = new Caller();
+    registry.attach("nobody-started-this", unknown);
+    assertEquals(io.grpc.Status.Code.NOT_FOUND, code(unknown));
+
+    Caller first = new Caller();
+    registry.run("op-a", "Snapshot", INSTANCE, first, this::untilCancelled);
+    Caller follower = new Caller();
+    registry.attach("op-a", follower);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (follower.updates.isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertTrue(follower.updates.get(0).hasTransition(), "the transition so far is replayed");
+    registry.cancel("op-a");
+    assertEquals(io.grpc.Status.Code.CANCELLED, code(follower));
+    assertEquals(io.grpc.Status.Code.CANCELLED, code(first));
+    assertEquals(1, runs.get());
+  }
+
+  @Test
+  void aSecondOperationOnABusyInstanceIsRefusedButDestroySupersedesIt() throws Exception {
+    Caller snapshot = new Caller();
+    registry.run("snap", "Snapshot", INSTANCE, snapshot, this::untilCancelled);
+
+    Caller powerOff = new Caller();
+    registry.run("off", "PowerOff", INSTANCE, powerOff, this::copying);
+    assertEquals(io.grpc.Status.Code.ABORTED, code(powerOff));
+    Caller elsewhere = new Caller();
+    registry.run("other", "PowerOff", "6f1c0d55-0000-4000-8000-000000000002", elsewhere,
+        this::copying);
+    assertEquals(io.grpc.Status.Code.OK, code(elsewhere), "another instance is not held up");
+
+    Caller destroy = new Caller();
+    registry.run("destroy", "Destroy", INSTANCE, destroy, this::copying);
+    assertEquals(io.grpc.Status.Code.CANCELLED, code(snapshot), "the snapshot was cancelled");
+    assertEquals(io.grpc.Status.Code.OK, code(destroy), "then the destroy ran");
+    assertEquals(3, runs.get(), "snapshot, the other instance's power-off, destroy");
+
+    Caller after = new Caller();
+    registry.run("off-2", "PowerOff", INSTANCE, after, this::copying);
+    assertEquals(io.grpc.Status.Code.OK, code(after), "the instance is free again");
+  }
+
+  @Test
+  void anOperationNobodyFollowsIsCancelledAfterTheOrphanTimeout() throws Exception {
+    OperationRegistry short_ = new OperationRegistry(clock, Duration.ofMinutes(2));
+    Caller conductor = new Caller();
+    short_.run("op-o", "Snapshot", INSTANCE, conductor, this::untilCancelled);
+    clock.now = clock.now.plus(Duration.ofMinutes(5));
+    assertEquals(0, short_.cancelOrphans(), "followed, however long it runs");
+
+    conductor.goAway();
+    clock.now = clock.now.plus(Duration.ofMinutes(1));
+    assertEquals(0, short_.cancelOrphans(), "not yet orphaned for the timeout");
+
+    Caller back = new Caller();
+    short_.attach("op-o", back);  // a conductor re-attached in time
+    clock.now = clock.now.plus(Duration.ofMinutes(5));
+    assertEquals(0, short_.cancelOrphans());
+
+    back.goAway();
+    clock.now = clock.now.plus(Duration.ofMinutes(3));
+    assertEquals(1, short_.cancelOrphans(), "orphaned past the timeout: cancelled");
+    Caller late = new Caller();
+    short_.attach("op-o", late);
+    assertEquals(io.grpc.Status.Code.CANCELLED, code(late));
   }
 }

@@ -32,6 +32,12 @@ public record AgentTask(
     this(operation, requestId, instance, host, hostAddress, imageId, stopTimeoutSeconds, false);
   }
 
+  /** The same task for an agent that now serves at {@code address} (it re-registered). */
+  public AgentTask withHostAddress(String address) {
+    return new AgentTask(operation, requestId, instance, host, address, imageId,
+        stopTimeoutSeconds, requireQuiesce);
+  }
+
   public UUID uuid() {
     return UUID.fromString(instance.getUuid());
   }

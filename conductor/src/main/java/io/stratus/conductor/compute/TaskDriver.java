@@ -8,56 +8,49 @@ import io.stratus.conductor.db.ActionLog;
 import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.db.StateUpdate;
+import io.stratus.conductor.db.VolumeStore;
 import io.stratus.conductor.domain.Operation;
 import io.stratus.conductor.domain.PowerState;
 import io.stratus.conductor.domain.TaskState;
 import io.stratus.conductor.domain.VmState;
 import io.stratus.conductor.hosts.AgentClients;
 import io.stratus.conductor.image.ImageRegistry;
-import io.stratus.proto.agent.v1.CancelOperationRequest;
-import io.stratus.proto.agent.v1.ComputeAgentGrpc;
-import io.stratus.proto.agent.v1.DestroyRequest;
-import io.stratus.proto.agent.v1.PowerOffRequest;
-import io.stratus.proto.agent.v1.PowerOnRequest;
-import io.stratus.proto.agent.v1.RebootRequest;
-import io.stratus.proto.agent.v1.RebootType;
-import io.stratus.proto.agent.v1.SnapshotRequest;
-import io.stratus.proto.agent.v1.SnapshotVolumesRequest;
-import io.stratus.proto.agent.v1.VolumeSnapshotsResult;
-import io.stratus.conductor.db.VolumeSnapshotEntity;
-import io.stratus.conductor.db.VolumeStore;
-import io.stratus.proto.agent.v1.SpawnRequest;
 import io.stratus.proto.agent.v1.TaskResult;
 import io.stratus.proto.agent.v1.TaskUpdate;
+import io.stratus.support.grpc.Answered;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
-import java.util.UUID;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Drives an {@link AgentTask} on its host's agent and applies what the agent streams back:
+ * Follows an {@link AgentTask} on its host's agent and applies what the agent streams back:
  *
  * <pre>
- *   dispatch ──► TaskTransition ──CAS ok──► (next update)
- *                      │ CAS lost ──► cancel call, undo own work (image), leave state alone
+ *   dispatch ──► TaskTransition ──legal step, CAS ok──► (next update)
+ *                      │ CAS lost ──► cancel on the agent, undo own work (image), leave state
  *                TaskProgress ──► progress event
- *                TaskResult ──► end-state CAS (task_state → none, vm/power state),
+ *                TaskResult ──► end-state CAS (task_state → none, the operation's vm_state),
  *                               Success event, "*.end" notification
- *   stream error / broken / no result ──► cleanup (SPEC §4 step 5): image deleted unless
- *        active, task_state → none (vm_state error for reboot/spawn/delete), fault and
- *        Error event recorded, "*.error" notification
+ *   stream broken (no answer from the agent) ──► re-attach by operation id with backoff,
+ *        for at most the re-attach window; then cancel on the agent and fail
+ *   agent's answer is an error, or no result ──► fail: image deleted unless active,
+ *        task_state → none (the operation's failure vm_state), fault and Error event,
+ *        "*.error" notification
  * </pre>
  *
- * The agent's task_state transitions are applied only if the row still holds the state
- * the agent expects (compare-and-swap), so two conductors or a concurrent delete can never
- * be overwritten silently.
+ * Every state change is a compare-and-swap on the task state the agent expects, this
+ * conductor's ownership and the task's request id, so two conductors, a concurrent delete
+ * or a later request superseding this one are never overwritten. Replayed updates (after a
+ * re-attach) that were applied before are recognised and skipped.
  */
 public final class TaskDriver {
   private static final Logger LOG = LoggerFactory.getLogger(TaskDriver.class);
@@ -66,13 +59,20 @@ public final class TaskDriver {
   private final VolumeStore volumes = new VolumeStore();
   private final InstanceStore instances;
   private final ActionLog actions;
-  private final ImageRegistry images;
-  private final AgentClients agents;
+  private final AgentCalls calls;
+  private final SnapshotCompletion completion;
   private final StatePublisher publisher;
   private final Clock clock;
-  private final Duration callTimeout;
   private final String conductorId;
+  private final Duration reattachWindow;
+  private final java.util.function.Function<String, java.util.Optional<String>> hostAddress;
   private final Map<String, TaskStream> running = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService retries =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "task-reattach");
+        t.setDaemon(true);
+        return t;
+      });
   private volatile boolean closing;
 
   public TaskDriver(
@@ -84,15 +84,18 @@ public final class TaskDriver {
       StatePublisher publisher,
       Clock clock,
       Duration callTimeout,
+      Duration reattachWindow,
+      java.util.function.Function<String, java.util.Optional<String>> hostAddress,
       String conductorId) {
     this.db = db;
     this.instances = instances;
     this.actions = actions;
-    this.images = images;
-    this.agents = agents;
+    this.calls = new AgentCalls(agents, callTimeout);
+    this.completion = new SnapshotCompletion(db, images, agents, clock);
     this.publisher = publisher;
     this.clock = clock;
-    this.callTimeout = callTimeout;
+    this.reattachWindow = reattachWindow;
+    this.hostAddress = hostAddress;
     this.conductorId = conductorId;
   }
 
@@ -106,9 +109,9 @@ public final class TaskDriver {
   }
 
   /**
-   * Re-attaches to a task another conductor started (same operation id, so the agent
-   * replays or continues it instead of running it twice); updates already applied are
-   * recognised and skipped.
+   * Re-attaches to a task another conductor started, by its operation id: a snapshot only
+   * if the agent still knows it (else it is failed and cleaned up), any other operation by
+   * sending it again with the same id (idempotent). Updates applied before are skipped.
    */
   public void resume(AgentTask task) {
     Context.ROOT.run(() -> start(task, true));
@@ -120,85 +123,17 @@ public final class TaskDriver {
       db.run(s -> actions.startEvent(s, task.requestId(), op.eventName()));
       publisher.notify(task.uuid(), op.startNotification(), task.requestId(), payload(task));
     }
-    LOG.info("{} task; op={} instance={} request={} agent={}", resumed ? "re-attaching" : "dispatching",
-        op, task.uuid(), task.requestId(), task.hostAddress());
+    LOG.info("{} task; op={} instance={} request={} agent={}",
+        resumed ? "re-attaching" : "dispatching", op, task.uuid(), task.requestId(),
+        task.hostAddress());
     TaskStream stream = new TaskStream(task);
     running.put(task.requestId(), stream);
-    ComputeAgentGrpc.ComputeAgentStub stub =
-        agents.stub(task.host(), task.hostAddress())
-            .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
-    var spec = task.instance();
-    switch (op) {
-      case CREATE_IMAGE -> {
-        if (spec.getVolumesCount() > 0) {
-          stub.snapshotVolumes(
-              SnapshotVolumesRequest.newBuilder()
-                  .setOperationId(task.requestId())
-                  .setInstance(spec)
-                  .setSnapshotName(volumeSnapshotName(task.imageId()))
-                  .setRequireQuiesce(task.requireQuiesce())
-                  .build(),
-              stream.typed());
-        } else {
-          stub.snapshot(
-              SnapshotRequest.newBuilder()
-                  .setOperationId(task.requestId())
-                  .setInstance(spec)
-                  .setImageId(task.imageId())
-                  .setAllowLive(true)
-                  .build(),
-              stream.typed());
-        }
-      }
-      case START -> stub.powerOn(
-          PowerOnRequest.newBuilder().setOperationId(task.requestId()).setInstance(spec).build(),
-          stream.typed());
-      case STOP -> stub.powerOff(
-          PowerOffRequest.newBuilder()
-              .setOperationId(task.requestId())
-              .setInstance(spec)
-              .setCleanShutdownTimeoutSeconds(task.stopTimeoutSeconds())
-              .build(),
-          stream.typed());
-      case REBOOT_HARD -> stub.reboot(
-          RebootRequest.newBuilder()
-              .setOperationId(task.requestId())
-              .setInstance(spec)
-              .setType(RebootType.REBOOT_TYPE_HARD)
-              .build(),
-          stream.typed());
-      case CREATE -> stub.spawn(
-          SpawnRequest.newBuilder().setOperationId(task.requestId()).setInstance(spec).build(),
-          stream.typed());
-      case DELETE -> stub.destroy(
-          DestroyRequest.newBuilder().setOperationId(task.requestId()).setInstance(spec).build(),
-          stream.typed());
-    }
+    stream.open(resumed);
   }
 
   /** Asks the agent to cancel a running task. */
   public void cancel(String host, String hostAddress, String requestId) {
-    Context.ROOT.run(() -> sendCancel(host, hostAddress, requestId));
-  }
-
-  private void sendCancel(String host, String hostAddress, String requestId) {
-    agents.stub(host, hostAddress)
-        .withDeadlineAfter(30, TimeUnit.SECONDS)
-        .cancelOperation(
-            CancelOperationRequest.newBuilder().setOperationId(requestId).build(),
-            new io.grpc.stub.StreamObserver<>() {
-              @Override
-              public void onNext(io.stratus.proto.agent.v1.CancelOperationResponse value) {}
-
-              @Override
-              public void onError(Throwable t) {
-                LOG.warn("cancel was not delivered; request={} status={}",
-                    requestId, Status.fromThrowable(t));
-              }
-
-              @Override
-              public void onCompleted() {}
-            });
+    Context.ROOT.run(() -> calls.cancel(host, hostAddress, requestId));
   }
 
   /** Request ids of tasks whose streams are still open. */
@@ -220,10 +155,11 @@ public final class TaskDriver {
 
   /**
    * Stops handling streams without cleaning up: on conductor shutdown the tasks keep
-   * running on the agents and recovery resolves them, so nothing is undone here.
+   * running on the agents and recovery (this or another conductor) re-attaches to them.
    */
   public void close() {
     closing = true;
+    retries.shutdownNow();
     running.values().forEach(TaskStream::detach);
   }
 
@@ -236,11 +172,6 @@ public final class TaskDriver {
     return p;
   }
 
-  /** The RBD snapshot name a volume-backed createImage gives every volume. */
-  static String volumeSnapshotName(String imageId) {
-    return "image-" + imageId;
-  }
-
   static TaskState domainTaskState(io.stratus.proto.agent.v1.TaskState s) {
     return s == io.stratus.proto.agent.v1.TaskState.TASK_STATE_NONE
         ? null
@@ -251,100 +182,147 @@ public final class TaskDriver {
     return PowerState.valueOf(s.name().substring("POWER_STATE_".length()));
   }
 
-  /** The stream of one task call. Callbacks are serialized by gRPC. */
-  private final class TaskStream implements ClientResponseObserver<Object, TaskUpdate> {
-    private final AgentTask task;
-    private ClientCallStreamObserver<Object> call;
+  /**
+   * One task followed to its end, over one agent call or, after the link broke, several
+   * (each re-attaching by the operation id). Callbacks of one call are serialized by gRPC
+   * and calls follow one another, so the state here is touched by one thread at a time.
+   */
+  private final class TaskStream {
+    private volatile AgentTask task;
+    private volatile Attempt current;
     private TaskResult result;
-    private boolean done;
+    private volatile boolean done;
+    private long brokenSinceNanos;
+    private int breaks;
+    private volatile boolean attaching;
 
     TaskStream(AgentTask task) {
       this.task = task;
     }
 
-    @SuppressWarnings("unchecked")
-    <R> ClientResponseObserver<R, TaskUpdate> typed() {
-      return (ClientResponseObserver<R, TaskUpdate>) (ClientResponseObserver<?, TaskUpdate>) this;
+    void open(boolean resumed) {
+      Attempt attempt = new Attempt();
+      current = attempt;
+      result = null;
+      attaching = resumed && AgentCalls.attachOnly(task.operation());
+      if (attaching) {
+        calls.attach(task, attempt);
+      } else {
+        calls.send(task, attempt);
+      }
     }
 
-    @Override
-    public void beforeStart(ClientCallStreamObserver<Object> requestStream) {
-      this.call = requestStream;
+    /** Re-attaches after a break, at the address the host serves now (it may have moved). */
+    private void reopen() {
+      try {
+        hostAddress.apply(task.host()).filter(a -> !a.equals(task.hostAddress()))
+            .ifPresent(a -> task = task.withHostAddress(a));
+      } catch (RuntimeException e) {
+        LOG.warn("could not read the host's address, trying the last one; host={}", task.host(), e);
+      }
+      open(true);
     }
 
     void detach() {
       done = true;
-      if (call != null) {
-        call.cancel("conductor shutting down", null);
+      Attempt a = current;
+      if (a != null && a.call != null) {
+        a.call.cancel("conductor shutting down", null);
       }
     }
 
-    @Override
-    public void onNext(TaskUpdate update) {
-      if (done) {
-        return;
-      }
-      switch (update.getKindCase()) {
-        case TRANSITION -> transition(update);
-        case PROGRESS -> publisher.progress(task.uuid(), task.requestId(),
-            update.getProgress().getBytesDone(), update.getProgress().getBytesTotal());
-        case RESULT -> result = update.getResult();
-        default -> LOG.warn("empty task update ignored; request={}", task.requestId());
-      }
-    }
+    /** One agent call of the task. */
+    private final class Attempt implements ClientResponseObserver<Object, TaskUpdate> {
+      private ClientCallStreamObserver<Object> call;
 
-    private void transition(TaskUpdate update) {
-      TaskState expected = domainTaskState(update.getTransition().getExpected());
-      TaskState next = domainTaskState(update.getTransition().getTaskState());
-      boolean applied =
-          db.inTransaction(
-              s -> instances.apply(s, StateUpdate.of(task.uuid())
-                  .expectTask(expected).expectOwner(conductorId).task(next)));
-      if (applied) {
-        publisher.stateChanged(task.uuid(), expected);
-        return;
+      @Override
+      public void beforeStart(ClientCallStreamObserver<Object> requestStream) {
+        this.call = requestStream;
       }
-      if (alreadyApplied(next)) {
-        return;  // a replay after re-attaching: this step was applied before
-      }
-      // The instance moved on without us (deleted, or another request took over).
-      done = true;
-      call.cancel("task_state changed under the task", null);
-      LOG.warn("task state changed under the task, stopping it; op={} instance={} request={}"
-              + " expected={} next={}",
-          task.operation(), task.uuid(), task.requestId(),
-          TaskState.dbNameOf(expected), TaskState.dbNameOf(next));
-      undoOwnWork();
-      db.run(s -> actions.finishEvent(s, task.requestId(), task.operation().eventName(), false,
-          "instance left task_state " + TaskState.dbNameOf(expected) + " while the task ran"));
-      finished();
-    }
 
-    @Override
-    public void onError(Throwable t) {
-      if (done) {
+      @Override
+      public void onNext(TaskUpdate update) {
+        if (done) {
+          return;
+        }
+        brokenSinceNanos = 0;  // the agent answers: the link works
+        switch (update.getKindCase()) {
+          case TRANSITION -> transition(update, call);
+          case PROGRESS -> publisher.progress(task.uuid(), task.requestId(),
+              update.getProgress().getBytesDone(), update.getProgress().getBytesTotal());
+          case RESULT -> result = update.getResult();
+          default -> LOG.warn("empty task update ignored; request={}", task.requestId());
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        if (done) {
+          finished();
+          return;
+        }
+        Status status = Status.fromThrowable(t);
+        if (!Answered.byServer(t) && linkBroke(status)) {
+          return;  // re-attaching
+        }
+        done = true;
+        if (status.getCode() == Status.Code.NOT_FOUND && attaching) {
+          fail(Status.UNAVAILABLE, describe(Status.UNAVAILABLE.withDescription("the agent lost"
+              + " the operation (it restarted while the snapshot ran); nothing of it is kept")),
+              false);
+        } else {
+          fail(status, describe(status), !Answered.byServer(t));
+        }
         finished();
-        return;
       }
-      done = true;
-      Status status = Status.fromThrowable(t);
-      fail(status, describe(status));
-      finished();
+
+      @Override
+      public void onCompleted() {
+        if (done) {
+          finished();
+          return;
+        }
+        done = true;
+        if (result == null) {
+          fail(Status.INTERNAL, "agent ended the task without a result", false);
+        } else {
+          succeed(result);
+        }
+        finished();
+      }
     }
 
-    @Override
-    public void onCompleted() {
-      if (done) {
-        finished();
-        return;
+    /**
+     * The call ended without an answer from the agent (the agent died, the link broke):
+     * schedules a re-attach with backoff, unless the window is spent. Returns whether it
+     * did; our own deadline and our own cancel are not a broken link.
+     */
+    private boolean linkBroke(Status status) {
+      if (closing || status.getCode() == Status.Code.DEADLINE_EXCEEDED
+          || status.getCode() == Status.Code.CANCELLED) {
+        return false;
       }
-      done = true;
-      if (result == null) {
-        fail(Status.INTERNAL, "agent ended the task without a result");
-      } else {
-        succeed(result);
+      long now = System.nanoTime();
+      if (brokenSinceNanos == 0) {
+        brokenSinceNanos = now;
       }
-      finished();
+      if (now - brokenSinceNanos > reattachWindow.toNanos()) {
+        LOG.warn("agent unreachable for the whole re-attach window, giving up; op={}"
+            + " instance={} request={} window={}", task.operation(), task.uuid(),
+            task.requestId(), reattachWindow);
+        return false;
+      }
+      breaks++;
+      long delayMs = Math.min(10_000L, 250L << Math.min(breaks - 1, 6));
+      LOG.warn("agent stream broke, re-attaching; op={} instance={} request={} status={}"
+          + " attempt={} in_ms={}", task.operation(), task.uuid(), task.requestId(), status,
+          breaks, delayMs);
+      try {
+        retries.schedule(() -> Context.ROOT.run(this::reopen), delayMs, TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        return false;  // shutting down
+      }
+      return true;
     }
 
     private void finished() {
@@ -356,51 +334,70 @@ public final class TaskDriver {
       return status.getCode() + (d == null ? "" : ": " + d);
     }
 
+    private StateUpdate ownUpdate() {
+      return StateUpdate.of(task.uuid()).expectOwner(conductorId).expectRequest(task.requestId());
+    }
+
+    private void transition(TaskUpdate update, ClientCallStreamObserver<Object> call) {
+      Operation op = task.operation();
+      TaskState expected = domainTaskState(update.getTransition().getExpected());
+      TaskState next = domainTaskState(update.getTransition().getTaskState());
+      if (!op.legalStep(expected, next)) {
+        LOG.warn("agent sent a step the operation does not have, ignored; op={} request={}"
+            + " from={} to={}", op, task.requestId(), TaskState.dbNameOf(expected),
+            TaskState.dbNameOf(next));
+        return;
+      }
+      boolean applied = db.inTransaction(
+          s -> instances.apply(s, ownUpdate().expectTask(expected).task(next)));
+      if (applied) {
+        publisher.stateChanged(task.uuid(), expected);
+        return;
+      }
+      if (alreadyApplied(next)) {
+        return;  // a replay after re-attaching: this step was applied before
+      }
+      // The instance moved on without us (deleted, or another request took over).
+      done = true;
+      call.cancel("task_state changed under the task", null);
+      calls.cancel(task.host(), task.hostAddress(), task.requestId());
+      LOG.warn("task state changed under the task, stopping it; op={} instance={} request={}"
+              + " expected={} next={}", op, task.uuid(), task.requestId(),
+          TaskState.dbNameOf(expected), TaskState.dbNameOf(next));
+      undoOwnWork();
+      db.run(s -> actions.finishEvent(s, task.requestId(), op.eventName(), false,
+          "instance left task_state " + TaskState.dbNameOf(expected) + " while the task ran"));
+      finished();
+    }
+
     private void succeed(TaskResult r) {
       Operation op = task.operation();
-      if (op == Operation.CREATE_IMAGE && r.hasVolumeSnapshots()) {
-        try {
-          recordVolumeSnapshots(r.getVolumeSnapshots());
-        } catch (RuntimeException e) {
-          fail(Status.UNAVAILABLE, "volume snapshots taken, but the image could not be completed: "
-              + e.getMessage());
-          return;
-        }
-      }
       if (op == Operation.CREATE_IMAGE) {
-        var imageStatus = safeImageStatus();
-        if (imageStatus != ImageRegistry.Status.ACTIVE) {
-          fail(Status.DATA_LOSS, "agent reported success but image " + task.imageId() + " is "
-              + (imageStatus == null ? "missing" : imageStatus));
+        String why = completion.complete(task, r);
+        if (why != null) {
+          fail(Status.DATA_LOSS, why, false);
           return;
         }
       }
       PowerState power = domainPowerState(r.getPowerState());
-      StateUpdate u =
-          StateUpdate.of(task.uuid())
-              .expectTask(op.ownTaskStates(), false)
-              .expectOwner(conductorId)
-              .task(null)
-              .clearTaskRequest()
-              .power(power);
-      switch (op) {
-        case START, REBOOT_HARD, CREATE -> u.vm(VmState.ACTIVE);
-        case STOP -> u.vm(VmState.STOPPED);
-        case DELETE -> u.vm(VmState.DELETED).power(PowerState.NOSTATE).deletedAt(clock.instant());
-        case CREATE_IMAGE -> { /* vm_state unchanged */ }
+      StateUpdate u = ownUpdate().expectTask(op.ownTaskStates(), false)
+          .task(null).clearTaskRequest().power(power);
+      if (op.vmOnSuccess() != null) {
+        u.vm(op.vmOnSuccess());
+      }
+      if (op == Operation.DELETE) {
+        u.power(PowerState.NOSTATE).deletedAt(clock.instant());
       }
       TaskState before = currentTask();
-      boolean applied =
-          db.inTransaction(
-              s -> {
-                boolean ok = instances.apply(s, u);
-                if (ok && op == Operation.DELETE) {
-                  volumes.detachAll(s, task.uuid(), clock.instant());
-                }
-                actions.finishEvent(s, task.requestId(), op.eventName(), true,
-                    ok ? r.getDetails() : "finished, but the instance had moved on meanwhile");
-                return ok;
-              });
+      boolean applied = db.inTransaction(s -> {
+        boolean ok = instances.apply(s, u);
+        if (ok && op == Operation.DELETE) {
+          volumes.detachAll(s, task.uuid(), clock.instant());
+        }
+        actions.finishEvent(s, task.requestId(), op.eventName(), true,
+            ok ? r.getDetails() : "finished, but the instance had moved on meanwhile");
+        return ok;
+      });
       if (applied) {
         publisher.stateChanged(task.uuid(), before);
       }
@@ -414,98 +411,60 @@ public final class TaskDriver {
           op, task.uuid(), task.requestId(), power);
     }
 
-    private void fail(Status status, String message) {
+    /**
+     * Fails the task and undoes what it made. {@code stillRunning}: the agent may still run
+     * the operation (its link broke and never came back), so it is asked to cancel it.
+     */
+    private void fail(Status status, String message, boolean stillRunning) {
       if (closing) {
         return; // leave it to recovery
       }
       Operation op = task.operation();
       LOG.warn("task failed, cleaning up; op={} instance={} request={} error={}",
           op, task.uuid(), task.requestId(), message);
+      if (stillRunning) {
+        calls.cancel(task.host(), task.hostAddress(), task.requestId());
+      }
       undoOwnWork();
-      StateUpdate u =
-          StateUpdate.of(task.uuid())
-              .expectTask(op.ownTaskStates(), false)
-              .expectOwner(conductorId)
-              .task(null)
-              .clearTaskRequest();
-      if (op == Operation.REBOOT_HARD || op == Operation.CREATE || op == Operation.DELETE) {
-        u.vm(VmState.ERROR);
+      StateUpdate u = ownUpdate().expectTask(op.ownTaskStates(), false)
+          .task(null).clearTaskRequest();
+      if (op.vmOnFailure() != null) {
+        u.vm(op.vmOnFailure());
       }
       TaskState before = currentTask();
       boolean cancelled = status.getCode() == Status.Code.CANCELLED;
-      boolean applied =
-          db.inTransaction(
-              s -> {
-                boolean ok = instances.apply(s, u);
-                if (!cancelled) {
-                  actions.recordFault(s, task.uuid(), status.getCode().value(), message, op.name());
-                }
-                actions.finishEvent(s, task.requestId(), op.eventName(), false,
-                    cancelled ? "cancelled" : message);
-                return ok;
-              });
+      boolean applied = db.inTransaction(s -> {
+        boolean ok = instances.apply(s, u);
+        if (!cancelled) {
+          actions.recordFault(s, task.uuid(), status.getCode().value(), message, op.name());
+        }
+        actions.finishEvent(s, task.requestId(), op.eventName(), false,
+            cancelled ? "cancelled" : message);
+        return ok;
+      });
       if (applied) {
         publisher.stateChanged(task.uuid(), before);
       }
       Map<String, String> p = payload(task);
       p.put("error", message);
-      publisher.notify(task.uuid(), op.name().toLowerCase(java.util.Locale.ROOT) + ".error",
+      publisher.notify(task.uuid(), op.name().toLowerCase(Locale.ROOT) + ".error",
           task.requestId(), p);
     }
 
-    /**
-     * Records the volume snapshots of a volume-backed createImage and completes its image:
-     * the block_device_mapping property listing them, then active with size 0.
-     */
-    private void recordVolumeSnapshots(VolumeSnapshotsResult result) {
-      java.time.Instant now = clock.instant();
-      List<VolumeSnapshotEntity> rows = result.getSnapshotsList().stream()
-          .map(v -> new VolumeSnapshotEntity(UUID.randomUUID(), UUID.fromString(v.getVolumeId()),
-              task.imageId(), v.getSnapshot(), v.getSize(), now))
-          .toList();
-      db.run(s -> rows.forEach(row -> volumes.insertSnapshot(s, row)));
-      images.activateEmpty(task.imageId(),
-          VolumePlan.imageProperties(rows, result.getSnapshotsList()));
-      LOG.info("volume-backed snapshot recorded; instance={} image={} volumes={} quiesced={}"
-              + " frozen_ms={}", task.uuid(), task.imageId(), rows.size(), result.getQuiesced(),
-          result.getFrozenMs());
-    }
-
-    /** Deletes the snapshot image unless it became active (Nova's delete_image_on_error). */
     private void undoOwnWork() {
-      if (task.operation() != Operation.CREATE_IMAGE || task.imageId() == null) {
-        return;
-      }
-      try {
-        if (images.status(task.imageId()).filter(st -> st == ImageRegistry.Status.ACTIVE).isEmpty()) {
-          images.delete(task.imageId());
-          LOG.info("deleted image of failed snapshot; instance={} image={}",
-              task.uuid(), task.imageId());
-        }
-      } catch (RuntimeException e) {
-        LOG.error("could not delete image of failed snapshot; instance={} image={}",
-            task.uuid(), task.imageId(), e);
-      }
-    }
-
-    private ImageRegistry.Status safeImageStatus() {
-      try {
-        return images.status(task.imageId()).orElse(null);
-      } catch (RuntimeException e) {
-        return null;
+      if (task.operation() == Operation.CREATE_IMAGE) {
+        completion.undo(task);
       }
     }
 
     /** Whether we still own the task and it is already at or past {@code next}. */
     private boolean alreadyApplied(TaskState next) {
       var current = db.inTransaction(s -> instances.find(s, task.uuid()));
-      if (current.isEmpty() || !conductorId.equals(current.get().taskOwner())) {
+      if (current.isEmpty() || !conductorId.equals(current.get().taskOwner())
+          || !task.requestId().equals(current.get().taskRequestId())) {
         return false;
       }
-      TaskState now = current.get().taskState();
-      Set<TaskState> own = task.operation().ownTaskStates();
-      return now != null && next != null && own.contains(now) && own.contains(next)
-          && now.ordinal() >= next.ordinal();
+      return task.operation().atOrPast(current.get().taskState(), next);
     }
 
     private TaskState currentTask() {

@@ -29,6 +29,11 @@ import java.util.Map;
  *     this certificate
  * @param watchesPerProject open WatchServer/WatchEvents streams one project may hold
  *     ({@code api.watch.max.per.project}, 64)
+ * @param agentReattachWindow how long a task whose agent stream broke keeps trying to
+ *     re-attach to the agent's operation before it is failed and cleaned up ({@code
+ *     agent.reattach.window}, PT2M, the agent's own orphan timeout)
+ * @param powerSyncInterval how often every up host's guests are compared with the
+ *     database, Nova's sync_power_state_interval ({@code power.sync.interval}, PT10M)
  */
 public record ConductorConfig(
     String listenHost,
@@ -46,7 +51,9 @@ public record ConductorConfig(
     String volumesPool,
     ApiToken.Role volumeBackedSnapshotRole,
     TlsSettings tls,
-    int watchesPerProject) {
+    int watchesPerProject,
+    Duration agentReattachWindow,
+    Duration powerSyncInterval) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -70,7 +77,8 @@ public record ConductorConfig(
     return new ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
         heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
-        volumesPool, volumeBackedSnapshotRole, tls, watchesPerProject);
+        volumesPool, volumeBackedSnapshotRole, tls, watchesPerProject, agentReattachWindow,
+        powerSyncInterval);
   }
 
   @Override

@@ -16,7 +16,8 @@ import java.util.Map;
  * STRATUS_CONDUCTOR_LISTEN_HOST}), {@code port}, {@code db.url}, {@code db.user}, {@code
  * db.password}, {@code db.pool.size}, {@code gateway.address}, {@code heartbeat.interval}
  * (ISO-8601 like {@code PT10S} or milliseconds like {@code 10000ms}), {@code
- * heartbeat.missed}, {@code agent.call.timeout}, {@code image.max.properties}, {@code
+ * heartbeat.missed}, {@code agent.call.timeout}, {@code agent.reattach.window}, {@code
+ * power.sync.interval}, {@code image.max.properties}, {@code
  * api.tokens} ({@code token=project:user:role,…}, role member or admin). The environment
  * wins over the file.
  */
@@ -58,11 +59,13 @@ public final class ConfigLoader {
         java.util.List.of("member", "admin"));
     TlsSettings tls = TlsSettings.read(s);
     int watches = s.integer("api.watch.max.per.project", 64, 1, 100_000);
+    var reattach = s.duration("agent.reattach.window", java.time.Duration.ofMinutes(2));
+    var powerSync = s.duration("power.sync.interval", java.time.Duration.ofMinutes(10));
     s.validate();
     return new ConductorConfig(
         listenHost, port, dbUrl, dbUser, dbPassword, pool, gateway, heartbeat, missed,
         callTimeout, maxProps, tokens, volumesPool,
-        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls, watches);
+        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls, watches, reattach, powerSync);
   }
 
   private static Map<String, ApiToken> tokens(Settings s, String spec) {

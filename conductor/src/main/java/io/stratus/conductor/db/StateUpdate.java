@@ -27,6 +27,7 @@ public final class StateUpdate {
   private Set<VmState> expectedVmStates;
   private boolean checkOwner;
   private String expectedOwner;
+  private String expectedRequest;
   private final Map<String, Object> sets = new LinkedHashMap<>();
 
   private StateUpdate(UUID uuid) {
@@ -107,6 +108,12 @@ public final class StateUpdate {
     return this;
   }
 
+  /** Also requires the task to be the one of request {@code requestId}. */
+  public StateUpdate expectRequest(String requestId) {
+    this.expectedRequest = requestId;
+    return this;
+  }
+
   /** Hands the task over to another conductor. */
   public StateUpdate owner(String owner) {
     sets.put("task_owner", owner);
@@ -165,6 +172,9 @@ public final class StateUpdate {
     if (checkOwner) {
       sql.append(expectedOwner == null ? " AND task_owner IS NULL" : " AND task_owner = :expected_owner");
     }
+    if (expectedRequest != null) {
+      sql.append(" AND task_request_id = :expected_request");
+    }
     return sql.toString();
   }
 
@@ -180,6 +190,9 @@ public final class StateUpdate {
     }
     if (checkOwner && expectedOwner != null) {
       params.put("expected_owner", expectedOwner);
+    }
+    if (expectedRequest != null) {
+      params.put("expected_request", expectedRequest);
     }
     return params;
   }

@@ -1,6 +1,7 @@
 package io.stratus.conductor.domain;
 
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -26,21 +27,31 @@ public enum Operation {
       EnumSet.noneOf(TaskState.class),
       TaskState.IMAGE_SNAPSHOT_PENDING,
       "compute_snapshot_instance",
-      "snapshot"),
+      "snapshot",
+      List.of(TaskState.IMAGE_SNAPSHOT_PENDING, TaskState.IMAGE_SNAPSHOT,
+          TaskState.IMAGE_PENDING_UPLOAD, TaskState.IMAGE_UPLOADING),
+      null,
+      null),
   START(
       "start",
       EnumSet.of(VmState.STOPPED),
       EnumSet.noneOf(TaskState.class),
       TaskState.POWERING_ON,
       "compute_start_instance",
-      "power_on"),
+      "power_on",
+      List.of(TaskState.POWERING_ON),
+      VmState.ACTIVE,
+      null),
   STOP(
       "stop",
       EnumSet.of(VmState.ACTIVE, VmState.ERROR),
       EnumSet.noneOf(TaskState.class),
       TaskState.POWERING_OFF,
       "compute_stop_instance",
-      "power_off"),
+      "power_off",
+      List.of(TaskState.POWERING_OFF),
+      VmState.STOPPED,
+      null),
   REBOOT_HARD(
       "reboot",
       EnumSet.of(
@@ -58,21 +69,31 @@ public enum Operation {
           TaskState.RESUMING),
       TaskState.REBOOTING_HARD,
       "compute_reboot_instance",
-      "reboot"),
+      "reboot",
+      List.of(TaskState.REBOOTING_HARD, TaskState.REBOOT_PENDING_HARD,
+          TaskState.REBOOT_STARTED_HARD),
+      VmState.ACTIVE,
+      VmState.ERROR),
   CREATE(
       "create",
       EnumSet.noneOf(VmState.class),
       EnumSet.noneOf(TaskState.class),
       TaskState.SPAWNING,
       "compute_build_and_run_instance",
-      "create"),
+      "create",
+      List.of(TaskState.SPAWNING),
+      VmState.ACTIVE,
+      VmState.ERROR),
   DELETE(
       "delete",
       EnumSet.complementOf(EnumSet.of(VmState.DELETED)),
       EnumSet.allOf(TaskState.class),
       TaskState.DELETING,
       "compute_terminate_instance",
-      "delete");
+      "delete",
+      List.of(TaskState.DELETING),
+      VmState.DELETED,
+      VmState.ERROR);
 
   private final String actionName;
   private final Set<VmState> allowedVmStates;
@@ -80,6 +101,9 @@ public enum Operation {
   private final TaskState startTaskState;
   private final String eventName;
   private final String notificationPrefix;
+  private final List<TaskState> steps;
+  private final VmState vmOnSuccess;
+  private final VmState vmOnFailure;
 
   Operation(
       String actionName,
@@ -87,13 +111,19 @@ public enum Operation {
       Set<TaskState> interruptibleTaskStates,
       TaskState startTaskState,
       String eventName,
-      String notificationPrefix) {
+      String notificationPrefix,
+      List<TaskState> steps,
+      VmState vmOnSuccess,
+      VmState vmOnFailure) {
     this.actionName = actionName;
     this.allowedVmStates = allowedVmStates;
     this.interruptibleTaskStates = interruptibleTaskStates;
     this.startTaskState = startTaskState;
     this.eventName = eventName;
     this.notificationPrefix = notificationPrefix;
+    this.steps = List.copyOf(steps);
+    this.vmOnSuccess = vmOnSuccess;
+    this.vmOnFailure = vmOnFailure;
   }
 
   /** Nova's action name, recorded in {@code instance_actions.action}. */
@@ -130,21 +160,39 @@ public enum Operation {
     return notificationPrefix + ".end";
   }
 
-  /** The task states this operation moves through on the compute host, in order. */
+  /** The task states this operation moves through on the compute host. */
   public Set<TaskState> ownTaskStates() {
-    return switch (this) {
-      case CREATE_IMAGE -> EnumSet.of(
-          TaskState.IMAGE_SNAPSHOT_PENDING,
-          TaskState.IMAGE_SNAPSHOT,
-          TaskState.IMAGE_PENDING_UPLOAD,
-          TaskState.IMAGE_UPLOADING);
-      case START -> EnumSet.of(TaskState.POWERING_ON);
-      case STOP -> EnumSet.of(TaskState.POWERING_OFF);
-      case REBOOT_HARD -> EnumSet.of(
-          TaskState.REBOOTING_HARD, TaskState.REBOOT_PENDING_HARD, TaskState.REBOOT_STARTED_HARD);
-      case CREATE -> EnumSet.of(TaskState.SPAWNING);
-      case DELETE -> EnumSet.of(TaskState.DELETING);
-    };
+    return EnumSet.copyOf(steps);
+  }
+
+  /**
+   * Whether the agent may move the task from {@code from} to {@code to}: both are this
+   * operation's steps and {@code to} comes later. The end (no task) comes only with the
+   * result, never as a step.
+   */
+  public boolean legalStep(TaskState from, TaskState to) {
+    int f = steps.indexOf(from);
+    return f >= 0 && steps.indexOf(to) > f;
+  }
+
+  /** Whether {@code now} is at or past {@code step} in this operation's order. */
+  public boolean atOrPast(TaskState now, TaskState step) {
+    int n = steps.indexOf(now);
+    int s = steps.indexOf(step);
+    return n >= 0 && s >= 0 && n >= s;
+  }
+
+  /** The vm_state a success leaves; {@code null} leaves it unchanged (a snapshot). */
+  public VmState vmOnSuccess() {
+    return vmOnSuccess;
+  }
+
+  /**
+   * The vm_state a failure on the host leaves, Nova's way: error where the guest may be
+   * half made or half gone (reboot, spawn, delete); {@code null} leaves it unchanged.
+   */
+  public VmState vmOnFailure() {
+    return vmOnFailure;
   }
 
   /** Whether a task_state (null = none) lets this operation begin. */

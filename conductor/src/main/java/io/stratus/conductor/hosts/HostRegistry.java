@@ -123,6 +123,11 @@ public final class HostRegistry {
         && host.lastHeartbeatAt().plus(downAfter).isAfter(clock.instant());
   }
 
+  /** The host record, up or down; empty when no such host registered. */
+  public Optional<HostEntity> find(String host) {
+    return db.inTransaction(s -> hosts.find(s, host));
+  }
+
   /** The host record, checked up; UNAVAILABLE when it is down or unknown. */
   public HostEntity requireUp(String host) {
     HostEntity h =

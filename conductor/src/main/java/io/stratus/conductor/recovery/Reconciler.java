@@ -34,7 +34,10 @@ import org.slf4j.LoggerFactory;
  * compare-and-swap on the owner, and resolves it:
  *
  * <pre>
- *   snapshot states ─► cancel on the agent, image deleted unless active, task → none
+ *   snapshot states ─► re-attach to the agent's operation by its id and follow it to its
+ *                      end (the agent no longer knows it, or stays unreachable for the
+ *                      re-attach window: failed, image deleted unless active)
+ *                      no such host: image deleted unless active, task → none
  *   spawning        ─► vm_state error, task → none
  *   powering-on/off, reboot (hard), deleting
  *                   ─► host up: re-attach to the agent's operation by its id (idempotent)
@@ -130,7 +133,17 @@ public final class Reconciler implements AutoCloseable {
     String why = "interrupted: conductor " + (previousOwner == null ? "(none)" : previousOwner)
         + " stopped while the task ran";
     if (op == Operation.CREATE_IMAGE) {
-      abandonSnapshot(i, why);
+      // Re-attach even to a host that looks down: after a conductor restart its agent has
+      // not beaten to us yet. An agent that is really gone is given up on after the driver's
+      // re-attach window (and cancels the operation itself after its orphan timeout).
+      Optional<HostEntity> host = i.taskRequestId() == null || i.host() == null
+          ? Optional.empty() : hosts.find(i.host());
+      if (host.isPresent()) {
+        driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.get().name(),
+            host.get().address(), i.taskImageId(), 60));
+      } else {
+        abandonSnapshot(i, why);
+      }
     } else if (op == Operation.CREATE) {
       finish(i, op, VmState.ERROR, why);
     } else if (op == null) {
@@ -171,8 +184,8 @@ public final class Reconciler implements AutoCloseable {
       release(i);
       return;
     }
-    driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.get().name(), host.get().address(),
-        null, 60));
+    driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.get().name(),
+        host.get().address(), i.taskImageId(), 60));
   }
 
   private Optional<HostEntity> hostIfUp(String host) {

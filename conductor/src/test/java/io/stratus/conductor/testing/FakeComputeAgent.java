@@ -2,6 +2,7 @@ package io.stratus.conductor.testing;
 
 import com.google.protobuf.Timestamp;
 import io.grpc.Status;
+import io.stratus.support.grpc.Answered;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -86,7 +87,7 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
   /** One received request: the RPC name, its operation_id and instance uuid ("" if none). */
   public record Call(String rpc, String operationId, String instanceUuid) {}
 
-  private enum FaultKind { FAIL, BREAK, BLOCK }
+  private enum FaultKind { FAIL, BREAK, BLOCK, DROP }
 
   private record Fault(FaultKind kind, int afterUpdates, Status status, Gate gate) {}
 
@@ -138,6 +139,15 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
   }
 
   /**
+   * Simulates a link that breaks while the agent lives: after {@code afterUpdates} updates
+   * of the next execution of {@code rpc}, every stream attached to it ends as a dropped
+   * connection would, and the work goes on (a caller can attach again by its id).
+   */
+  public void dropStreamsAt(String rpc, int afterUpdates) {
+    arm(rpc, new Fault(FaultKind.DROP, checkCount(afterUpdates), null, null));
+  }
+
+  /**
    * The next execution of {@code rpc} stops after {@code afterUpdates} updates until the
    * returned gate is released (or the operation is cancelled), so a test can look at the
    * state mid-operation.
@@ -176,6 +186,17 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
   /** Removes the domain of {@code uuid}, as if it vanished from the hypervisor. */
   public void removeDomain(String uuid) {
     domains.remove(uuid);
+  }
+
+  /**
+   * Simulates an agent restart: every operation is forgotten (a restarted agent keeps no
+   * record) and the running ones stop, as their process died.
+   */
+  public void forgetOperations() {
+    synchronized (operations) {
+      operations.values().forEach(Operation::requestCancel);
+      operations.clear();
+    }
   }
 
   /** Every request received, in order (task RPCs, replays included, and the others). */
@@ -417,6 +438,53 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
 
   // ---------------------------------------------------------------- other RPCs
 
+  /**
+   * This fake as a server serves it (add this, not the fake itself): marks every status it answers with, as the real agent's server does
+   * ({@link Answered}), except the simulated link breaks of {@link #breakStreamAt}: those
+   * reach the conductor like a dropped connection, with no answer from the agent.
+   */
+  public io.grpc.ServerServiceDefinition served() {
+    return io.grpc.ServerInterceptors.intercept(bindService(), new io.grpc.ServerInterceptor() {
+      @Override
+      public <Q, A> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, A> call,
+          io.grpc.Metadata headers, io.grpc.ServerCallHandler<Q, A> next) {
+        return next.startCall(new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void close(Status status, io.grpc.Metadata trailers) {
+            if (BROKEN_LINK.equals(status.getDescription())) {
+              super.close(Status.UNAVAILABLE.withDescription("agent connection lost"), trailers);
+            } else {
+              trailers.put(Answered.KEY, "1");
+              super.close(status, trailers);
+            }
+          }
+        }, headers);
+      }
+    });
+  }
+
+  /** A status that ends streams as a broken link would (see {@link #served}). */
+  private static final String BROKEN_LINK = "fake-agent: simulated broken link";
+
+  private static Status broken(Status ignored) {
+    return Status.UNAVAILABLE.withDescription(BROKEN_LINK);
+  }
+
+  @Override
+  public void attachOperation(io.stratus.proto.agent.v1.AttachOperationRequest request,
+      StreamObserver<TaskUpdate> out) {
+    calls.add(new Call("AttachOperation", request.getOperationId(), ""));
+    Operation op = operations.get(request.getOperationId());
+    if (op == null) {
+      out.onError(Status.NOT_FOUND.withDescription(
+          "no operation " + request.getOperationId()).asRuntimeException());
+      return;
+    }
+    ServerCallStreamObserver<TaskUpdate> observer = (ServerCallStreamObserver<TaskUpdate>) out;
+    observer.setOnCancelHandler(() -> Thread.ofVirtual().start(() -> op.detach(observer)));
+    op.attach(observer);
+  }
+
   @Override
   public void cancelOperation(CancelOperationRequest request,
       StreamObserver<CancelOperationResponse> out) {
@@ -541,7 +609,7 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
       if (abort.forget) {
         operations.remove(op.id, op);
       }
-      op.finish(abort.status);
+      op.finish(abort.forget ? broken(abort.status) : abort.status);
     } catch (StatusRuntimeException e) {
       run.failed();
       op.finish(e.getStatus());
@@ -634,6 +702,9 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
         if (fault.afterUpdates != sent) {
           continue;
         }
+        if (fault.kind == FaultKind.DROP) {
+          op.dropStreams();
+        }
         if (fault.kind == FaultKind.BREAK) {
           throw new Abort(Status.UNAVAILABLE.withDescription("agent connection lost"), true);
         }
@@ -708,6 +779,14 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
       for (ServerCallStreamObserver<TaskUpdate> stream : streams) {
         send(stream, update);
       }
+    }
+
+    /** Ends every attached stream as a broken link; the operation goes on. */
+    synchronized void dropStreams() {
+      for (ServerCallStreamObserver<TaskUpdate> stream : streams) {
+        close(stream, broken(Status.OK));
+      }
+      streams.clear();
     }
 
     synchronized void finish(Status status) {

@@ -60,7 +60,7 @@ class FakesSmokeTest {
     agent = new FakeComputeAgent("compute-1", gateway);
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor()
-        .addService(agent).addService(gateway).build().start();
+        .addService(agent.served()).addService(gateway).build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     agentStub = ComputeAgentGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
     imagesStub = ImagesGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);

@@ -177,6 +177,15 @@ class MutualTlsEndToEndTest {
     assertEquals(Status.Code.PERMISSION_DENIED,
         call.apply(system.pki.issue("gateway", "gateway-2")));
     assertEquals(Status.Code.OK, call.apply(system.pki.issue("conductor", "conductor-2")));
+
+    // following an operation by its id is the conductor's too: a client cannot watch one
+    ManagedChannel asClient = channel(system.client, system.agent.address(), Role.AGENT,
+        StratusSystem.HOST);
+    var updates = ComputeAgentGrpc.newBlockingStub(asClient).withDeadlineAfter(10, TimeUnit.SECONDS)
+        .attachOperation(io.stratus.proto.agent.v1.AttachOperationRequest.newBuilder()
+            .setOperationId("req-someone-elses").build());
+    StatusRuntimeException attach = assertThrows(StatusRuntimeException.class, updates::hasNext);
+    assertEquals(Status.Code.PERMISSION_DENIED, attach.getStatus().getCode());
   }
 
   @Test

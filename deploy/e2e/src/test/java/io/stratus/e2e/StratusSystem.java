@@ -59,9 +59,10 @@ final class StratusSystem implements AutoCloseable {
   final PostgresCluster postgres;
   final Path root;
   final ServiceProcess gateway;
-  final ServiceProcess conductor;
+  ServiceProcess conductor;
   ServiceProcess agent;
   private Map<String, String> agentEnv;
+  private Map<String, String> conductorEnv;
   private Path logs;
   final ManagedChannel conductorChannel;
   final ManagedChannel gatewayChannel;
@@ -112,7 +113,7 @@ final class StratusSystem implements AutoCloseable {
       }
       gateway = new ServiceProcess("image-gateway", "io.stratus.gateway.GatewayMain", gatewayEnv,
           logs);
-      Map<String, String> conductorEnv = new HashMap<>(tlsEnv("STRATUS_CONDUCTOR_",
+      conductorEnv = new HashMap<>(tlsEnv("STRATUS_CONDUCTOR_",
           pki.issue("conductor", "conductor", "localhost", "127.0.0.1")));
       conductorEnv.putAll(Map.of(
           "STRATUS_CONDUCTOR_DB_URL", postgres.createDatabase("e2e"),
@@ -183,6 +184,21 @@ final class StratusSystem implements AutoCloseable {
     return new String[] {Integer.toString(code), out.toString(), err.toString()};
   }
 
+  /** Kills the conductor with SIGKILL: its lease stays until it expires, as in a crash. */
+  void killConductor() throws Exception {
+    conductor.kill();
+  }
+
+  /**
+   * Starts a new conductor process on the same port and database (the agent and the
+   * gateway find it where the old one was), and waits until it serves and sees the host up.
+   */
+  void restartConductor(String logName) throws Exception {
+    conductor = new ServiceProcess(logName, "io.stratus.conductor.ConductorMain", conductorEnv,
+        logs);
+    awaitHostUp();
+  }
+
   /** Kills the agent with SIGKILL (no shutdown hook runs), as a crash would. */
   void killAgent() throws Exception {
     agent.kill();
@@ -197,7 +213,14 @@ final class StratusSystem implements AutoCloseable {
   private void awaitHostUp() throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < deadline) {
-      var hosts = hosts(ADMIN).listHosts(ListHostsRequest.getDefaultInstance()).getHostsList();
+      java.util.List<io.stratus.proto.conductor.v1.Host> hosts;
+      try {
+        hosts = hosts(ADMIN).withWaitForReady().listHosts(ListHostsRequest.getDefaultInstance())
+            .getHostsList();
+      } catch (io.grpc.StatusRuntimeException e) {
+        Thread.sleep(200);  // a conductor that is (re)starting
+        continue;
+      }
       if (hosts.stream().anyMatch(h -> h.getName().equals(HOST) && h.getStatus() == HostStatus.HOST_STATUS_UP
           && h.getAddress().equals(agent.address()))) {
         return;
@@ -311,6 +334,19 @@ final class StratusSystem implements AutoCloseable {
 
   static String domstate(String serverId) {
     return Libvirt.virsh("domstate", domain(serverId)).strip();
+  }
+
+  /**
+   * Whether two disks (any formats) show the guest the same content, by {@code qemu-img
+   * compare}: it skips what is unallocated in both, so an 8 GiB disk with little data is
+   * compared in a moment. Returns qemu-img's answer; exit 0 means identical.
+   */
+  static String compareGuestContent(Path a, Path b) throws Exception {
+    Process p = new ProcessBuilder("qemu-img", "compare", "-U", a.toString(), b.toString())
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(300, TimeUnit.SECONDS), "qemu-img compare did not finish");
+    return p.exitValue() == 0 ? "identical" : "exit " + p.exitValue() + ": " + out.strip();
   }
 
   /** sha512 of a disk's guest-visible content (any format), via qemu-img convert. */

@@ -1,0 +1,148 @@
+package io.stratus.e2e;
+
+import static io.stratus.e2e.StratusSystem.MEMBER;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.stratus.proto.conductor.v1.CreateImageRequest;
+import io.stratus.proto.conductor.v1.CreateServerRequest;
+import io.stratus.proto.conductor.v1.Flavor;
+import io.stratus.proto.conductor.v1.Server;
+import io.stratus.proto.conductor.v1.StopServerRequest;
+import io.stratus.proto.conductor.v1.TaskState;
+import io.stratus.proto.conductor.v1.VmState;
+import io.stratus.proto.image.v1.GetImageRequest;
+import io.stratus.proto.image.v1.ImageStatus;
+import io.stratus.testkit.Libvirt;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Crashes of real processes in the middle of real operations, and what survives them
+ * (issue 13): a conductor killed with SIGKILL mid-snapshot is restarted, adopts the task
+ * once the dead one's lease expired and re-attaches to the agent's operation by its id, so
+ * the snapshot ends active with the guest's content; an agent killed mid-upload loses its
+ * operation, and the conductor, re-attaching to the restarted agent, learns that and
+ * cleans up (image deleted, overlay committed, guest running).
+ */
+class CrashRecoveryEndToEndTest {
+  static StratusSystem system;
+  static String base;
+
+  @BeforeAll
+  static void start() throws Exception {
+    system = new StratusSystem();
+    base = system.seedBaseImage(32L << 20);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    system.close();
+  }
+
+  /** A server whose 8 GiB disk keeps a snapshot's upload busy for a while. */
+  private static String bigServer(String name) throws Exception {
+    String id = system.servers(MEMBER).createServer(CreateServerRequest.newBuilder()
+        .setName(name).setImageRef(base)
+        .setFlavor(Flavor.newBuilder().setVcpus(1).setMemoryMb(128).setRootGb(8))
+        .build()).getServer().getId();
+    assertEquals(VmState.VM_STATE_ACTIVE,
+        system.awaitIdle(id, Duration.ofSeconds(120)).getVmState());
+    return id;
+  }
+
+  private static void awaitTask(String id, Set<TaskState> states) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (!states.contains(system.get(id).getTaskState())) {
+      assertTrue(System.nanoTime() < deadline, "the snapshot never reached " + states);
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void aConductorKilledMidSnapshotIsReplacedAndTheSnapshotEndsActive() throws Exception {
+    String id = bigServer("conductor-crash");
+    // data spread over the disk, past what the base image holds
+    StratusSystem.guestWrite(id, 0x5a, 64L << 20, 8L << 20);
+    StratusSystem.guestWrite(id, 0xa5, 6L << 30, 4L << 20);
+    String requestAndImage = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
+        .setServerId(id).setName("survives-conductor").build()).getImageId();
+    awaitTask(id, Set.of(TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD,
+        TaskState.TASK_STATE_IMAGE_UPLOADING));
+    system.killConductor();
+    long killedAt = System.nanoTime();
+    system.restartConductor("conductor-restarted");
+
+    Server after = system.awaitIdle(id, Duration.ofSeconds(180));
+    long recoveredMs = (System.nanoTime() - killedAt) / 1_000_000;
+    assertTrue(!after.hasFault() || after.getFault().getMessage().isEmpty(),
+        "no fault: " + after.getFault());
+    assertEquals(VmState.VM_STATE_ACTIVE, after.getVmState());
+    assertEquals("running", StratusSystem.domstate(id), "the guest kept running");
+    var image = system.images().getImage(
+        GetImageRequest.newBuilder().setImageId(requestAndImage).build()).getImage();
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, image.getStatus(), "the snapshot ends active");
+    String log = Files.readString(system.conductor.log);
+    assertTrue(log.contains("re-attaching task; op=CREATE_IMAGE instance=" + id), log);
+    System.out.printf("[crash-recovery] conductor SIGKILL mid-upload: snapshot active %d ms"
+        + " after the kill%n", recoveredMs);
+
+    Server clone = system.boot("clone-after-crash", requestAndImage);
+    assertEquals("identical", StratusSystem.compareGuestContent(system.disk(id),
+        system.disk(clone.getId())), "the image holds the guest's disk");
+  }
+
+  @Test
+  void aConductorKilledMidStopIsReplacedAndTheStopCompletesOnce() throws Exception {
+    Server s = system.boot("stop-crash", base);
+    system.servers(MEMBER).stopServer(StopServerRequest.newBuilder().setServerId(s.getId())
+        .setTimeoutSeconds(5).build());  // firmware ignores ACPI: 5 s, then destroy
+    awaitTask(s.getId(), Set.of(TaskState.TASK_STATE_POWERING_OFF));
+    system.killConductor();
+    system.restartConductor("conductor-restarted-2");
+    Server after = system.awaitIdle(s.getId(), Duration.ofSeconds(120));
+    assertEquals(VmState.VM_STATE_STOPPED, after.getVmState());
+    assertEquals("shut off", StratusSystem.domstate(s.getId()));
+  }
+
+  @Test
+  void anAgentKilledMidUploadLeavesTheGuestRunningAndNothingBehindOnceRestarted()
+      throws Exception {
+    String id = bigServer("killed-agent");
+    String imageId = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
+        .setServerId(id).setName("interrupted").build()).getImageId();
+    awaitTask(id, Set.of(TaskState.TASK_STATE_IMAGE_UPLOADING));
+    system.killAgent();
+    // The conductor sees the stream break and tries to re-attach; the restarted agent does
+    // not know the operation (it died with the process), so the conductor cleans up.
+    system.restartAgent("compute-agent-restarted");
+
+    Server after = system.awaitIdle(id, Duration.ofSeconds(120));
+    assertEquals(VmState.VM_STATE_ACTIVE, after.getVmState());
+    assertTrue(after.getFault().getMessage().startsWith("UNAVAILABLE: the agent lost the operation"),
+        after.getFault().toString());
+    StatusRuntimeException gone = assertThrows(StatusRuntimeException.class,
+        () -> system.images().getImage(GetImageRequest.newBuilder().setImageId(imageId).build()));
+    assertEquals(Status.Code.NOT_FOUND, gone.getStatus().getCode());
+    assertEquals("running", StratusSystem.domstate(id), "the guest never stopped");
+
+    // The restarted agent committed the overlay the crash left in the chain.
+    String chain = new String(new ProcessBuilder("qemu-img", "info", "-U", "--backing-chain",
+        system.disk(id).toString()).start().getInputStream().readAllBytes());
+    assertTrue(!chain.contains(".stratus-snap-"), chain);
+    String xml = Libvirt.virsh("dumpxml", StratusSystem.domain(id));
+    assertTrue(xml.contains(system.disk(id).toString()) && !xml.contains(".stratus-snap-"),
+        "the guest writes to its own disk again");
+    try (var files = Files.walk(system.root.resolve("instances"))) {
+      assertEquals(List.of(), files.filter(f -> f.toString().contains(".stratus-snap-")).toList());
+    }
+  }
+}
