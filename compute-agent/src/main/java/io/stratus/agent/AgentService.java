@@ -97,7 +97,11 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
       if (AgentEnv.onRbd(instance)) {
         return new RbdSnapshotTask(env, instance, r.getOperationId(), r.getImageId());
       }
-      return new SnapshotTask(env, instance, r.getOperationId(), r.getImageId(), r.getAllowLive());
+      if (r.getFreezeTimeoutSeconds() < 0) {
+        throw ApiException.invalidArgument("freeze_timeout_seconds", "must not be negative");
+      }
+      return new SnapshotTask(env, instance, r.getOperationId(), r.getImageId(), r.getAllowLive(),
+          r.getRequireQuiesce(), java.time.Duration.ofSeconds(r.getFreezeTimeoutSeconds()));
     });
   }
 

@@ -34,6 +34,8 @@ import io.stratus.support.tls.TransportSecurity;
 import io.stratus.conductor.hosts.HostRegistry;
 import io.stratus.conductor.image.GatewayImageRegistry;
 import io.stratus.conductor.recovery.ConductorLease;
+import io.stratus.conductor.recovery.PowerSync;
+import io.stratus.conductor.recovery.SnapshotGc;
 import io.stratus.conductor.recovery.Reconciler;
 import io.stratus.proto.conductor.v1.HostsGrpc;
 import io.stratus.proto.conductor.v1.ServersGrpc;
@@ -62,10 +64,14 @@ public final class Conductor implements AutoCloseable {
   private final HealthStatusManager health;
   private final ConductorLease lease;
   private final Reconciler reconciler;
+  private final PowerSync powerSync;
+  private final SnapshotGc gc;
 
   private Conductor(Database db, Server server, TaskDriver driver, AgentClients agents,
       HostRegistry hosts, HealthStatusManager health, ConductorLease lease,
-      Reconciler reconciler) {
+      Reconciler reconciler, PowerSync powerSync, SnapshotGc gc) {
+    this.powerSync = powerSync;
+    this.gc = gc;
     this.db = db;
     this.server = server;
     this.driver = driver;
@@ -83,6 +89,14 @@ public final class Conductor implements AutoCloseable {
 
   public Reconciler reconciler() {
     return reconciler;
+  }
+
+  public PowerSync powerSync() {
+    return powerSync;
+  }
+
+  public SnapshotGc snapshotGc() {
+    return gc;
   }
 
   /**
@@ -104,13 +118,13 @@ public final class Conductor implements AutoCloseable {
     try {
       InstanceStore instances = new InstanceStore(clock);
       ActionLog actions = new ActionLog(clock);
-      HostRegistry hosts = new HostRegistry(db, new HostStore(), instances, clock,
+      HostRegistry hosts = new HostRegistry(db, new HostStore(), instances,
           config.heartbeatInterval(), config.missedHeartbeats());
       EventBus bus = new EventBus();
       StatePublisher publisher = new StatePublisher(db, instances, bus, clock);
       AgentClients agents = new AgentClients(agentChannels);
       var images = new GatewayImageRegistry(gateway);
-      ConductorLease lease = new ConductorLease(db, clock, config.heartbeatInterval(),
+      ConductorLease lease = new ConductorLease(db, config.heartbeatInterval(),
           config.hostDownAfter());
       lease.start();
       TaskDriver driver = new TaskDriver(db, instances, actions, images, agents, publisher, clock,
@@ -121,14 +135,19 @@ public final class Conductor implements AutoCloseable {
           new ComputeApi.VolumeSettings(config.volumesPool(), config.volumeBackedSnapshotRole()));
       Reconciler reconciler = new Reconciler(db, instances, actions, hosts, images, driver,
           publisher, lease, config.heartbeatInterval());
+      PowerSync powerSync = new PowerSync(db, instances, actions, hosts, agents, driver,
+          publisher, lease.id(), config.powerSyncInterval());
 
+      SnapshotImages snapshotImages = new SnapshotImages(db, images, hosts, agents);
+      SnapshotGc gc = new SnapshotGc(db, instances, images, snapshotImages,
+          config.snapshotGcAfter());
       Tokens tokens = new Tokens(db, new TokenStore(), config.apiTokens(), clock);
       AuthInterceptor auth = new AuthInterceptor(tokens);
       HealthStatusManager health = new HealthStatusManager();
       Server server =
           builder
               .addService(ServerInterceptors.intercept(new ServersService(api,
-                  new SnapshotImages(db, images, hosts, agents), bus, clock,
+                  snapshotImages, bus, clock,
                   config.watchesPerProject()), auth))
               .addService(ServerInterceptors.intercept(new HostsService(hosts), auth))
               .addService(ServerInterceptors.intercept(new TokensService(tokens), auth))
@@ -147,9 +166,13 @@ public final class Conductor implements AutoCloseable {
       health.setStatus(io.stratus.proto.conductor.v1.TokensGrpc.SERVICE_NAME,
           ServingStatus.SERVING);
       reconciler.start();
+      powerSync.start();
+      gc.start(config.snapshotGcAfter().compareTo(Duration.ofMinutes(5)) < 0
+          ? config.snapshotGcAfter() : Duration.ofMinutes(5));
       LOG.info("conductor serving; port={} conductor={} config={}", server.getPort(), lease.id(),
           config);
-      return new Conductor(db, server, driver, agents, hosts, health, lease, reconciler);
+      return new Conductor(db, server, driver, agents, hosts, health, lease, reconciler,
+          powerSync, gc);
     } catch (IOException | RuntimeException e) {
       db.close();
       throw e;
@@ -180,6 +203,8 @@ public final class Conductor implements AutoCloseable {
     health.enterTerminalState();
     GracefulShutdown.stop(server, SHUTDOWN_GRACE);
     reconciler.close();
+    powerSync.close();
+    gc.close();
     driver.close();
     agents.close();
     // Last: once the lease is gone, other conductors adopt what we left in flight.

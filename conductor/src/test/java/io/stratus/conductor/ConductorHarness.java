@@ -239,10 +239,15 @@ public final class ConductorHarness implements AutoCloseable {
 
   /** Another conductor on the same database, agent and gateway, served in-process. */
   public Conductor startAnotherConductor(String serverName) throws Exception {
+    return startAnotherConductor(serverName, Clock.systemUTC());
+  }
+
+  /** Another conductor whose own clock is {@code clock} (e.g. one that runs ahead). */
+  public Conductor startAnotherConductor(String serverName, Clock clock) throws Exception {
     return Conductor.start(config, InProcessServerBuilder.forName(serverName),
         TransportSecurity.plaintext("test conductor"),
         (host, address) -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
-        Clock.systemUTC());
+        clock);
   }
 
   /** A Servers stub on another conductor's in-process server. */

@@ -61,6 +61,27 @@ class RecoveryTest extends ConductorTest {
   }
 
   @Test
+  void leasesAndHeartbeatsGoByTheDatabasesClockNotAConductorsOwn() throws Exception {
+    String id = h.bootActive("skewed-clocks");
+    h.forceState(id, "active", "powering-off", 1);  // owned by the harness's (live) conductor
+    String name = InProcessServerBuilder.generateName();
+    java.time.Clock ahead = java.time.Clock.offset(java.time.Clock.systemUTC(),
+        Duration.ofHours(1));
+    Conductor skewed = h.startAnotherConductor(name, ahead);
+    try {
+      assertEquals(0, skewed.reconciler().reconcileOnce(),
+          "a conductor whose clock runs an hour ahead sees the other's lease alive");
+      assertEquals(h.conductor.id(),
+          h.string("SELECT task_owner FROM instances WHERE uuid = ?::uuid", id));
+      assertTrue(skewed.hosts().list().stream().anyMatch(v -> v.up()
+          && v.host().name().equals(ConductorHarness.HOST)), "and the beating host up");
+    } finally {
+      skewed.close();
+      h.forceState(id, "active", null, 1);
+    }
+  }
+
+  @Test
   void aSnapshotLeftByAStoppedConductorIsReattachedAndEndsActive() throws Exception {
     String id = h.bootActive("orphan-snapshot");
     var gate = h.agent.blockAt("Snapshot", 2);

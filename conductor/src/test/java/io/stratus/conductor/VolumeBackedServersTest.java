@@ -219,6 +219,31 @@ class VolumeBackedServersTest extends ConductorTest {
   }
 
   @Test
+  void volumeSnapshotsOfAnImageThatIsGoneAreCollected() throws Exception {
+    Server s = bootVolumeBacked("gc-volume-snapshots");
+    var r = h.servers(MEMBER_A).createImage(CreateImageRequest.newBuilder()
+        .setServerId(s.getId()).setName("vb-gone").build());
+    h.awaitIdle(s.getId());
+    String imageId = r.getImageId();
+    // A crash between deleting the image and releasing its volume snapshots: the image is
+    // gone, its rows and RBD snapshots stay.
+    io.stratus.proto.image.v1.ImagesGrpc.newBlockingStub(h.gatewayChannel())
+        .deleteImage(io.stratus.proto.image.v1.DeleteImageRequest.newBuilder().setImageId(imageId)
+            .setVolumeSnapshotsReleased(true).build());
+    assertEquals(3, h.count("SELECT count(*) FROM volume_snapshots WHERE image_id = ?", imageId));
+    h.conductor.snapshotGc().collectOnce();
+    assertEquals(3, h.count("SELECT count(*) FROM volume_snapshots WHERE image_id = ?", imageId),
+        "too recent to be collected");
+    h.execute("UPDATE volume_snapshots SET created_at = created_at - interval '1 hour'"
+        + " WHERE image_id = ?", imageId);
+
+    assertTrue(h.conductor.snapshotGc().collectOnce() >= 1);
+    assertEquals(0, h.count("SELECT count(*) FROM volume_snapshots WHERE image_id = ?", imageId));
+    assertTrue(h.agent.volumeSnapshots().stream().noneMatch(x -> x.endsWith("@image-" + imageId)),
+        h.agent.volumeSnapshots().toString());
+  }
+
+  @Test
   void badBlockDevicesAreRefusedNamingTheField() throws Exception {
     var twoBoots = refused(Status.Code.INVALID_ARGUMENT, () -> h.servers(MEMBER_A).createServer(
         boot("x").addBlockDevices(image(agentImage)).addBlockDevices(image(agentImage)).build()));

@@ -7,8 +7,8 @@ import io.stratus.proto.agent.v1.AgentRegistryGrpc;
 import io.stratus.proto.agent.v1.HeartbeatRequest;
 import io.stratus.proto.agent.v1.HeartbeatResponse;
 import io.stratus.proto.agent.v1.RegisterRequest;
+import io.stratus.support.concurrent.Timers;
 import java.time.Duration;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -27,11 +27,7 @@ public final class ConductorLink implements AutoCloseable {
   private final AgentRegistryGrpc.AgentRegistryStub streams;
   private final Supplier<RegisterRequest> registration;
   private final Supplier<HeartbeatRequest> beat;
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "conductor-link");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService timer = Timers.daemon("conductor-link");
   private volatile StreamObserver<HeartbeatRequest> stream;
   private volatile long intervalMs = 10_000;
   private volatile boolean closed;

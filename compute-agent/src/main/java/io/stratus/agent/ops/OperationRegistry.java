@@ -6,6 +6,7 @@ import io.grpc.stub.StreamObserver;
 import io.stratus.agent.hypervisor.HypervisorException;
 import io.stratus.proto.agent.v1.TaskResult;
 import io.stratus.proto.agent.v1.TaskUpdate;
+import io.stratus.support.concurrent.Timers;
 import io.stratus.support.errors.ApiException;
 import io.stratus.support.grpc.GrpcErrors;
 import java.time.Clock;
@@ -244,11 +245,7 @@ public final class OperationRegistry implements AutoCloseable {
   /** Runs {@link #cancelOrphans} every {@code every} until {@link #close}. */
   public synchronized void startOrphanSweep(java.time.Duration every) {
     if (sweeper == null) {
-      sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "orphan-sweep");
-        t.setDaemon(true);
-        return t;
-      });
+      sweeper = Timers.daemon("orphan-sweep");
       sweeper.scheduleWithFixedDelay(this::safeSweep, every.toMillis(), every.toMillis(),
           java.util.concurrent.TimeUnit.MILLISECONDS);
     }

@@ -2,11 +2,11 @@ package io.stratus.agent.quiesce;
 
 import io.stratus.agent.hypervisor.Hypervisor;
 import io.stratus.agent.hypervisor.HypervisorException;
+import io.stratus.support.concurrent.Timers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -31,11 +31,7 @@ public final class GuestFreeze implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(GuestFreeze.class);
   /** Present in DIR/UUID while the agent may have left the guest frozen. */
   public static final String MARKER = ".stratus-frozen";
-  private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "guest-auto-thaw");
-    t.setDaemon(true);
-    return t;
-  });
+  private static final ScheduledExecutorService TIMER = Timers.daemon("guest-auto-thaw");
 
   private final Hypervisor hv;
   private final String uuid;

@@ -7,10 +7,10 @@ import io.stratus.ceph.RbdException;
 import io.stratus.ceph.RbdImage;
 import io.stratus.ceph.RbdPool;
 import io.stratus.ceph.WriteWindow;
+import io.stratus.support.concurrent.Timers;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.ArrayList;
@@ -48,11 +48,7 @@ public final class RbdDisks implements AutoCloseable {
     this.pool = new RbdPool(io);
     this.conf = conf;
     this.retryInterval = retryInterval;
-    this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "rbd-snapshot-janitor");
-      t.setDaemon(true);
-      return t;
-    });
+    this.janitor = Timers.daemon("rbd-snapshot-janitor");
   }
 
   /**

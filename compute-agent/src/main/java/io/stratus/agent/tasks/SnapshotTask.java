@@ -8,10 +8,13 @@ import io.stratus.agent.hypervisor.Hypervisor;
 import io.stratus.agent.hypervisor.HypervisorException;
 import io.stratus.agent.ops.Task;
 import io.stratus.agent.ops.TaskContext;
+import io.stratus.agent.quiesce.GuestFreeze;
+import io.stratus.agent.quiesce.Quiesce;
 import io.stratus.proto.agent.v1.InstanceSpec;
 import io.stratus.proto.agent.v1.SnapshotResult;
 import io.stratus.proto.agent.v1.TaskResult;
 import io.stratus.proto.agent.v1.TaskState;
+import io.stratus.support.errors.ApiException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -52,14 +55,32 @@ public final class SnapshotTask implements Task {
   private final String operationId;
   private final String imageId;
   private final boolean allowLive;
+  private final boolean requireQuiesce;
+  private final Duration freezeTimeout;
+  /** What quiesce did for this snapshot: set when the chain was made immutable. */
+  private boolean quiesced;
+  private long frozenMs;
+  private String quiesceError = "";
 
   public SnapshotTask(AgentEnv env, InstanceSpec spec, String operationId, String imageId,
       boolean allowLive) {
+    this(env, spec, operationId, imageId, allowLive, false, Duration.ZERO);
+  }
+
+  /**
+   * @param requireQuiesce the image requires quiesce (os_require_quiesce): a live snapshot
+   *     that cannot freeze the guest fails before anything is taken
+   * @param freezeTimeout the longest the guest stays frozen (zero: the default)
+   */
+  public SnapshotTask(AgentEnv env, InstanceSpec spec, String operationId, String imageId,
+      boolean allowLive, boolean requireQuiesce, Duration freezeTimeout) {
     this.env = env;
     this.spec = spec;
     this.operationId = operationId;
     this.imageId = imageId;
     this.allowLive = allowLive;
+    this.requireQuiesce = requireQuiesce;
+    this.freezeTimeout = freezeTimeout;
   }
 
   @Override
@@ -121,9 +142,13 @@ public final class SnapshotTask implements Task {
               .setVirtualSize(image.getVirtualSize())
               .setChecksum(image.getChecksum())
               .setOsHashValue(image.getOsHashValue())
-              .setBytesSent(sent.bytesSent()))
+              .setBytesSent(sent.bytesSent())
+              .setQuiesced(quiesced)
+              .setFrozenMs(frozenMs)
+              .setQuiesceError(quiesceError))
           .setPowerState(PowerStates.proto(thaw(hv, uuid, mode, overlay)))
-          .setDetails(mode + " snapshot, " + sent.bytesSent() + " bytes sent")
+          .setDetails(mode + " snapshot, " + sent.bytesSent() + " bytes sent"
+              + (quiesced ? ", quiesced (frozen " + frozenMs + " ms)" : ""))
           .build();
       succeeded = true;
       return result;
@@ -146,7 +171,11 @@ public final class SnapshotTask implements Task {
     switch (mode) {
       case LIVE, PAUSED -> {
         try {
-          hv.snapshotDiskOnly(uuid, "vda", overlay);
+          if (mode == Mode.LIVE) {
+            snapshotQuiesced(hv, uuid, overlay);
+          } else {
+            hv.snapshotDiskOnly(uuid, "vda", overlay);
+          }
           return mode;
         } catch (HypervisorException e) {
           if (e.kind() != HypervisorException.Kind.UNSUPPORTED || mode == Mode.PAUSED) {
@@ -163,6 +192,45 @@ public final class SnapshotTask implements Task {
       }
       default -> {
         return mode;
+      }
+    }
+  }
+
+  /**
+   * The external disk-only snapshot of a running guest, with its filesystems frozen around
+   * it when it has a guest agent (Nova's quiesce; see {@link Quiesce}). The freeze lasts as
+   * long as making the overlay, not the upload. A freeze the timer had to undo before the
+   * overlay was made is no quiesce: with quiesce required the overlay is committed back and
+   * the snapshot fails.
+   */
+  private void snapshotQuiesced(Hypervisor hv, String uuid, Path overlay) {
+    Quiesce.Outcome q;
+    try {
+      q = Quiesce.maybeFreeze(hv, uuid, env.instanceDir(uuid), Hypervisor.Power.RUNNING,
+          spec.getGuestAgent(), requireQuiesce, freezeTimeout);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    if (!q.quiesced()) {
+      quiesceError = q.notQuiescedBecause();
+      hv.snapshotDiskOnly(uuid, "vda", overlay);
+      return;
+    }
+    try (GuestFreeze freeze = q.freeze()) {
+      hv.snapshotDiskOnly(uuid, "vda", overlay);
+      freeze.close();
+      frozenMs = freeze.frozenMillis();
+      quiesced = !freeze.autoThawed();
+    }
+    LOG.info("live snapshot quiesced; instance={} frozen_ms={} thawed_by_timer={}", uuid,
+        frozenMs, !quiesced);
+    if (!quiesced) {
+      quiesceError = "the freeze timeout thawed the guest before its disk was snapshotted";
+      if (requireQuiesce) {
+        hv.commitActive(uuid, "vda", COMMIT_TIMEOUT);
+        deleteOverlay(uuid, overlay);
+        throw ApiException.failedPrecondition("quiesce is required (os_require_quiesce) but "
+            + quiesceError);
       }
     }
   }

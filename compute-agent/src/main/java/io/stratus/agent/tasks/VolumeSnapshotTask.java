@@ -5,6 +5,7 @@ import io.stratus.agent.hypervisor.HypervisorException;
 import io.stratus.agent.ops.Task;
 import io.stratus.agent.ops.TaskContext;
 import io.stratus.agent.quiesce.GuestFreeze;
+import io.stratus.agent.quiesce.Quiesce;
 import io.stratus.agent.rbd.RbdDisks;
 import io.stratus.proto.agent.v1.InstanceSpec;
 import io.stratus.proto.agent.v1.TaskResult;
@@ -37,8 +38,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class VolumeSnapshotTask implements Task {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeSnapshotTask.class);
-  static final Duration AGENT_TIMEOUT = Duration.ofSeconds(10);
-  static final Duration DEFAULT_FREEZE_TIMEOUT = Duration.ofSeconds(60);
 
   private final AgentEnv env;
   private final InstanceSpec spec;
@@ -53,7 +52,7 @@ public final class VolumeSnapshotTask implements Task {
     this.snapshotName = snapshotName;
     this.requireQuiesce = requireQuiesce;
     this.freezeTimeout = freezeTimeoutSeconds > 0
-        ? Duration.ofSeconds(freezeTimeoutSeconds) : DEFAULT_FREEZE_TIMEOUT;
+        ? Duration.ofSeconds(freezeTimeoutSeconds) : Quiesce.DEFAULT_FREEZE_TIMEOUT;
   }
 
   @Override
@@ -129,26 +128,12 @@ public final class VolumeSnapshotTask implements Task {
    */
   private GuestFreeze quiesce(Hypervisor hv, String uuid, Hypervisor.DomainInfo domain,
       VolumeSnapshotsResult.Builder result) throws Exception {
-    String why;
-    if (domain.power() != Hypervisor.Power.RUNNING) {
-      why = "the guest is not running (" + domain.power() + ")";
-    } else if (!spec.getGuestAgent()) {
-      why = "the guest has no qemu guest agent (hw_qemu_guest_agent)";
-    } else {
-      try {
-        GuestFreeze freeze = GuestFreeze.freeze(hv, uuid, env.instanceDir(uuid), AGENT_TIMEOUT,
-            freezeTimeout);
-        result.setQuiesced(true);
-        return freeze;
-      } catch (HypervisorException e) {
-        why = "quiesce failed: " + e.getMessage();
-      }
+    Quiesce.Outcome q = Quiesce.maybeFreeze(hv, uuid, env.instanceDir(uuid), domain.power(),
+        spec.getGuestAgent(), requireQuiesce, freezeTimeout);
+    result.setQuiesced(q.quiesced());
+    if (!q.quiesced()) {
+      result.setQuiesceError(q.notQuiescedBecause());
     }
-    if (requireQuiesce) {
-      throw ApiException.failedPrecondition("quiesce is required (os_require_quiesce) but " + why);
-    }
-    LOG.info("snapshotting without quiesce; instance={}: {}", uuid, why);
-    result.setQuiesced(false).setQuiesceError(why);
-    return null;
+    return q.freeze();
   }
 }

@@ -65,7 +65,8 @@ final class AgentCalls {
               .setRequireQuiesce(task.requireQuiesce()).build(), typed(stream));
         } else {
           stub.snapshot(SnapshotRequest.newBuilder().setOperationId(id).setInstance(spec)
-              .setImageId(task.imageId()).setAllowLive(true).build(), typed(stream));
+              .setImageId(task.imageId()).setAllowLive(true)
+              .setRequireQuiesce(task.requireQuiesce()).build(), typed(stream));
         }
       }
       case START -> stub.powerOn(

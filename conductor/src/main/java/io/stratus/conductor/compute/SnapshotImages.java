@@ -52,6 +52,18 @@ public final class SnapshotImages {
         .filter(i -> ImageVisibility.mutable(i.owner(), caller.projectId(), caller.admin()))
         .map(ImageRegistry.ImageInfo::owner)
         .orElseThrow(() -> ApiException.notFound("image " + imageId + " not found"));
+    int released = releaseVolumeSnapshots(imageId);
+    images.delete(imageId);
+    LOG.info("image deleted; image={} owner={} volume_snapshots={}", imageId, owner, released);
+    return released;
+  }
+
+  /**
+   * Removes the volume snapshots an image owns, in Ceph and their records, unless a volume
+   * still depends on one (FAILED_PRECONDITION, nothing removed); returns how many went.
+   * For {@link #delete} and for the garbage collection of snapshots whose image is gone.
+   */
+  public int releaseVolumeSnapshots(String imageId) {
     record Owned(VolumeSnapshotEntity snapshot, VolumeEntity volume) {}
     List<Owned> owned = db.inTransaction(s -> {
       List<Owned> list = new ArrayList<>();
@@ -75,8 +87,6 @@ public final class SnapshotImages {
           .setSnapshot(o.snapshot().rbdSnapshot()).build()).toList());
       db.run(s -> owned.forEach(o -> volumes.deleteSnapshot(s, o.snapshot().id())));
     }
-    images.delete(imageId);
-    LOG.info("image deleted; image={} owner={} volume_snapshots={}", imageId, owner, owned.size());
     return owned.size();
   }
 

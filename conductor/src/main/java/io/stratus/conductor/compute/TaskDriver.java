@@ -17,6 +17,7 @@ import io.stratus.conductor.hosts.AgentClients;
 import io.stratus.conductor.image.ImageRegistry;
 import io.stratus.proto.agent.v1.TaskResult;
 import io.stratus.proto.agent.v1.TaskUpdate;
+import io.stratus.support.concurrent.Timers;
 import io.stratus.support.grpc.Answered;
 import java.time.Clock;
 import java.time.Duration;
@@ -25,7 +26,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -68,11 +68,7 @@ public final class TaskDriver {
   private final java.util.function.Function<String, java.util.Optional<String>> hostAddress;
   private final Map<String, TaskStream> running = new ConcurrentHashMap<>();
   private final ScheduledExecutorService retries =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "task-reattach");
-        t.setDaemon(true);
-        return t;
-      });
+      Timers.daemon("task-reattach");
   private volatile boolean closing;
 
   public TaskDriver(

@@ -34,6 +34,9 @@ import java.util.Map;
  *     agent.reattach.window}, PT2M, the agent's own orphan timeout)
  * @param powerSyncInterval how often every up host's guests are compared with the
  *     database, Nova's sync_power_state_interval ({@code power.sync.interval}, PT10M)
+ * @param snapshotGcAfter how old an unfinished snapshot image that no task fills, or the
+ *     volume snapshots of an image that is gone, must be before they are collected
+ *     ({@code gc.unfinished.after}, PT15M)
  */
 public record ConductorConfig(
     String listenHost,
@@ -53,7 +56,8 @@ public record ConductorConfig(
     TlsSettings tls,
     int watchesPerProject,
     Duration agentReattachWindow,
-    Duration powerSyncInterval) {
+    Duration powerSyncInterval,
+    Duration snapshotGcAfter) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -78,7 +82,7 @@ public record ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
         heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
         volumesPool, volumeBackedSnapshotRole, tls, watchesPerProject, agentReattachWindow,
-        powerSyncInterval);
+        powerSyncInterval, snapshotGcAfter);
   }
 
   @Override

@@ -17,7 +17,7 @@ import java.util.Map;
  * db.password}, {@code db.pool.size}, {@code gateway.address}, {@code heartbeat.interval}
  * (ISO-8601 like {@code PT10S} or milliseconds like {@code 10000ms}), {@code
  * heartbeat.missed}, {@code agent.call.timeout}, {@code agent.reattach.window}, {@code
- * power.sync.interval}, {@code image.max.properties}, {@code
+ * power.sync.interval}, {@code gc.unfinished.after}, {@code image.max.properties}, {@code
  * api.tokens} ({@code token=project:user:role,…}, role member or admin). The environment
  * wins over the file.
  */
@@ -61,11 +61,13 @@ public final class ConfigLoader {
     int watches = s.integer("api.watch.max.per.project", 64, 1, 100_000);
     var reattach = s.duration("agent.reattach.window", java.time.Duration.ofMinutes(2));
     var powerSync = s.duration("power.sync.interval", java.time.Duration.ofMinutes(10));
+    var gcAfter = s.duration("gc.unfinished.after", java.time.Duration.ofMinutes(15));
     s.validate();
     return new ConductorConfig(
         listenHost, port, dbUrl, dbUser, dbPassword, pool, gateway, heartbeat, missed,
         callTimeout, maxProps, tokens, volumesPool,
-        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls, watches, reattach, powerSync);
+        ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls, watches, reattach, powerSync,
+        gcAfter);
   }
 
   private static Map<String, ApiToken> tokens(Settings s, String spec) {

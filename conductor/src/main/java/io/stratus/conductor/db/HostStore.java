@@ -1,6 +1,5 @@
 package io.stratus.conductor.db;
 
-import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import org.hibernate.Session;
@@ -28,12 +27,14 @@ public final class HostStore {
         .getResultList();
   }
 
-  /** Records a heartbeat; {@code false} when the host is not registered. */
-  public boolean beat(Session session, String name, Instant at) {
+  /**
+   * Records a heartbeat at the database's time ({@link DbClock}); {@code false} when the
+   * host is not registered.
+   */
+  public boolean beat(Session session, String name) {
     return session
             .createNativeMutationQuery(
-                "UPDATE hosts SET last_heartbeat_at = :at WHERE name = :name")
-            .setParameter("at", at)
+                "UPDATE hosts SET last_heartbeat_at = clock_timestamp() WHERE name = :name")
             .setParameter("name", name)
             .executeUpdate()
         == 1;

@@ -110,18 +110,19 @@ public final class InstanceStore {
   }
 
   /**
-   * Live instances in a task state whose owning conductor has no lease renewed after
-   * {@code expiredBefore} (or that have no owner): work nobody drives any more.
+   * Live instances in a task state whose owning conductor has not renewed its lease for
+   * {@code expiry} by the database's clock (or that have no owner): work nobody drives.
    */
-  public List<UUID> orphanedTasks(Session session, Instant expiredBefore) {
+  public List<UUID> orphanedTasks(Session session, java.time.Duration expiry) {
     return session
         .createNativeQuery(
             "SELECT i.uuid FROM instances i WHERE i.task_state IS NOT NULL"
                 + " AND i.deleted_at IS NULL AND (i.task_owner IS NULL OR NOT EXISTS ("
                 + " SELECT 1 FROM conductors c WHERE c.id = i.task_owner"
-                + " AND c.last_seen_at >= :cutoff)) ORDER BY i.updated_at",
+                + " AND c.last_seen_at >= clock_timestamp() - make_interval(secs => :expiry)))"
+                + " ORDER BY i.updated_at",
             UUID.class)
-        .setParameter("cutoff", expiredBefore)
+        .setParameter("expiry", expiry.toMillis() / 1000.0)
         .getResultList();
   }
 
@@ -130,6 +131,23 @@ public final class InstanceStore {
     return session
         .createSelectionQuery(
             "from InstanceEntity i where i.host = :host and i.taskState is not null"
+                + " and i.deletedAt is null",
+            InstanceEntity.class)
+        .setParameter("host", host)
+        .getResultList();
+  }
+
+  /** The images live instances' snapshot tasks are filling now. */
+  public java.util.Set<String> imagesInFlight(Session session) {
+    return java.util.Set.copyOf(session.createNativeQuery("SELECT task_image_id FROM instances"
+        + " WHERE task_image_id IS NOT NULL AND deleted_at IS NULL", String.class).getResultList());
+  }
+
+  /** Live instances of a host with no task in flight (for the power-state sync). */
+  public List<InstanceEntity> idleOnHost(Session session, String host) {
+    return session
+        .createSelectionQuery(
+            "from InstanceEntity i where i.host = :host and i.taskState is null"
                 + " and i.deletedAt is null",
             InstanceEntity.class)
         .setParameter("host", host)

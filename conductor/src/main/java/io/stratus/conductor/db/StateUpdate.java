@@ -28,6 +28,7 @@ public final class StateUpdate {
   private boolean checkOwner;
   private String expectedOwner;
   private String expectedRequest;
+  private Long expectedVersion;
   private final Map<String, Object> sets = new LinkedHashMap<>();
 
   private StateUpdate(UUID uuid) {
@@ -114,6 +115,12 @@ public final class StateUpdate {
     return this;
   }
 
+  /** Also requires the row to be unchanged since it was read at {@code version}. */
+  public StateUpdate expectVersion(long version) {
+    this.expectedVersion = version;
+    return this;
+  }
+
   /** Hands the task over to another conductor. */
   public StateUpdate owner(String owner) {
     sets.put("task_owner", owner);
@@ -175,6 +182,9 @@ public final class StateUpdate {
     if (expectedRequest != null) {
       sql.append(" AND task_request_id = :expected_request");
     }
+    if (expectedVersion != null) {
+      sql.append(" AND version = :expected_version");
+    }
     return sql.toString();
   }
 
@@ -193,6 +203,9 @@ public final class StateUpdate {
     }
     if (expectedRequest != null) {
       params.put("expected_request", expectedRequest);
+    }
+    if (expectedVersion != null) {
+      params.put("expected_version", expectedVersion);
     }
     return params;
   }

@@ -73,4 +73,12 @@ public final class VolumeStore {
         .setParameter("image", imageId)
         .getResultList();
   }
+
+  /** Images that own volume snapshots recorded more than {@code age} ago (database clock). */
+  public List<String> imagesWithSnapshotsOlderThan(Session session, java.time.Duration age) {
+    return session.createNativeQuery("SELECT DISTINCT image_id FROM volume_snapshots WHERE"
+            + " created_at < clock_timestamp() - make_interval(secs => :age)", String.class)
+        .setParameter("age", age.toMillis() / 1000.0)
+        .getResultList();
+  }
 }

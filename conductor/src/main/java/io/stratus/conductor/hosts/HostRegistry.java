@@ -1,12 +1,12 @@
 package io.stratus.conductor.hosts;
 
 import io.stratus.conductor.db.Database;
+import io.stratus.conductor.db.DbClock;
 import io.stratus.support.errors.Ids;
 import io.stratus.conductor.db.HostEntity;
 import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.support.errors.ApiException;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
@@ -41,7 +41,6 @@ public final class HostRegistry {
   private final Database db;
   private final HostStore hosts;
   private final InstanceStore instances;
-  private final Clock clock;
   private final Duration heartbeatInterval;
   private final Duration downAfter;
 
@@ -49,19 +48,25 @@ public final class HostRegistry {
       Database db,
       HostStore hosts,
       InstanceStore instances,
-      Clock clock,
       Duration heartbeatInterval,
       int missedHeartbeats) {
     this.db = db;
     this.hosts = hosts;
     this.instances = instances;
-    this.clock = clock;
     this.heartbeatInterval = heartbeatInterval;
     this.downAfter = heartbeatInterval.multipliedBy(missedHeartbeats);
   }
 
   public Duration heartbeatInterval() {
     return heartbeatInterval;
+  }
+
+  private final List<java.util.function.Consumer<String>> registered =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** Calls {@code listener} with the host's name after every (re)registration. */
+  public void onRegistered(java.util.function.Consumer<String> listener) {
+    registered.add(listener);
   }
 
   /** Registers or re-registers a host; returns the stored record. */
@@ -79,10 +84,10 @@ public final class HostRegistry {
           "contract_versions: agent speaks " + r.contractVersions() + ", conductor needs "
               + AGENT_CONTRACT);
     }
-    Instant now = clock.instant();
     HostEntity saved =
         db.inTransaction(
             s -> {
+              Instant now = DbClock.now(s);
               // Serialize concurrent registrations of one name with an advisory lock.
               s.createNativeQuery("SELECT pg_advisory_xact_lock(hashtext(:n))", Object.class)
                   .setParameter("n", r.host())
@@ -101,26 +106,28 @@ public final class HostRegistry {
             });
     LOG.info("host registered; host={} address={} agentVersion={}",
         r.host(), r.address(), r.agentVersion());
+    registered.forEach(l -> l.accept(r.host()));
     return saved;
   }
 
   /** Records a beat; NOT_FOUND when the host must register first. */
   public HostEntity heartbeat(String host) {
     Ids.hostName("host", host);
-    Instant now = clock.instant();
     return db.inTransaction(
         s -> {
-          if (!hosts.beat(s, host, now)) {
+          if (!hosts.beat(s, host)) {
             throw ApiException.notFound("host " + host + " is not registered; register first");
           }
           return hosts.find(s, host).orElseThrow();
         });
   }
 
-  /** Whether a host's last beat is recent enough. */
-  public boolean isUp(HostEntity host) {
-    return host.lastHeartbeatAt() != null
-        && host.lastHeartbeatAt().plus(downAfter).isAfter(clock.instant());
+  /**
+   * Whether a host's last beat is recent enough at {@code now}, the database's time (beats
+   * are stamped by it too, see {@link DbClock}).
+   */
+  private boolean isUp(HostEntity host, Instant now) {
+    return host.lastHeartbeatAt() != null && host.lastHeartbeatAt().plus(downAfter).isAfter(now);
   }
 
   /** The host record, up or down; empty when no such host registered. */
@@ -130,10 +137,11 @@ public final class HostRegistry {
 
   /** The host record, checked up; UNAVAILABLE when it is down or unknown. */
   public HostEntity requireUp(String host) {
-    HostEntity h =
-        db.inTransaction(s -> hosts.find(s, host))
+    record Seen(HostEntity host, boolean up) {}
+    Seen seen = db.inTransaction(s -> hosts.find(s, host).map(h -> new Seen(h, isUp(h, DbClock.now(s)))))
             .orElseThrow(() -> ApiException.unavailable("host " + host + " is not registered", null));
-    if (!isUp(h)) {
+    HostEntity h = seen.host();
+    if (!seen.up()) {
       throw ApiException.unavailable(
           "host " + host + " is down (no heartbeat since " + h.lastHeartbeatAt() + ")", null);
     }
@@ -157,15 +165,19 @@ public final class HostRegistry {
 
   public List<HostView> list() {
     return db.inTransaction(
-        s -> hosts.list(s).stream()
-            .map(h -> new HostView(h, isUp(h), instances.countOnHost(s, h.name())))
-            .toList());
+        s -> {
+          Instant now = DbClock.now(s);
+          return hosts.list(s).stream()
+              .map(h -> new HostView(h, isUp(h, now), instances.countOnHost(s, h.name())))
+              .toList();
+        });
   }
 
   public Optional<HostView> get(String name) {
     Ids.hostName("name", name);
     return db.inTransaction(
-        s -> hosts.find(s, name).map(h -> new HostView(h, isUp(h), instances.countOnHost(s, name))));
+        s -> hosts.find(s, name).map(h -> new HostView(h, isUp(h, DbClock.now(s)),
+            instances.countOnHost(s, name))));
   }
 
   /** Disables or enables a host; NOT_FOUND when unknown. */

@@ -106,6 +106,34 @@ public final class GatewayImageRegistry implements ImageRegistry {
   }
 
   @Override
+  public java.util.List<Unfinished> unfinishedSnapshots() {
+    java.util.List<Unfinished> all = new java.util.ArrayList<>();
+    for (var st : java.util.List.of(io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_QUEUED,
+        io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_SAVING)) {
+      String page = "";
+      do {
+        io.stratus.proto.image.v1.ListImagesResponse r;
+        try {
+          r = call().listImages(io.stratus.proto.image.v1.ListImagesRequest.newBuilder()
+              .setStatus(st).putProperties("image_type", "snapshot").setPageSize(500)
+              .setPageToken(page).build());
+        } catch (StatusRuntimeException e) {
+          throw ApiException.unavailable("image-gateway could not list images: " + e.getStatus(), e);
+        }
+        for (var image : r.getImagesList()) {
+          all.add(new Unfinished(image.getId(),
+              st == io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_QUEUED
+                  ? ImageRegistry.Status.QUEUED : ImageRegistry.Status.SAVING,
+              java.time.Instant.ofEpochSecond(image.getCreatedAt().getSeconds(),
+                  image.getCreatedAt().getNanos())));
+        }
+        page = r.getNextPageToken();
+      } while (!page.isEmpty());
+    }
+    return all;
+  }
+
+  @Override
   public void delete(String imageId) {
     try {
       call().deleteImage(DeleteImageRequest.newBuilder().setImageId(imageId)

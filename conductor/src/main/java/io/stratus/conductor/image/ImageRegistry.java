@@ -51,6 +51,18 @@ public interface ImageRegistry {
   void activateEmpty(String imageId, Map<String, String> properties);
 
   /**
+   * A snapshot image (made by createImage) that is not active yet.
+   *
+   * @param id the image id
+   * @param status queued or saving
+   * @param createdAt when the conductor created its record
+   */
+  record Unfinished(String id, Status status, java.time.Instant createdAt) {}
+
+  /** Every snapshot image ({@code image_type=snapshot}) still queued or saving. */
+  java.util.List<Unfinished> unfinishedSnapshots();
+
+  /**
    * Deletes the image; an image that is already gone is not an error. The conductor
    * deletes the volume snapshots a volume-backed snapshot image lists itself (or there are
    * none yet), so it always tells the gateway they are released.

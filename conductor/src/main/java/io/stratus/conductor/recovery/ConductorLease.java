@@ -1,11 +1,9 @@
 package io.stratus.conductor.recovery;
 
 import io.stratus.conductor.db.Database;
-import java.time.Clock;
+import io.stratus.support.concurrent.Timers;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.UUID;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -14,26 +12,22 @@ import org.slf4j.LoggerFactory;
 /**
  * This conductor's lease in {@code conductors}: renewed every interval while the process
  * runs, deleted on a clean stop. A conductor whose lease is older than {@code expiry} is
- * considered dead and its tasks are adopted by others.
+ * considered dead and its tasks are adopted by others. Written and judged by the
+ * database's clock ({@code clock_timestamp()}), so conductors whose clocks disagree still
+ * agree on who is alive.
  */
 public final class ConductorLease implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ConductorLease.class);
 
   private final String id = "conductor-" + UUID.randomUUID();
   private final Database db;
-  private final Clock clock;
   private final Duration interval;
   private final Duration expiry;
   private final ScheduledExecutorService timer =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "conductor-lease");
-        t.setDaemon(true);
-        return t;
-      });
+      Timers.daemon("conductor-lease");
 
-  public ConductorLease(Database db, Clock clock, Duration interval, Duration expiry) {
+  public ConductorLease(Database db, Duration interval, Duration expiry) {
     this.db = db;
-    this.clock = clock;
     this.interval = interval;
     this.expiry = expiry;
   }
@@ -45,11 +39,9 @@ public final class ConductorLease implements AutoCloseable {
 
   /** Writes the lease and keeps renewing it. */
   public void start() {
-    Instant now = clock.instant();
-    db.run(s -> s.createNativeMutationQuery(
-            "INSERT INTO conductors (id, started_at, last_seen_at) VALUES (:id, :now, :now)")
+    db.run(s -> s.createNativeMutationQuery("INSERT INTO conductors (id, started_at,"
+            + " last_seen_at) VALUES (:id, clock_timestamp(), clock_timestamp())")
         .setParameter("id", id)
-        .setParameter("now", now)
         .executeUpdate());
     timer.scheduleAtFixedRate(this::renew, interval.toMillis(), interval.toMillis(),
         TimeUnit.MILLISECONDS);
@@ -59,18 +51,17 @@ public final class ConductorLease implements AutoCloseable {
   private void renew() {
     try {
       db.run(s -> s.createNativeMutationQuery(
-              "UPDATE conductors SET last_seen_at = :now WHERE id = :id")
+              "UPDATE conductors SET last_seen_at = clock_timestamp() WHERE id = :id")
           .setParameter("id", id)
-          .setParameter("now", clock.instant())
           .executeUpdate());
     } catch (RuntimeException e) {
       LOG.warn("could not renew the conductor lease; conductor={}", id, e);
     }
   }
 
-  /** Leases last renewed before this instant are expired. */
-  public Instant expiredBefore() {
-    return clock.instant().minus(expiry);
+  /** Leases not renewed for this long (by the database's clock) are expired. */
+  public Duration expiry() {
+    return expiry;
   }
 
   /** Stops renewing and deletes the lease, so other conductors adopt our tasks at once. */

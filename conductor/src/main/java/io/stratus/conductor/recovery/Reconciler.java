@@ -16,12 +16,12 @@ import io.stratus.conductor.domain.TaskState;
 import io.stratus.conductor.domain.VmState;
 import io.stratus.conductor.hosts.HostRegistry;
 import io.stratus.conductor.image.ImageRegistry;
+import io.stratus.support.concurrent.Timers;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -59,11 +59,7 @@ public final class Reconciler implements AutoCloseable {
   private final ConductorLease lease;
   private final Duration interval;
   private final ScheduledExecutorService timer =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "reconciler");
-        t.setDaemon(true);
-        return t;
-      });
+      Timers.daemon("reconciler");
 
   public Reconciler(
       Database db,
@@ -102,7 +98,7 @@ public final class Reconciler implements AutoCloseable {
 
   /** One round; returns how many instances were adopted. */
   public int reconcileOnce() {
-    List<UUID> orphans = db.inTransaction(s -> instances.orphanedTasks(s, lease.expiredBefore()));
+    List<UUID> orphans = db.inTransaction(s -> instances.orphanedTasks(s, lease.expiry()));
     int adopted = 0;
     for (UUID uuid : orphans) {
       if (adopt(uuid)) {

@@ -367,6 +367,13 @@ public class FakeImageGateway extends ImagesGrpc.ImagesImplBase {
     Image apply(Image image);
   }
 
+  /** Makes an image look {@code age} older (its created_at moved back), for expiry tests. */
+  public Image backdate(String id, java.time.Duration age) {
+    return mutate(id, image -> image.toBuilder().setCreatedAt(Timestamp.newBuilder()
+        .setSeconds(image.getCreatedAt().getSeconds() - age.getSeconds())
+        .setNanos(image.getCreatedAt().getNanos())).build());
+  }
+
   /** Atomically replaces a live image; NOT_FOUND, or FAILED_PRECONDITION if deleted. */
   private synchronized Image mutate(String id, Change change) {
     Stored stored = images.get(id);

@@ -31,7 +31,8 @@ import org.junit.jupiter.api.Test;
  * once the dead one's lease expired and re-attaches to the agent's operation by its id, so
  * the snapshot ends active with the guest's content; an agent killed mid-upload loses its
  * operation, and the conductor, re-attaching to the restarted agent, learns that and
- * cleans up (image deleted, overlay committed, guest running).
+ * cleans up (image deleted, overlay committed, guest running); a guest destroyed behind
+ * the system's back is found by the power-state sync and recorded stopped, not restarted.
  */
 class CrashRecoveryEndToEndTest {
   static StratusSystem system;
@@ -111,6 +112,28 @@ class CrashRecoveryEndToEndTest {
     Server after = system.awaitIdle(s.getId(), Duration.ofSeconds(120));
     assertEquals(VmState.VM_STATE_STOPPED, after.getVmState());
     assertEquals("shut off", StratusSystem.domstate(s.getId()));
+  }
+
+  @Test
+  void aGuestDestroyedBehindTheSystemsBackIsRecordedStoppedAndLeftOff() throws Exception {
+    Server s = system.boot("killed-behind-our-back", base);
+    Libvirt.virsh("destroy", StratusSystem.domain(s.getId()));  // e.g. the OOM killer
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    Server now = system.get(s.getId());
+    while (now.getVmState() != VmState.VM_STATE_STOPPED || now.getTaskState() != TaskState.TASK_STATE_NONE) {
+      assertTrue(System.nanoTime() < deadline, "the power-state sync never noticed: " + now);
+      Thread.sleep(200);
+      now = system.get(s.getId());
+    }
+    assertEquals(io.stratus.proto.conductor.v1.PowerState.POWER_STATE_SHUTDOWN, now.getPowerState());
+    var actions = system.servers(MEMBER).listServerActions(
+        io.stratus.proto.conductor.v1.ListServerActionsRequest.newBuilder()
+            .setServerId(s.getId()).build()).getActionsList();
+    assertTrue(actions.stream().anyMatch(a -> a.getAction().equals("stop")
+        && a.getUserId().equals("power-sync")), actions.toString());
+    Thread.sleep(3000);  // more sync rounds: nothing restarts it
+    assertEquals("shut off", StratusSystem.domstate(s.getId()));
+    assertEquals(VmState.VM_STATE_STOPPED, system.get(s.getId()).getVmState());
   }
 
   @Test

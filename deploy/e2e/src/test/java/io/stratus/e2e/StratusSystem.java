@@ -121,6 +121,7 @@ final class StratusSystem implements AutoCloseable {
           "STRATUS_CONDUCTOR_GATEWAY_ADDRESS", gateway.address(),
           "STRATUS_CONDUCTOR_PORT", Integer.toString(conductorPort),
           "STRATUS_CONDUCTOR_HEARTBEAT_INTERVAL", "PT1S",
+          "STRATUS_CONDUCTOR_POWER_SYNC_INTERVAL", "PT2S",
           "STRATUS_CONDUCTOR_VOLUMES_POOL", ceph == null ? "rbd" : ceph.diskPool(),
           "STRATUS_CONDUCTOR_API_TOKENS",
           MEMBER + "=e2e-project:e2e-user:member," + MEMBER_B + "=other-project:other-user:member,"

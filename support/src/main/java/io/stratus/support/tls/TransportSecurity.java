@@ -8,6 +8,7 @@ import io.grpc.TlsChannelCredentials;
 import io.grpc.TlsServerCredentials;
 import io.grpc.util.AdvancedTlsX509KeyManager;
 import io.grpc.util.AdvancedTlsX509TrustManager;
+import io.stratus.support.concurrent.Timers;
 import io.stratus.support.config.ConfigException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,7 +25,6 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLEngine;
@@ -61,11 +61,7 @@ public final class TransportSecurity implements AutoCloseable {
       serverTrust = null;
       return;
     }
-    reloader = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "tls-reload");
-      t.setDaemon(true);
-      return t;
-    });
+    reloader = Timers.daemon("tls-reload");
     try {
       if (settings.cert() != null) {
         keys = new AdvancedTlsX509KeyManager();
