@@ -32,6 +32,7 @@ import java.util.concurrent.Future;
  * (the buffer goes back to the pool); a caller that never releases stalls the reader.
  */
 public final class ParallelReader implements DiskReader {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ParallelReader.class);
   private static final int CHUNK = ChunkDigest.CHUNK;
 
   /** Zero ranges between chunks, or one chunk's reads. */
@@ -122,6 +123,11 @@ public final class ParallelReader implements DiskReader {
   private static ChunkRead chunkRead(long chunk, List<DiskExtent> members, long virtualSize) {
     long start = chunk * CHUNK;
     return new ChunkRead(start, (int) Math.min(CHUNK, virtualSize - start), List.copyOf(members));
+  }
+
+  /** Shared buffers free now (tests: a closed reader holds none). */
+  static int sharedBuffersFree() {
+    return SHARED.available();
   }
 
   @Override
@@ -227,9 +233,41 @@ public final class ParallelReader implements DiskReader {
     }
   }
 
+  /**
+   * Stops reading and gives every buffer this reader still holds back to the shared pool:
+   * those of chunks read but not consumed (in the window or ready), once the reads in
+   * flight ended. A piece already handed out is its consumer's to release. Without this a
+   * failed or cancelled upload would keep its buffers for ever, and the agent's snapshots
+   * would wait for them once the pool ran dry.
+   */
   @Override
   public void close() {
     pool.shutdownNow();
+    try {
+      if (!pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+        LOG.warn("disk reads did not stop within 30 s; their buffers are lost to the pool");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    for (Object o : window) {
+      if (o instanceof Future<?> f && f.isDone() && !f.isCancelled()) {
+        try {
+          @SuppressWarnings("unchecked")
+          List<Piece> pieces = (List<Piece>) f.get();
+          ready.addAll(pieces);
+        } catch (ExecutionException | InterruptedException e) {
+          // the read failed and gave its buffer back itself
+        }
+      }
+    }
+    window.clear();
+    for (Piece p : ready) {
+      if (p.release() != null) {
+        p.release().run();
+      }
+    }
+    ready.clear();
     for (FileChannel ch : files.values()) {
       try {
         ch.close();

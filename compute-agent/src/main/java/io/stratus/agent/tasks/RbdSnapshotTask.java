@@ -95,12 +95,16 @@ public final class RbdSnapshotTask implements Task {
         path = "direct";
       } else {
         path = "stream";
-        try (RbdSnapshotReader reader = disks.read(uuid, snap, env.config().readThreads())) {
-          var sent = env.streamer().upload(imageId, operationId, reader, reader.size(),
-              reader.dataBytes(), ctx);
-          image = sent.response().getImage();
-          bytesSent = sent.bytesSent();
+        long size;
+        long dataBytes;
+        try (RbdSnapshotReader probe = disks.read(uuid, snap, env.config().readThreads())) {
+          size = probe.size();
+          dataBytes = probe.dataBytes();
         }
+        var sent = env.streamer().upload(imageId, operationId,
+            () -> disks.read(uuid, snap, env.config().readThreads()), size, dataBytes, ctx);
+        image = sent.response().getImage();
+        bytesSent = sent.bytesSent();
       }
       LOG.info("rbd snapshot uploaded; instance={} image={} path={} bytes_sent={} ms={}", uuid,
           imageId, path, bytesSent, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));

@@ -128,10 +128,9 @@ public final class SnapshotTask implements Task {
         QemuImg.ChainLink top = QemuImg.chain(source).get(0);
         ctx.transition(TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD,
             TaskState.TASK_STATE_IMAGE_UPLOADING, "uploading through qemu-nbd");
-        try (NbdStreamReader reader = NbdStreamReader.open(source, top.format(), top.virtualSize())) {
-          sent = env.streamer().upload(imageId, operationId, reader, top.virtualSize(),
-              top.virtualSize(), ctx);
-        }
+        sent = env.streamer().upload(imageId, operationId,
+            () -> NbdStreamReader.open(source, top.format(), top.virtualSize()),
+            top.virtualSize(), top.virtualSize(), ctx);
       }
       var image = sent.response().getImage();
       TaskResult result = TaskResult.newBuilder()

@@ -32,6 +32,8 @@ final class SnapshotCompletion {
   private final ImageRegistry images;
   private final AgentClients agents;
   private final Clock clock;
+  /** How long the completion waits out an image-gateway that is restarting. */
+  static final java.time.Duration GATEWAY_PATIENCE = java.time.Duration.ofSeconds(90);
 
   SnapshotCompletion(Database db, ImageRegistry images, AgentClients agents, Clock clock) {
     this.db = db;
@@ -66,8 +68,11 @@ final class SnapshotCompletion {
             task.imageId(), v.getSnapshot(), v.getSize(), now))
         .toList();
     db.run(s -> rows.forEach(row -> volumes.insertSnapshot(s, row)));
-    images.activateEmpty(task.imageId(),
-        VolumePlan.imageProperties(rows, result.getSnapshotsList()));
+    withGateway(() -> {
+      images.activateEmpty(task.imageId(),
+          VolumePlan.imageProperties(rows, result.getSnapshotsList()));
+      return null;
+    });
     LOG.info("volume-backed snapshot recorded; instance={} image={} volumes={} quiesced={}"
             + " frozen_ms={}", task.uuid(), task.imageId(), rows.size(), result.getQuiesced(),
         result.getFrozenMs());
@@ -106,8 +111,12 @@ final class SnapshotCompletion {
       return true;
     }
     try {
-      if (images.status(task.imageId()).filter(st -> st == ImageRegistry.Status.ACTIVE).isEmpty()) {
-        images.delete(task.imageId());
+      if (withGateway(() -> images.status(task.imageId()))
+          .filter(st -> st == ImageRegistry.Status.ACTIVE).isEmpty()) {
+        withGateway(() -> {
+          images.delete(task.imageId());
+          return null;
+        });
         LOG.info("deleted image of failed snapshot; instance={} image={}",
             task.uuid(), task.imageId());
       }
@@ -121,9 +130,34 @@ final class SnapshotCompletion {
 
   private ImageRegistry.Status safeStatus(String imageId) {
     try {
-      return images.status(imageId).orElse(null);
+      return withGateway(() -> images.status(imageId)).orElse(null);
     } catch (RuntimeException e) {
       return null;
+    }
+  }
+
+  /**
+   * Runs a gateway call, trying again every second while the gateway is unavailable (a
+   * restart) for up to {@link #GATEWAY_PATIENCE}; other failures at once.
+   */
+  private static <T> T withGateway(java.util.function.Supplier<T> call) {
+    long deadline = System.nanoTime() + GATEWAY_PATIENCE.toNanos();
+    while (true) {
+      try {
+        return call.get();
+      } catch (io.stratus.support.errors.ApiException e) {
+        if (e.kind() != io.stratus.support.errors.ApiException.Kind.UNAVAILABLE
+            || System.nanoTime() > deadline) {
+          throw e;
+        }
+        LOG.warn("image-gateway unavailable, trying again in 1 s: {}", e.getMessage());
+        try {
+          Thread.sleep(1000);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
     }
   }
 }

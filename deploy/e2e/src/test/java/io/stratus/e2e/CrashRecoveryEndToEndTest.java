@@ -102,6 +102,50 @@ class CrashRecoveryEndToEndTest {
   }
 
   @Test
+  void aGatewayKilledMidUploadIsRestartedAndTheAgentResumesFromItsCommittedOffset()
+      throws Exception {
+    String id = bigServer("gateway-crash");
+    // enough data that the upload takes seconds: 768 MiB in three places
+    for (int n = 0; n < 3; n++) {
+      StratusSystem.guestWrite(id, 0x31 + n, (1L + 2L * n) << 30, 256L << 20);
+    }
+    var accepted = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
+        .setServerId(id).setName("survives-gateway").build());
+    String imageId = accepted.getImageId();
+    awaitTask(id, Set.of(TaskState.TASK_STATE_IMAGE_UPLOADING));
+    // kill once part of it is durable in the store (the agent's upload id is the request id)
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (system.images(StratusSystem.ADMIN).getUploadStatus(
+            io.stratus.proto.image.v1.GetUploadStatusRequest.newBuilder().setImageId(imageId)
+                .setUploadId(accepted.getRequestId()).build()).getCommittedOffset() == 0) {
+      assertTrue(System.nanoTime() < deadline, "nothing of the upload became durable");
+      Thread.sleep(20);
+    }
+    system.killGateway();
+    long killedAt = System.nanoTime();
+    system.restartGateway("image-gateway-restarted");
+
+    Server after = system.awaitIdle(id, Duration.ofSeconds(300));
+    long recoveredMs = (System.nanoTime() - killedAt) / 1_000_000;
+    assertTrue(!after.hasFault() || after.getFault().getMessage().isEmpty(),
+        "no fault: " + after.getFault());
+    var image = system.images().getImage(
+        GetImageRequest.newBuilder().setImageId(imageId).build()).getImage();
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, image.getStatus());
+    String agentLog = Files.readString(system.agent.log);
+    java.util.regex.Matcher resumed = java.util.regex.Pattern.compile(
+        "upload resuming; image=" + imageId + " upload=\\S+ from=(\\d+)").matcher(agentLog);
+    assertTrue(resumed.find(), "the agent resumed the upload:\n" + system.agent.tail());
+    assertTrue(Long.parseLong(resumed.group(1)) > 0, "from the committed offset, not from 0");
+    System.out.printf("[crash-recovery] gateway SIGKILL mid-upload: resumed from %s bytes,"
+        + " snapshot active %d ms after the kill%n", resumed.group(1), recoveredMs);
+
+    Server clone = system.boot("clone-after-gateway-crash", imageId);
+    assertEquals("identical", StratusSystem.compareGuestContent(system.disk(id),
+        system.disk(clone.getId())), "the resumed image holds the guest's disk");
+  }
+
+  @Test
   void aConductorKilledMidStopIsReplacedAndTheStopCompletesOnce() throws Exception {
     Server s = system.boot("stop-crash", base);
     system.servers(MEMBER).stopServer(StopServerRequest.newBuilder().setServerId(s.getId())

@@ -58,7 +58,8 @@ final class StratusSystem implements AutoCloseable {
 
   final PostgresCluster postgres;
   final Path root;
-  final ServiceProcess gateway;
+  ServiceProcess gateway;
+  private Map<String, String> gatewayEnv;
   ServiceProcess conductor;
   ServiceProcess agent;
   private Map<String, String> agentEnv;
@@ -94,9 +95,10 @@ final class StratusSystem implements AutoCloseable {
       logs = Files.createDirectories(root.resolve("logs"));
       pki = DevCa.create(root.resolve("pki"));
       client = pki.issue("client", "e2e-user");
-      Map<String, String> gatewayEnv = new HashMap<>(Map.of(
+      // fixed ports: a restarted gateway or conductor is found where the old one was
+      gatewayEnv = new HashMap<>(Map.of(
           "STRATUS_GATEWAY_FS_DIR", root.resolve("store").toString(),
-          "STRATUS_GATEWAY_PORT", "0"));
+          "STRATUS_GATEWAY_PORT", Integer.toString(freePort())));
       gatewayEnv.putAll(tlsEnv("STRATUS_GATEWAY_", pki.issue("gateway", "gateway", "localhost",
           "127.0.0.1")));
       // the gateway asks the conductor about users' tokens: the conductor's port is fixed now
@@ -183,6 +185,16 @@ final class StratusSystem implements AutoCloseable {
     int code = io.stratus.cli.StratusCli.run(all, new java.io.PrintStream(out, true),
         new java.io.PrintStream(err, true), conductorChannel, gatewayChannel);
     return new String[] {Integer.toString(code), out.toString(), err.toString()};
+  }
+
+  /** Kills the image-gateway with SIGKILL, as a crash would. */
+  void killGateway() throws Exception {
+    gateway.kill();
+  }
+
+  /** Starts a new gateway process on the same port and store. */
+  void restartGateway(String logName) throws Exception {
+    gateway = new ServiceProcess(logName, "io.stratus.gateway.GatewayMain", gatewayEnv, logs);
   }
 
   /** Kills the conductor with SIGKILL: its lease stays until it expires, as in a crash. */
@@ -374,6 +386,16 @@ final class StratusSystem implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
+    String keep = System.getenv("STRATUS_E2E_KEEP_LOGS");
+    if (keep != null && !keep.isBlank()) {
+      // a copy of every service's log, for a run being debugged
+      Path to = Files.createDirectories(Path.of(keep).resolve(root.getFileName().toString()));
+      try (var logFiles = Files.list(logs)) {
+        for (Path f : logFiles.toList()) {
+          Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
     // Every domain whose disk (or, for rbd disks, Ceph client conf) lives under this run's
     // directory, however its server was created, and only those: another run's guests are
     // not ours to touch.

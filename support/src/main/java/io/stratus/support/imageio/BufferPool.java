@@ -39,6 +39,11 @@ public final class BufferPool {
     }
   }
 
+  /** Buffers free now (not taken). */
+  public int available() {
+    return free.size();
+  }
+
   /** Buffers in the pool. */
   public int count() {
     return count;

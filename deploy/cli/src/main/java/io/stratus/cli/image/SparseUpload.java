@@ -5,6 +5,7 @@ import io.stratus.cli.output.ProgressBar;
 import io.stratus.proto.image.v1.UploadImageResponse;
 import io.stratus.support.imageio.Allocation;
 import io.stratus.support.imageio.ImageUploader;
+import io.stratus.support.imageio.ResumableUpload;
 import io.stratus.support.imageio.SparseFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,7 +20,8 @@ import java.util.List;
  * data ranges are read (the file system reports its holes, {@link SparseFiles}); inside
  * them, 4 MiB blocks (at 4 MiB-aligned offsets) that read as all zeros still travel as
  * zero extents, the rest as data with its CRC32C. Nothing is hashed here: the gateway
- * computes the content digest.
+ * computes the content digest. A gateway restart mid-upload is survived: the upload
+ * resumes from the gateway's committed offset ({@link ResumableUpload}).
  */
 final class SparseUpload {
   private static final int BLOCK = 4 << 20;
@@ -35,28 +37,31 @@ final class SparseUpload {
       List<SparseFiles.Range> ranges = SparseFiles.dataRanges(file, size);
       Allocation.Builder allocation = Allocation.builder();
       ranges.forEach(r -> allocation.add(r.offset(), r.length()));
-      try (ImageUploader upload = ImageUploader.start(gateway, imageId,
-          "cli-" + System.nanoTime(), size, 0, false, allocation.build())) {
-        ByteBuffer buf = ByteBuffer.allocateDirect(BLOCK);
-        for (SparseFiles.Range r : ranges) {
-          long end = r.offset() + r.length();
-          for (long off = r.offset(); off < end; ) {
-            int n = (int) Math.min(BLOCK - off % BLOCK, end - off);
-            buf.clear().limit(n);
-            while (buf.hasRemaining() && ch.read(buf, off + buf.position()) >= 0) {
-              // fill the block
+      ByteBuffer buf = ByteBuffer.allocateDirect(BLOCK);
+      // After an image-gateway restart the upload goes on from the gateway's committed
+      // offset: blocks before it are not read again (nothing is hashed here).
+      var result = ResumableUpload.run(gateway, imageId, "cli-" + System.nanoTime(), size, false,
+          allocation.build(), (upload, from) -> {
+            for (SparseFiles.Range r : ranges) {
+              long end = r.offset() + r.length();
+              for (long off = Math.max(r.offset(), from); off < end; ) {
+                int n = (int) Math.min(BLOCK - off % BLOCK, end - off);
+                buf.clear().limit(n);
+                while (buf.hasRemaining() && ch.read(buf, off + buf.position()) >= 0) {
+                  // fill the block
+                }
+                buf.flip();
+                if (buf.mismatch(ZEROS.duplicate().limit(buf.limit())) >= 0) {
+                  upload.data(off, buf);  // copied before it returns: the buffer is ours again
+                }
+                off += n;
+                progress.update("uploading", off, size);
+              }
             }
-            buf.flip();
-            if (buf.mismatch(ZEROS.duplicate().limit(buf.limit())) >= 0) {
-              upload.data(off, buf);  // copied before it returns: the buffer is ours again
-            }
-            off += n;
-            progress.update("uploading", off, size);
-          }
-        }
-        progress.update("uploading", size, size);
-        return upload.finish(FINISH_TIMEOUT);
-      }
+            progress.update("uploading", size, size);
+            return "";
+          }, ResumableUpload.Retry.DEFAULT, FINISH_TIMEOUT);
+      return result.response();
     }
   }
 }
