@@ -79,6 +79,8 @@ public final class PostgresCluster implements AutoCloseable {
     private final int port;
     private final AtomicInteger databaseCounter = new AtomicInteger();
     private final StopOnce stopOnce;
+    /** The server's options, to start it again the same way. */
+    private String options;
 
     private PostgresCluster(Path binDir, Path baseDir, boolean asPostgresUser, int port) {
         this.binDir = binDir;
@@ -99,6 +101,16 @@ public final class PostgresCluster implements AutoCloseable {
      *     tool output and the tail of the server log)
      */
     public static PostgresCluster start() {
+        return start(false);
+    }
+
+    /**
+     * As {@link #start()}; with {@code durableCommits} a commit is acknowledged only once
+     * its WAL is written ({@code synchronous_commit=on}), so a crash of the server process
+     * ({@link #crashAndRestart}) loses no acknowledged transaction. Without it (the default,
+     * faster) the last few hundred milliseconds of commits may be lost in such a crash.
+     */
+    public static PostgresCluster start(boolean durableCommits) {
         long startedAt = System.nanoTime();
         Path binDir = findBinDir();
         boolean asPostgresUser = Processes.runningAsRoot();
@@ -114,7 +126,8 @@ public final class PostgresCluster implements AutoCloseable {
                 handOverToPostgresUser(baseDir, socketDir);
             }
             initdb(binDir, baseDir, asPostgresUser);
-            PostgresCluster cluster = startServer(binDir, baseDir, socketDir, asPostgresUser);
+            PostgresCluster cluster = startServer(binDir, baseDir, socketDir, asPostgresUser,
+                    durableCommits);
             cluster.stopOnce.registerHook();
             LOG.info("PostgreSQL started on {}:{} from {} in {} ms (data in {})", HOST, cluster.port, binDir,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedAt), baseDir);
@@ -343,21 +356,20 @@ public final class PostgresCluster implements AutoCloseable {
         return Files.isDirectory(Paths.get("/usr/lib/locale/C.utf8")) ? "C.UTF-8" : "C";
     }
 
-    private static PostgresCluster startServer(Path binDir, Path baseDir, Path socketDir, boolean asPostgresUser) {
+    private static PostgresCluster startServer(Path binDir, Path baseDir, Path socketDir, boolean asPostgresUser,
+            boolean durableCommits) {
         Path logFile = logFile(baseDir);
         List<String> failures = new ArrayList<>();
         for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
             int port = freePort();
-            String serverOptions = "-p " + port
-                    + " -k '" + socketDir + "'"
-                    + " -c listen_addresses=" + HOST
-                    + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                    + " -c max_connections=200";
+            String serverOptions = serverOptions(port, socketDir, durableCommits);
             Processes.Captured result = run(command(binDir, asPostgresUser, "pg_ctl", "start",
                     "-D", dataDir(baseDir).toString(), "-w", "-t", String.valueOf(PG_CTL_WAIT_SECONDS),
                     "-l", logFile.toString(), "-o", serverOptions), baseDir);
             if (result.exitCode() == 0) {
-                return new PostgresCluster(binDir, baseDir, asPostgresUser, port);
+                PostgresCluster c = new PostgresCluster(binDir, baseDir, asPostgresUser, port);
+                c.options = serverOptions;
+                return c;
             }
             String failure = "attempt " + attempt + " on port " + port + ": pg_ctl exited " + result.exitCode()
                     + ": " + result.stdout().strip();
@@ -369,6 +381,43 @@ public final class PostgresCluster implements AutoCloseable {
         }
         throw new IllegalStateException("PostgreSQL did not start after " + START_ATTEMPTS + " attempts (data in "
                 + baseDir + "):\n" + String.join("\n", failures) + serverLogSection(logFile));
+    }
+
+    private static String serverOptions(int port, Path socketDir, boolean durableCommits) {
+        return "-p " + port
+                + " -k '" + socketDir + "'"
+                + " -c listen_addresses=" + HOST
+                + " -c fsync=off -c full_page_writes=off"
+                + " -c synchronous_commit=" + (durableCommits ? "on" : "off")
+                + " -c max_connections=200";
+    }
+
+    /**
+     * Kills the server as a crash would ({@code pg_ctl stop -m immediate}: no checkpoint,
+     * every connection cut), leaves it down for {@code down}, and starts it again on the
+     * same port and data. Clients see their connections fail, then PostgreSQL's crash
+     * recovery, then the server back.
+     */
+    public void crashAndRestart(Duration down) {
+        Processes.Captured stop = run(command(binDir, asPostgresUser, "pg_ctl", "stop",
+                "-D", dataDir.toString(), "-m", "immediate", "-w", "-t", "30"), baseDir);
+        if (stop.exitCode() != 0) {
+            throw new IllegalStateException("pg_ctl stop -m immediate failed: " + stop.stdout());
+        }
+        LOG.warn("PostgreSQL on port {} killed (immediate stop); down for {}", port, down);
+        try {
+            Thread.sleep(down.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Processes.Captured start = run(command(binDir, asPostgresUser, "pg_ctl", "start",
+                "-D", dataDir.toString(), "-w", "-t", String.valueOf(PG_CTL_WAIT_SECONDS),
+                "-l", logFile.toString(), "-o", options), baseDir);
+        if (start.exitCode() != 0) {
+            throw new IllegalStateException("PostgreSQL did not start again: " + start.stdout()
+                    + serverLogSection(logFile));
+        }
+        LOG.info("PostgreSQL on port {} is back", port);
     }
 
     private static int freePort() {

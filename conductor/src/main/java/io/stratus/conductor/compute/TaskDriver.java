@@ -116,7 +116,10 @@ public final class TaskDriver {
   private void start(AgentTask task, boolean resumed) {
     Operation op = task.operation();
     if (!resumed) {
-      db.run(s -> actions.startEvent(s, task.requestId(), op.eventName()));
+      durably(s -> {
+        actions.startEvent(s, task.requestId(), op.eventName());
+        return null;
+      });
       publisher.notify(task.uuid(), op.startNotification(), task.requestId(), payload(task));
     }
     LOG.info("{} task; op={} instance={} request={} agent={}",
@@ -157,6 +160,16 @@ public final class TaskDriver {
     closing = true;
     retries.shutdownNow();
     running.values().forEach(TaskStream::detach);
+  }
+
+  /**
+   * How long applying an agent's update waits out a restarting PostgreSQL: the update
+   * must not be dropped (the task would stay in its state with nobody following it).
+   */
+  static final Duration DB_PATIENCE = Duration.ofMinutes(2);
+
+  private <T> T durably(java.util.function.Function<org.hibernate.Session, T> work) {
+    return db.inTransactionRetrying(work, DB_PATIENCE);
   }
 
   private static Map<String, String> payload(AgentTask task) {
@@ -344,7 +357,7 @@ public final class TaskDriver {
             TaskState.dbNameOf(next));
         return;
       }
-      boolean applied = db.inTransaction(
+      boolean applied = durably(
           s -> instances.apply(s, ownUpdate().expectTask(expected).task(next)));
       if (applied) {
         publisher.stateChanged(task.uuid(), expected);
@@ -361,8 +374,11 @@ public final class TaskDriver {
               + " expected={} next={}", op, task.uuid(), task.requestId(),
           TaskState.dbNameOf(expected), TaskState.dbNameOf(next));
       undoOwnWork();
-      db.run(s -> actions.finishEvent(s, task.requestId(), op.eventName(), false,
-          "instance left task_state " + TaskState.dbNameOf(expected) + " while the task ran"));
+      durably(s -> {
+        actions.finishEvent(s, task.requestId(), op.eventName(), false,
+            "instance left task_state " + TaskState.dbNameOf(expected) + " while the task ran");
+        return null;
+      });
       finished();
     }
 
@@ -385,7 +401,7 @@ public final class TaskDriver {
         u.power(PowerState.NOSTATE).deletedAt(clock.instant());
       }
       TaskState before = currentTask();
-      boolean applied = db.inTransaction(s -> {
+      boolean applied = durably(s -> {
         boolean ok = instances.apply(s, u);
         if (ok && op == Operation.DELETE) {
           volumes.detachAll(s, task.uuid(), clock.instant());
@@ -429,7 +445,7 @@ public final class TaskDriver {
       }
       TaskState before = currentTask();
       boolean cancelled = status.getCode() == Status.Code.CANCELLED;
-      boolean applied = db.inTransaction(s -> {
+      boolean applied = durably(s -> {
         boolean ok = instances.apply(s, u);
         if (!cancelled) {
           actions.recordFault(s, task.uuid(), status.getCode().value(), message, op.name());
@@ -455,7 +471,7 @@ public final class TaskDriver {
 
     /** Whether we still own the task and it is already at or past {@code next}. */
     private boolean alreadyApplied(TaskState next) {
-      var current = db.inTransaction(s -> instances.find(s, task.uuid()));
+      var current = durably(s -> instances.find(s, task.uuid()));
       if (current.isEmpty() || !conductorId.equals(current.get().taskOwner())
           || !task.requestId().equals(current.get().taskRequestId())) {
         return false;
@@ -464,7 +480,7 @@ public final class TaskDriver {
     }
 
     private TaskState currentTask() {
-      return db.inTransaction(s -> instances.findAny(s, task.uuid()))
+      return durably(s -> instances.findAny(s, task.uuid()))
           .map(i -> i.taskState())
           .orElse(null);
     }

@@ -87,6 +87,53 @@ public final class Database implements AutoCloseable {
     sessionFactory.inTransaction(work);
   }
 
+  /**
+   * As {@link #inTransaction}, but waits out a database that is restarting: a failure to
+   * reach it (no connection, the server shutting down, a connection cut mid-transaction)
+   * is retried with backoff (0.25 s doubling to 5 s) for up to {@code patience}; any other
+   * failure, or the last one, is thrown. For work that must not be dropped because
+   * PostgreSQL restarted (applying what an agent reports). {@code work} must be safe to run
+   * again: a commit whose answer was lost may have happened.
+   */
+  public <T> T inTransactionRetrying(Function<Session, T> work, java.time.Duration patience) {
+    long deadline = System.nanoTime() + patience.toNanos();
+    long backoffMs = 250;
+    while (true) {
+      try {
+        return sessionFactory.fromTransaction(work);
+      } catch (RuntimeException e) {
+        if (!unreachable(e) || System.nanoTime() + backoffMs * 1_000_000L > deadline) {
+          throw e;
+        }
+        LOG.warn("database unreachable, trying again in {} ms: {}", backoffMs, e.toString());
+        try {
+          Thread.sleep(backoffMs);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+        backoffMs = Math.min(5_000, backoffMs * 2);
+      }
+    }
+  }
+
+  /** Whether a failure means the database could not be reached (rather than refused). */
+  static boolean unreachable(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof org.hibernate.exception.JDBCConnectionException
+          || t instanceof java.sql.SQLTransientConnectionException
+          || t instanceof java.sql.SQLNonTransientConnectionException
+          || t instanceof java.net.ConnectException) {
+        return true;
+      }
+      if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null
+          && (sql.getSQLState().startsWith("08") || sql.getSQLState().startsWith("57P0"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   @Override
   public void close() {
     sessionFactory.close();

@@ -114,6 +114,11 @@ public final class Reconciler implements AutoCloseable {
       return false;
     }
     InstanceEntity i = found.get();
+    if (i.taskRequestId() != null && driver.runningRequests().contains(i.taskRequestId())) {
+      // We still follow it: our lease only looked expired (the database was away while it
+      // was due for renewal). Adopting it would follow it twice.
+      return false;
+    }
     String previousOwner = i.taskOwner();
     boolean claimed = db.inTransaction(s -> instances.apply(s, StateUpdate.of(uuid)
         .expectTask(i.taskState())

@@ -88,7 +88,8 @@ final class StratusSystem implements AutoCloseable {
 
   /** With {@code glance} non-null (and no Ceph): the gateway stores images in that Glance. */
   StratusSystem(CephCluster ceph, java.net.URI glance) throws Exception {
-    postgres = PostgresCluster.start();
+    // commits acknowledged only once written: a crash of PostgreSQL must lose none of them
+    postgres = PostgresCluster.start(true);
     try {
       Libvirt.ensureRunning();
       root = Libvirt.scratchDir("e2e");
