@@ -375,6 +375,25 @@ class RbdStoreTest extends ImageStoreContract {
     assertFalse(rbdImages().contains(id + ".upload"));
   }
 
+  @Test
+  void theUploadImageACrashLeftBehindNeitherBlocksANewUploadNorOutlivesTheImage()
+      throws Exception {
+    // What a gateway killed mid-upload leaves in the pool: ID.upload, no snapshot on it.
+    String id = create("crash-leftover").getId();
+    rbd("create", "--size", "8M", ceph.imagePool() + "/" + id + ".upload");
+    TestImage content = new TestImage(8 * MIB).data(0, (int) MIB, 112);
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
+        upload(content.messages(id, "from-zero", CHUNK, true)).getImage().getStatus(),
+        "an upload from offset 0 replaces the leftover");
+    assertFalse(rbdImages().contains(id + ".upload"));
+
+    String other = create("crash-leftover-deleted").getId();
+    rbd("create", "--size", "8M", ceph.imagePool() + "/" + other + ".upload");
+    delete(other);
+    assertTrue(rbdImages().stream().noneMatch(n -> n.startsWith(other)),
+        "deleting the image removes the leftover: " + rbdImages());
+  }
+
   // ------------------------------------------------------------------ throughput (opt-in)
 
   /**

@@ -19,9 +19,10 @@ import java.util.stream.Stream;
 
 /**
  * What a crash must never leave behind, looked for across the whole system after the
- * system settled: servers in a task state, images queued or saving, store files of no
- * image (or any upload still open), snapshot overlays and freeze markers in the
- * instances' directories, libvirt block jobs, RBD snapshots that no active image owns.
+ * system settled: servers in a task state, images queued or saving, store bytes of no
+ * active image or an upload still open (files of the filesystem store, RBD images of the
+ * Ceph store), snapshot overlays and freeze markers in the instances' directories,
+ * libvirt block jobs, RBD snapshots that no active image owns.
  * Each finding is one line naming the thing.
  */
 final class Leftovers {
@@ -88,6 +89,13 @@ final class Leftovers {
       }
     }
     if (ceph != null) {
+      for (String name : rbd(ceph, "ls", ceph.imagePool()).lines().filter(l -> !l.isBlank()).toList()) {
+        if (name.endsWith(".upload")) {
+          found.add("an upload still open in the store: " + ceph.imagePool() + "/" + name);
+        } else if (!active.contains(name)) {
+          found.add("store bytes of no active image: " + ceph.imagePool() + "/" + name);
+        }
+      }
       for (String image : rbd(ceph, "ls", ceph.diskPool()).lines().filter(l -> !l.isBlank()).toList()) {
         for (String line : rbd(ceph, "snap", "ls", ceph.diskPool() + "/" + image).lines().skip(1).toList()) {
           String[] cols = line.trim().split("\\s+");

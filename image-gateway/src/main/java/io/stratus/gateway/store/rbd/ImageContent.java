@@ -69,15 +69,24 @@ final class ImageContent {
    */
   private void drop(String id, String name) throws IOException {
     try (RbdImage image = pool.open(name)) {
-      image.removeSnapshot(SNAPSHOT);
+      try {
+        image.removeSnapshot(SNAPSHOT);
+      } catch (RbdException e) {
+        // No snapshot is no obstacle: a private upload image (ID.upload) never has one.
+        // (Taking that for "no such image" left every interrupted upload's ID.upload in
+        // the pool for ever, and made a new upload from 0 fail with EEXIST.)
+        if (!e.notFound()) {
+          if (e.errno() == RbdException.EBUSY) {
+            throw ApiException.failedPrecondition("image " + id + " is in use: its snapshot "
+                + pool.spec(name) + "@" + SNAPSHOT + " has the dependent clone(s) "
+                + String.join(", ", clonesOf(name)) + "; flatten or delete them first");
+          }
+          throw e;
+        }
+      }
     } catch (RbdException e) {
       if (e.notFound()) {
-        return;
-      }
-      if (e.errno() == RbdException.EBUSY) {
-        throw ApiException.failedPrecondition("image " + id + " is in use: its snapshot "
-            + pool.spec(name) + "@" + SNAPSHOT + " has the dependent clone(s) "
-            + String.join(", ", clonesOf(name)) + "; flatten or delete them first");
+        return;  // no such RBD image
       }
       throw e;
     }
