@@ -227,6 +227,9 @@ class CrashRecoveryEndToEndTest {
   void anAgentKilledMidUploadLeavesTheGuestRunningAndNothingBehindOnceRestarted()
       throws Exception {
     String id = bigServer("killed-agent");
+    // Enough data that the upload takes seconds: the kill must land while it runs (with only
+    // the base image's 16 MiB it sometimes finished first, and the image then stayed active).
+    StratusSystem.guestWrite(id, 0x6b, 1L << 30, 512L << 20);
     String imageId = system.servers(MEMBER).createImage(CreateImageRequest.newBuilder()
         .setServerId(id).setName("interrupted").build()).getImageId();
     awaitTask(id, Set.of(TaskState.TASK_STATE_IMAGE_UPLOADING));
