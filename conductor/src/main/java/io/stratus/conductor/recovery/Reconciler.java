@@ -140,8 +140,7 @@ public final class Reconciler implements AutoCloseable {
       Optional<HostEntity> host = i.taskRequestId() == null || i.host() == null
           ? Optional.empty() : hosts.find(i.host());
       if (host.isPresent()) {
-        driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.get().name(),
-            host.get().address(), i.taskImageId(), 60));
+        resume(i, op, host.get());
       } else {
         abandonSnapshot(i, why);
       }
@@ -185,8 +184,13 @@ public final class Reconciler implements AutoCloseable {
       release(i);
       return;
     }
-    driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.get().name(),
-        host.get().address(), i.taskImageId(), 60));
+    resume(i, op, host.get());
+  }
+
+  /** Follows the task's agent operation from here on, by its id. */
+  private void resume(InstanceEntity i, Operation op, HostEntity host) {
+    driver.resume(new AgentTask(op, i.taskRequestId(), specs.of(i), host.name(),
+        host.address(), i.taskImageId(), 60));
   }
 
   private Optional<HostEntity> hostIfUp(String host) {
