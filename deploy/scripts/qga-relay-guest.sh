@@ -49,6 +49,8 @@ set -euo pipefail
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=guest-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/guest-lib.sh"
 
 RELAY_GUEST_VERSION="stratus-qga-relay-guest 1"
 KERNEL_META=linux-image-cloud-amd64
@@ -61,18 +63,8 @@ usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
 }
 
-case "${1:-}" in
-    "") usage; stratus_die "missing argument DIR" ;;
-    -h|--help) usage; exit 0 ;;
-    -*) usage; stratus_die "unknown option: $1" ;;
-esac
-(( $# == 1 )) || { usage; stratus_die "expected exactly one argument DIR, got $#"; }
-
-DIR="$1"
-case "$DIR" in
-    /*) ;;
-    *) DIR="$PWD/$DIR" ;;
-esac
+guest_dir_arg "$@"
+DIR="$GUEST_DIR"
 KERNEL="$DIR/vmlinuz"
 INITRD="$DIR/initrd.gz"
 STAMP="$DIR/.version"
@@ -122,50 +114,9 @@ trap 'exit 143' TERM
 
 # ------------------------------------------------------------------ packages
 
-apt_updated=0
-apt_update_once() {
-    (( apt_updated )) && return 1
-    apt_updated=1
-    [[ "$(id -u)" == 0 ]] || { stratus_log "not root: cannot run apt-get update"; return 1; }
-    stratus_log "apt-get update (package lists missing or stale)"
-    timeout --kill-after=10 300 apt-get update -qq >&2 || { stratus_log "apt-get update failed"; return 1; }
-}
-
-# resolve_kernel_pkg : print the concrete linux-image-*-cloud-amd64 package.
-resolve_kernel_pkg() {
-    local dep
-    dep="$(timeout 60 apt-cache depends "$KERNEL_META" 2>/dev/null \
-        | sed -n 's/^ *Depends: <\{0,1\}\(linux-image-[^ >]*-cloud-amd64\)>\{0,1\}$/\1/p' | head -n 1)" || true
-    if [[ -z "$dep" ]]; then
-        return 1
-    fi
-    printf '%s\n' "$dep"
-}
-
-# download PKG... : apt-get download into $WORK/debs (cwd), bounded.
-download() {
-    (cd "$WORK/debs" && timeout --kill-after=10 "$DOWNLOAD_TIMEOUT" apt-get download -q "$@" >&2)
-}
-
-mkdir -p "$WORK/debs"
-# apt (as root) downloads as user _apt: let it reach and write the directory.
-chmod 755 "$WORK"
-chmod 777 "$WORK/debs"
-kernel_pkg="${STRATUS_RELAY_KERNEL_PKG:-}"
-if [[ -z "$kernel_pkg" ]]; then
-    if ! kernel_pkg="$(resolve_kernel_pkg)"; then
-        apt_update_once || true
-        kernel_pkg="$(resolve_kernel_pkg)" \
-            || stratus_die "apt-cache depends $KERNEL_META names no linux-image-*-cloud-amd64 package" \
-                "(is Debian's main component in the apt sources? set STRATUS_RELAY_KERNEL_PKG to choose one)"
-    fi
-fi
+kernel_pkg="$(guest_kernel_pkg "$KERNEL_META" "${STRATUS_RELAY_KERNEL_PKG:-}" STRATUS_RELAY_KERNEL_PKG)"
 stratus_log "downloading $kernel_pkg and $BUSYBOX_PKG"
-if ! download "$kernel_pkg" "$BUSYBOX_PKG"; then
-    apt_update_once || stratus_die "apt-get download $kernel_pkg $BUSYBOX_PKG failed (see above)"
-    download "$kernel_pkg" "$BUSYBOX_PKG" \
-        || stratus_die "apt-get download $kernel_pkg $BUSYBOX_PKG failed even after apt-get update (see above)"
-fi
+guest_download "$WORK/debs" "$DOWNLOAD_TIMEOUT" "$kernel_pkg" "$BUSYBOX_PKG"
 kernel_deb="$(compgen -G "$WORK/debs/${kernel_pkg}_*.deb" | head -n 1)" || true
 busybox_deb="$(compgen -G "$WORK/debs/${BUSYBOX_PKG}_*.deb" | head -n 1)" || true
 [[ -n "$kernel_deb" ]] || stratus_die "apt-get download left no ${kernel_pkg}_*.deb in $WORK/debs"
@@ -191,24 +142,7 @@ cp "$busybox" "$ROOT/bin/busybox"
 chmod 755 "$ROOT/bin/busybox"
 ln -s busybox "$ROOT/bin/sh"
 
-: >"$ROOT/mods/order"
-for m in "${MODULES[@]}"; do
-    ko="$(find "$moddir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" -o -name "$m.ko.gz" \) | head -n 1)"
-    if [[ -z "$ko" ]]; then
-        if grep -q "/$m\.ko\$" "$moddir/modules.builtin" 2>/dev/null; then
-            stratus_log "module $m is built into the kernel"
-            continue
-        fi
-        stratus_die "module $m is neither in $(basename "$moddir")/kernel nor built in ($kernel_pkg)"
-    fi
-    case "$ko" in
-        *.ko.xz) xz -dc "$ko" >"$ROOT/mods/$m.ko" || stratus_die "cannot decompress $ko (xz)" ;;
-        *.ko.zst) zstd -qdc "$ko" >"$ROOT/mods/$m.ko" || stratus_die "cannot decompress $ko (zstd)" ;;
-        *.ko.gz) gzip -dc "$ko" >"$ROOT/mods/$m.ko" || stratus_die "cannot decompress $ko (gzip)" ;;
-        *) cp "$ko" "$ROOT/mods/$m.ko" ;;
-    esac
-    printf '%s\n' "$m" >>"$ROOT/mods/order"
-done
+guest_copy_modules "$moddir" "$ROOT/mods" "${MODULES[@]}"
 
 cat >"$ROOT/init" <<'INIT'
 #!/bin/sh
@@ -268,44 +202,7 @@ done
 INIT
 chmod 755 "$ROOT/init"
 
-# newc cpio (all entries root-owned) plus /dev/console and /dev/null nodes, so
-# the kernel can open the console before devtmpfs is mounted.
-cpio_py='
-import os, stat, sys
-root, out = sys.argv[1], sys.argv[2]
-ino = [300000]
-def entry(f, name, mode, data=b"", rdev=(0, 0), nlink=1):
-    ino[0] += 1
-    name_b = name.encode() + b"\0"
-    hdr = "070701" + "".join("%08X" % v for v in (
-        ino[0], mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1], len(name_b), 0))
-    f.write(hdr.encode() + name_b)
-    f.write(b"\0" * ((4 - (110 + len(name_b)) % 4) % 4))
-    f.write(data)
-    f.write(b"\0" * ((4 - len(data) % 4) % 4))
-with open(out, "wb") as f:
-    paths = []
-    for d, dirs, files in os.walk(root):
-        dirs.sort()
-        for n in dirs + sorted(files):
-            paths.append(os.path.join(d, n))
-    for p in sorted(paths):
-        rel = os.path.relpath(p, root)
-        st = os.lstat(p)
-        perm = stat.S_IMODE(st.st_mode)
-        if stat.S_ISLNK(st.st_mode):
-            entry(f, rel, stat.S_IFLNK | 0o777, os.readlink(p).encode())
-        elif stat.S_ISDIR(st.st_mode):
-            entry(f, rel, stat.S_IFDIR | perm, nlink=2)
-        elif stat.S_ISREG(st.st_mode):
-            with open(p, "rb") as g:
-                entry(f, rel, stat.S_IFREG | perm, g.read())
-    entry(f, "dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1))
-    entry(f, "dev/null", stat.S_IFCHR | 0o666, rdev=(1, 3))
-    entry(f, "TRAILER!!!", 0, nlink=1)
-'
-timeout 120 python3 -c "$cpio_py" "$ROOT" "$WORK/initrd.cpio" || stratus_die "writing the initramfs cpio failed"
-timeout 120 gzip -9n <"$WORK/initrd.cpio" >"$INITRD.tmp.$$" || stratus_die "gzip of the initramfs failed"
+guest_initrd "$ROOT" "$INITRD.tmp.$$"
 cp "$vmlinuz" "$KERNEL.tmp.$$" || stratus_die "cannot copy $vmlinuz to $DIR"
 chmod 644 "$KERNEL.tmp.$$" "$INITRD.tmp.$$"
 mv -f "$KERNEL.tmp.$$" "$KERNEL"

@@ -52,6 +52,28 @@ class CreateImageTest extends ConductorTest {
   }
 
   @Test
+  void aSnapshotInheritsTheGuestAgentAndQuiescePropertiesOfTheBootImage() throws Exception {
+    String agentImage = h.gateway.seedActiveImage("with-agent-local",
+        Map.of("hw_qemu_guest_agent", "yes", "os_require_quiesce", "yes")).getId();
+    String id = h.servers(MEMBER_A).createServer(
+        io.stratus.proto.conductor.v1.CreateServerRequest.newBuilder().setName("qga")
+            .setImageRef(agentImage).setFlavor(io.stratus.proto.conductor.v1.Flavor.newBuilder()
+                .setVcpus(1).setMemoryMb(128).setRootGb(1)).build()).getServer().getId();
+    h.awaitIdle(id);
+    CreateImageResponse inherited = snapshot(MEMBER_A, id, "inherits");
+    h.awaitIdle(id);
+    var props = h.gateway.image(inherited.getImageId()).orElseThrow().getPropertiesMap();
+    assertEquals("yes", props.get("hw_qemu_guest_agent"), "a server booted from it gets the channel");
+    assertEquals("yes", props.get("os_require_quiesce"));
+
+    String plain = h.bootActive("no-agent");
+    var none = h.gateway.image(snapshot(MEMBER_A, plain, "plain").getImageId()).orElseThrow();
+    h.awaitIdle(plain);
+    assertFalse(none.getPropertiesMap().containsKey("hw_qemu_guest_agent"), none.toString());
+    assertFalse(none.getPropertiesMap().containsKey("os_require_quiesce"), none.toString());
+  }
+
+  @Test
   void snapshotOfActiveServerMakesAnActiveImageAndReturnsTheServerToNoTask() throws Exception {
     String id = h.bootActive("snap-me");
     CreateImageResponse r = snapshot(MEMBER_A, id, "  nightly  ");

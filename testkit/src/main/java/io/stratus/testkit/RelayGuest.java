@@ -1,11 +1,8 @@
 package io.stratus.testkit;
 
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,14 +67,7 @@ public final class RelayGuest {
 
     private static final Logger LOG = LoggerFactory.getLogger(RelayGuest.class);
 
-    /** Bound for the script: a first run downloads ~27 MB and may wait for another run's lock. */
-    private static final Duration SCRIPT_TIMEOUT = Duration.ofMinutes(20);
-    private static final Duration TERMINATE_GRACE = Duration.ofSeconds(10);
-    private static final int OUTPUT_LIMIT = 20_000;
-
-    private static final Object LOCK = new Object();
-    private static Files prepared;
-    private static IllegalStateException prepareFailure;
+    private static final GuestBuild.Once<Files> PREPARED = new GuestBuild.Once<>(RelayGuest::build);
 
     private RelayGuest() {
     }
@@ -109,75 +99,12 @@ public final class RelayGuest {
      *     out (the message carries its output), or prints no usable paths
      */
     public static Files prepare() {
-        synchronized (LOCK) {
-            if (prepared != null) {
-                return prepared;
-            }
-            if (prepareFailure != null) {
-                throw new IllegalStateException(prepareFailure.getMessage(), prepareFailure);
-            }
-            try {
-                prepared = build();
-                return prepared;
-            } catch (IllegalStateException e) {
-                prepareFailure = e;
-                throw e;
-            }
-        }
+        return PREPARED.get();
     }
 
     private static Files build() {
-        Path repo = RepoScripts.root(SCRIPT);
-        Path cache = Libvirt.scratchParent().resolve(CACHE_NAME);
-        long startedAt = System.nanoTime();
-        Processes.Captured result = Processes.command(List.of("bash", repo.resolve(SCRIPT).toString(), cache.toString()))
-                .log(LOG)
-                .tempFiles("stratus-relay-guest-")
-                .directory(repo)
-                .timeout(SCRIPT_TIMEOUT)
-                .reader(Processes.UTF8.keepingTail(OUTPUT_LIMIT, "chars").orPlaceholder())
-                .stopWith(Processes.terminateThenKill(TERMINATE_GRACE, TERMINATE_GRACE))
-                .failOnTimeout(RelayGuest::describe)
-                .interruptDetail(RelayGuest::describe)
-                .run();
-        long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedAt);
-        if (result.exitCode() != 0) {
-            throw new IllegalStateException(SCRIPT + " " + cache + " failed with exit code " + result.exitCode()
-                    + " after " + elapsedMs + " ms" + describe(result));
-        }
-        Path kernel = printedPath(result, "RELAY_KERNEL");
-        Path initrd = printedPath(result, "RELAY_INITRD");
-        LOG.info("relay guest kernel {} and initramfs {} ready after {} ms{}", kernel, initrd, elapsedMs,
-                result.stderr().isBlank() ? "" : ":\n" + result.stderr().strip());
-        return new Files(kernel, initrd);
-    }
-
-    private static Path printedPath(Processes.Captured result, String key) {
-        String value = null;
-        for (String line : result.stdout().split("\n")) {
-            if (line.startsWith(key + "=")) {
-                value = line.substring(key.length() + 1).strip();
-            }
-        }
-        if (value == null || value.isEmpty()) {
-            throw new IllegalStateException(SCRIPT + " printed no " + key + "=..." + describe(result));
-        }
-        Path path = Path.of(value);
-        try {
-            if (!java.nio.file.Files.isRegularFile(path) || java.nio.file.Files.size(path) == 0
-                    || !java.nio.file.Files.getPosixFilePermissions(path).contains(PosixFilePermission.OTHERS_READ)) {
-                throw new IllegalStateException(SCRIPT + " printed " + key + "=" + value
-                        + ", which is not a non-empty file readable by others (qemu runs as "
-                        + Libvirt.QEMU_USER + ")" + describe(result));
-            }
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot inspect " + path + " (" + key + ")" + describe(result), e);
-        }
-        return path;
-    }
-
-    private static String describe(Processes.Captured result) {
-        return "\n--- stdout ---\n" + result.stdout().strip() + "\n--- stderr ---\n" + result.stderr().strip();
+        var paths = GuestBuild.run(SCRIPT, CACHE_NAME, LOG, List.of("RELAY_KERNEL", "RELAY_INITRD"));
+        return new Files(paths.get("RELAY_KERNEL"), paths.get("RELAY_INITRD"));
     }
 
     /**

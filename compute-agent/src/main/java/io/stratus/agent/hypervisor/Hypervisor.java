@@ -48,17 +48,19 @@ public interface Hypervisor extends AutoCloseable {
   /**
    * What to define: a domain built from the instance record (Nova regenerates the XML on
    * every power-on): its virtio {@code disks}, the first being the boot disk, and, when
-   * {@code guestAgent}, the qemu guest agent channel {@code org.qemu.guest_agent.0}.
+   * {@code guestAgent}, the qemu guest agent channel {@code org.qemu.guest_agent.0}. The
+   * serial console's output is appended to {@code consoleLog} when it is not null (Nova's
+   * {@code console.log}: what the guest printed, kept across power cycles).
    */
   record DomainSpec(String uuid, String name, int vcpus, int memoryMb, List<Disk> disks,
-      boolean guestAgent) {
+      boolean guestAgent, Path consoleLog) {
     public DomainSpec {
       disks = List.copyOf(disks);
     }
 
-    /** A domain with one disk, {@code root} as vda, and no guest agent. */
+    /** A domain with one disk, {@code root} as vda, no guest agent and no console log. */
     public DomainSpec(String uuid, String name, int vcpus, int memoryMb, DiskSource root) {
-      this(uuid, name, vcpus, memoryMb, List.of(new Disk("vda", root)), false);
+      this(uuid, name, vcpus, memoryMb, List.of(new Disk("vda", root)), false, null);
     }
 
     /** A domain whose root disk is the file {@code rootDisk} in {@code diskFormat}. */

@@ -27,6 +27,9 @@ public record AgentEnv(
     Channel gateway,
     RbdDisks rbd) {
 
+  /** The file name of an instance's console log in its directory. */
+  public static final String CONSOLE_LOG = "console.log";
+
   /** Runs {@code work} in one of the host's snapshot slots, waiting for a free one. */
   public <T> T inSnapshotSlot(java.util.concurrent.Callable<T> work) throws Exception {
     snapshotSlots.acquire();
@@ -40,6 +43,14 @@ public record AgentEnv(
   /** The instance's directory: DIR/UUID. */
   public Path instanceDir(String uuid) {
     return config.instancesDir().resolve(uuid);
+  }
+
+  /**
+   * What the instance's serial console printed, appended across power cycles (libvirt's
+   * virtlogd writes it and rotates it at 2 MiB); removed with the instance's directory.
+   */
+  public Path consoleLog(String uuid) {
+    return instanceDir(uuid).resolve(CONSOLE_LOG);
   }
 
   /** The instance's root disk: a qcow2 overlay on its cached base image. */
@@ -85,6 +96,6 @@ public record AgentEnv(
       disks.add(new Hypervisor.Disk("vda", new Hypervisor.FileDisk(rootDisk(i.getUuid()), "qcow2")));
     }
     return new Hypervisor.DomainSpec(i.getUuid(), "instance-" + i.getUuid(), i.getVcpus(),
-        i.getMemoryMb(), disks, i.getGuestAgent());
+        i.getMemoryMb(), disks, i.getGuestAgent(), consoleLog(i.getUuid()));
   }
 }

@@ -214,6 +214,15 @@ public final class ComputeApi {
     Operation op = Operation.CREATE_IMAGE;
     InstanceEntity instance = checkedForOperation(caller, uuid, serverId, op);
     HostEntity host = hosts.requireUp(instance.host());
+    // Nova copies the boot image's properties into its snapshots, so that a server booted
+    // from one gets the same devices; these are the ones the instance keeps. The caller's
+    // metadata wins.
+    if (instance.guestAgent()) {
+      props.putIfAbsent("hw_qemu_guest_agent", "yes");
+    }
+    if (instance.requireQuiesce()) {
+      props.putIfAbsent("os_require_quiesce", "yes");
+    }
     boolean volumeBacked = db.inTransaction(s -> !volumes.ofInstance(s, uuid).isEmpty());
     if (volumeBacked) {
       if (volumeSettings.snapshotRole() == ApiToken.Role.ADMIN && !caller.admin()) {

@@ -305,12 +305,22 @@ final class StratusSystem implements AutoCloseable {
     return id;
   }
 
-  /** Boots a server and waits until it is active. */
+  /** Boots a server with 128 MiB and waits until it is active. */
   Server boot(String name, String imageRef) throws Exception {
+    return boot(name, imageRef, 128);
+  }
+
+  /** Boots a server with {@code memoryMb} and waits until it is active. */
+  Server boot(String name, String imageRef, int memoryMb) throws Exception {
     String id = servers(MEMBER).createServer(CreateServerRequest.newBuilder().setName(name)
-        .setImageRef(imageRef).setFlavor(Flavor.newBuilder().setVcpus(1).setMemoryMb(128))
+        .setImageRef(imageRef).setFlavor(Flavor.newBuilder().setVcpus(1).setMemoryMb(memoryMb))
         .build()).getServer().getId();
     return awaitIdle(id, Duration.ofSeconds(120));
+  }
+
+  /** The server's console log, as the agent keeps it in the instance's directory. */
+  Path consoleLog(String serverId) {
+    return root.resolve("instances").resolve(serverId).resolve("console.log");
   }
 
   Server get(String id) {

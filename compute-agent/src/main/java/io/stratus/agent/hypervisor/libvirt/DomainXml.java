@@ -83,7 +83,7 @@ public final class DomainXml {
           <devices>
         %s
             <serial type='pty'>
-              <target port='0'/>
+        %s      <target port='0'/>
             </serial>
             <console type='pty'>
               <target type='serial' port='0'/>
@@ -91,7 +91,17 @@ public final class DomainXml {
           </devices>
         </domain>
         """.formatted(domainType, XmlText.escape(spec.name()), spec.uuid(), memory, memory,
-        spec.vcpus(), devices(spec));
+        spec.vcpus(), devices(spec), consoleLog(spec));
+  }
+
+  /** The serial console's log file element, when the spec names one. */
+  private static String consoleLog(DomainSpec spec) {
+    if (spec.consoleLog() == null) {
+      return "";
+    }
+    // append: what the guest printed before a reboot or a stop stays readable afterwards
+    return "      <log file='%s' append='on'/>\n".formatted(
+        XmlText.escape(spec.consoleLog().toString()));
   }
 
   /** The disks, then the guest agent channel when the guest has one. */
@@ -148,6 +158,8 @@ public final class DomainXml {
     require(spec.vcpus() > 0, "vcpus must be positive", spec);
     require(spec.memoryMb() > 0, "memoryMb must be positive", spec);
     require(spec.root() != null, "a root disk is required", spec);
+    require(spec.consoleLog() == null || spec.consoleLog().isAbsolute(),
+        "the console log must be an absolute path", spec);
     java.util.Set<String> targets = new java.util.HashSet<>();
     for (Disk d : spec.disks()) {
       require(d.target() != null && d.target().matches("vd[a-z]") && targets.add(d.target()),

@@ -94,6 +94,16 @@ public final class LibvirtHypervisor implements Hypervisor {
   @Override
   public void define(DomainSpec spec) {
     String xml = domainXml.build(spec);
+    if (spec.consoleLog() != null) {
+      // virtlogd creates the log file at start, but not its directory (an instance on RBD
+      // has no other file there)
+      try {
+        java.nio.file.Files.createDirectories(spec.consoleLog().getParent());
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("cannot create the directory of "
+            + spec.consoleLog(), e);
+      }
+    }
     connection.call("define domain " + spec.uuid(), c -> {
       LibvirtConnection.free(c.domainDefineXML(xml));
       return null;

@@ -22,6 +22,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -115,12 +116,16 @@ public final class ImageCommand {
           Path file,
       @Option(names = "--owner", paramLabel = "PROJECT",
           description = "Owning project (default: none).") String owner,
+      @Option(names = "--property", paramLabel = "KEY=VALUE",
+          description = "An image property, e.g. hw_qemu_guest_agent=yes (repeatable).")
+          Map<String, String> properties,
       @Mixin OutputFormat format) throws IOException, InterruptedException {
     Session session = session();
     Image created = session.clients().images().createImage(
         io.stratus.proto.image.v1.CreateImageRequest.newBuilder().setName(name)
             .setDiskFormat("raw").setContainerFormat("bare")
-            .setOwner(owner == null ? "" : owner).build()).getImage();
+            .setOwner(owner == null ? "" : owner)
+            .putAllProperties(properties == null ? Map.of() : properties).build()).getImage();
     ProgressBar bar =
         new ProgressBar(session.terminal().err(), session.terminal().errIsTerminal());
     try {
