@@ -17,6 +17,7 @@ import io.stratus.conductor.api.AuthInterceptor;
 import io.stratus.conductor.api.HostsService;
 import io.stratus.conductor.api.ServersService;
 import io.stratus.conductor.compute.ComputeApi;
+import io.stratus.conductor.compute.ComputeContext;
 import io.stratus.conductor.compute.SnapshotImages;
 import io.stratus.conductor.compute.RequestValidator;
 import io.stratus.conductor.compute.StatePublisher;
@@ -130,9 +131,10 @@ public final class Conductor implements AutoCloseable {
       TaskDriver driver = new TaskDriver(db, instances, actions, images, agents, publisher, clock,
           config.agentCallTimeout(), config.agentReattachWindow(),
           host -> hosts.find(host).map(h -> h.address()), lease.id());
-      ComputeApi api = new ComputeApi(db, instances, actions, hosts, images, driver, publisher,
-          new RequestValidator(config.maxImageProperties()), clock, lease.id(),
-          new ComputeApi.VolumeSettings(config.volumesPool(), config.volumeBackedSnapshotRole()));
+      ComputeApi api = ComputeApi.create(new ComputeContext(db, instances, actions, hosts, images,
+              driver, publisher, new RequestValidator(config.maxImageProperties()), lease.id()),
+          clock, new ComputeApi.VolumeSettings(config.volumesPool(),
+              config.volumeBackedSnapshotRole()));
       Reconciler reconciler = new Reconciler(db, instances, actions, hosts, images, driver,
           publisher, lease, config.heartbeatInterval());
       PowerSync powerSync = new PowerSync(db, instances, actions, hosts, agents, driver,

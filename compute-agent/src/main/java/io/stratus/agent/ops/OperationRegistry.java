@@ -3,7 +3,6 @@ package io.stratus.agent.ops;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.stratus.agent.hypervisor.HypervisorException;
 import io.stratus.proto.agent.v1.TaskResult;
 import io.stratus.proto.agent.v1.TaskUpdate;
 import io.stratus.support.concurrent.Timers;
@@ -169,8 +168,9 @@ public final class OperationRegistry implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    next.finish(null, Status.ABORTED.withDescription(previous.rpc + " operation " + previous.id
-        + " on instance " + next.instanceUuid + " did not stop within " + SUPERSEDE_WAIT));
+    next.finish(null, GrpcErrors.toStatus(ApiException.aborted(previous.rpc + " operation "
+        + previous.id + " on instance " + next.instanceUuid + " did not stop within "
+        + SUPERSEDE_WAIT)).getStatus());
     return false;
   }
 
@@ -180,23 +180,15 @@ public final class OperationRegistry implements AutoCloseable {
       TaskResult result = work.run(op);
       op.finish(op.update().setResult(result).build(), Status.OK);
       LOG.info("operation finished; op={} rpc={} instance={}", op.id, op.rpc, op.instanceUuid);
-    } catch (CancelledException e) {
-      op.finish(null, Status.CANCELLED.withDescription(e.getMessage()));
-      LOG.info("operation cancelled; op={} instance={}", op.id, op.instanceUuid);
-    } catch (HypervisorException e) {
-      Status s = e.kind() == HypervisorException.Kind.NO_DOMAIN
-          ? Status.NOT_FOUND : Status.INTERNAL;
-      op.finish(null, s.withDescription(e.getMessage()));
-      LOG.warn("operation failed; op={} rpc={} instance={} error={}", op.id, op.rpc,
-          op.instanceUuid, e.getMessage());
     } catch (Exception e) {
-      Status s = GrpcErrors.toStatus(e).getStatus();
-      if (s.getCode() == Status.Code.INTERNAL) {
-        s = Status.INTERNAL.withDescription(op.rpc + " failed: " + e.getMessage());
-      }
+      Status s = GrpcErrors.toStatus(AgentErrors.of(op.rpc, e)).getStatus();
       op.finish(null, s);
-      LOG.warn("operation failed; op={} rpc={} instance={} error={}", op.id, op.rpc,
-          op.instanceUuid, String.valueOf(e.getMessage()), e);
+      if (s.getCode() == Status.Code.CANCELLED) {
+        LOG.info("operation cancelled; op={} instance={}", op.id, op.instanceUuid);
+      } else {
+        LOG.warn("operation failed; op={} rpc={} instance={} error={}", op.id, op.rpc,
+            op.instanceUuid, String.valueOf(e.getMessage()), e);
+      }
     }
   }
 

@@ -1,21 +1,18 @@
 package io.stratus.conductor.api;
 
 import io.stratus.support.grpc.GrpcErrors;
-import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.stratus.conductor.compute.Caller;
 import io.stratus.conductor.compute.ComputeApi;
 import io.stratus.conductor.compute.RequestValidator;
+import io.stratus.conductor.compute.ServerCreation;
+import io.stratus.conductor.compute.ServerQuery;
 import io.stratus.conductor.compute.SnapshotImages;
 import io.stratus.conductor.compute.VolumePlan;
-import io.stratus.conductor.db.InstanceActionEntity;
-import io.stratus.conductor.db.InstanceStore;
 import io.stratus.support.errors.ApiException;
 import io.stratus.conductor.domain.RootDiskKind;
 import io.stratus.conductor.domain.VmState;
 import io.stratus.conductor.events.EventBus;
-import io.stratus.conductor.events.ServerEvents;
-import io.stratus.proto.conductor.v1.ActionEvent;
 import io.stratus.proto.conductor.v1.CancelServerTaskRequest;
 import io.stratus.proto.conductor.v1.CancelServerTaskResponse;
 import io.stratus.proto.conductor.v1.CreateImageRequest;
@@ -38,7 +35,6 @@ import io.stratus.proto.conductor.v1.LockServerResponse;
 import io.stratus.proto.conductor.v1.RebootServerRequest;
 import io.stratus.proto.conductor.v1.RebootServerResponse;
 import io.stratus.proto.conductor.v1.RebootType;
-import io.stratus.proto.conductor.v1.ServerAction;
 import io.stratus.proto.conductor.v1.ServerEvent;
 import io.stratus.proto.conductor.v1.ServersGrpc;
 import io.stratus.proto.conductor.v1.StartServerRequest;
@@ -50,25 +46,19 @@ import io.stratus.proto.conductor.v1.UnlockServerResponse;
 import io.stratus.proto.conductor.v1.WatchEventsRequest;
 import io.stratus.proto.conductor.v1.WatchServerRequest;
 import java.time.Clock;
-import java.time.Instant;
-import java.util.UUID;
 
 /** gRPC adapter of {@code conductor.v1.Servers}: maps messages to {@link ComputeApi}. */
 public final class ServersService extends ServersGrpc.ServersImplBase {
   private final ComputeApi api;
   private final SnapshotImages snapshotImages;
-  private final EventBus bus;
-  private final Clock clock;
-  private final WatchQuota watches;
+  private final ServerWatches watches;
 
   /** @param watchesPerProject open watch streams one project may hold */
   public ServersService(ComputeApi api, SnapshotImages snapshotImages, EventBus bus, Clock clock,
       int watchesPerProject) {
-    this.watches = new WatchQuota(watchesPerProject);
+    this.watches = new ServerWatches(api.reads(), bus, clock, new WatchQuota(watchesPerProject));
     this.api = api;
     this.snapshotImages = snapshotImages;
-    this.bus = bus;
-    this.clock = clock;
   }
 
   private static Caller caller() {
@@ -86,27 +76,16 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   public void createServer(CreateServerRequest r, StreamObserver<CreateServerResponse> o) {
     GrpcErrors.unary(o, () -> {
       Caller c = caller();
-      var accepted = api.createServer(c, new ComputeApi.BootRequest(
+      var accepted = api.creation().createServer(c, new ServerCreation.BootRequest(
           r.getName(), r.getImageRef(), r.getFlavor().getVcpus(), r.getFlavor().getMemoryMb(),
           r.getFlavor().getRootGb(), r.getHost(), rootDisk(r), r.getMetadataMap(),
           r.getBlockDevicesList().stream().map(ServersService::blockDevice).toList()));
-      var view = api.get(c, accepted.instance().toString());
+      var view = api.reads().get(c, accepted.instance().toString());
       return CreateServerResponse.newBuilder()
-          .setServer(server(view))
+          .setServer(ServerMessages.server(view))
           .setRequestId(accepted.requestId())
           .build();
     });
-  }
-
-  /** The public view of a server, with its volumes. */
-  private static io.stratus.proto.conductor.v1.Server server(ComputeApi.ServerView view) {
-    var b = ServerEvents.server(view.instance(), view.fault()).toBuilder();
-    for (var v : view.volumes()) {
-      b.addVolumes(io.stratus.proto.conductor.v1.AttachedVolume.newBuilder()
-          .setId(v.id().toString()).setDevice(v.device()).setBootIndex(v.bootIndex())
-          .setSizeBytes(v.sizeBytes()).setDeleteOnTermination(v.deleteOnTermination()));
-    }
-    return b.build();
   }
 
   private static VolumePlan.BlockDevice blockDevice(BlockDevice d) {
@@ -130,9 +109,9 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   @Override
   public void getServer(GetServerRequest r, StreamObserver<GetServerResponse> o) {
     GrpcErrors.unary(o, () -> {
-      var view = api.get(caller(), r.getServerId());
+      var view = api.reads().get(caller(), r.getServerId());
       return GetServerResponse.newBuilder()
-          .setServer(server(view))
+          .setServer(ServerMessages.server(view))
           .build();
     });
   }
@@ -155,19 +134,18 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
         case UNRECOGNIZED -> throw ApiException.invalidArgument("vm_state", "unknown value");
         default -> VmState.valueOf(r.getVmState().name().substring("VM_STATE_".length()));
       };
-      var query = new InstanceStore.ListQuery(
-          r.getAllProjects() ? null : c.projectId(), vm,
+      var query = new ServerQuery(r.getAllProjects(), vm,
           RequestValidator.filter("host", r.getHost()),
           RequestValidator.filter("name_prefix", r.getNamePrefix()),
           r.getIncludeDeleted(),
           after == null ? null : after.createdAt(), after == null ? null : after.uuid(),
           size + 1);
-      var page = api.list(c, query);
+      var page = api.reads().list(c, query);
       var b = ListServersResponse.newBuilder();
       page.stream().limit(size)
-          .forEach(v -> b.addServers(server(v)));
+          .forEach(v -> b.addServers(ServerMessages.server(v)));
       if (page.size() > size) {
-        var last = page.get(size - 1).instance();
+        var last = page.get(size - 1);
         b.setNextPageToken(new PageToken(last.createdAt(), last.uuid()).encode());
       }
       return b.build();
@@ -177,14 +155,16 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   @Override
   public void deleteServer(DeleteServerRequest r, StreamObserver<DeleteServerResponse> o) {
     GrpcErrors.unary(o, () -> DeleteServerResponse.newBuilder()
-        .setRequestId(api.delete(caller(), r.getServerId()).requestId())
+        .setRequestId(api.operations().delete(caller(), r.getServerId())
+            .requestId())
         .build());
   }
 
   @Override
   public void createImage(CreateImageRequest r, StreamObserver<CreateImageResponse> o) {
     GrpcErrors.unary(o, () -> {
-      var accepted = api.createImage(caller(), r.getServerId(), r.getName(), r.getMetadataMap());
+      var accepted = api.operations().createImage(caller(), r.getServerId(), r.getName(),
+          r.getMetadataMap());
       return CreateImageResponse.newBuilder()
           .setImageId(accepted.imageId())
           .setRequestId(accepted.requestId())
@@ -195,14 +175,15 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   @Override
   public void startServer(StartServerRequest r, StreamObserver<StartServerResponse> o) {
     GrpcErrors.unary(o, () -> StartServerResponse.newBuilder()
-        .setRequestId(api.start(caller(), r.getServerId()).requestId())
+        .setRequestId(api.operations().start(caller(), r.getServerId()).requestId())
         .build());
   }
 
   @Override
   public void stopServer(StopServerRequest r, StreamObserver<StopServerResponse> o) {
     GrpcErrors.unary(o, () -> StopServerResponse.newBuilder()
-        .setRequestId(api.stop(caller(), r.getServerId(), r.getTimeoutSeconds()).requestId())
+        .setRequestId(api.operations().stop(caller(), r.getServerId(), r.getTimeoutSeconds())
+            .requestId())
         .build());
   }
 
@@ -217,7 +198,7 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
         throw ApiException.invalidArgument("type", "must be HARD or SOFT");
       }
       return RebootServerResponse.newBuilder()
-          .setRequestId(api.rebootHard(caller(), r.getServerId()).requestId())
+          .setRequestId(api.operations().rebootHard(caller(), r.getServerId()).requestId())
           .build();
     });
   }
@@ -226,14 +207,14 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   public void cancelServerTask(
       CancelServerTaskRequest r, StreamObserver<CancelServerTaskResponse> o) {
     GrpcErrors.unary(o, () -> CancelServerTaskResponse.newBuilder()
-        .setRequestId(api.cancelTask(caller(), r.getServerId()))
+        .setRequestId(api.operations().cancelTask(caller(), r.getServerId()))
         .build());
   }
 
   @Override
   public void lockServer(LockServerRequest r, StreamObserver<LockServerResponse> o) {
     GrpcErrors.unary(o, () -> {
-      api.lock(caller(), r.getServerId(), r.getReason());
+      api.operations().lock(caller(), r.getServerId(), r.getReason());
       return LockServerResponse.getDefaultInstance();
     });
   }
@@ -241,7 +222,7 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   @Override
   public void unlockServer(UnlockServerRequest r, StreamObserver<UnlockServerResponse> o) {
     GrpcErrors.unary(o, () -> {
-      api.unlock(caller(), r.getServerId());
+      api.operations().unlock(caller(), r.getServerId());
       return UnlockServerResponse.getDefaultInstance();
     });
   }
@@ -251,116 +232,19 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
       ListServerActionsRequest r, StreamObserver<ListServerActionsResponse> o) {
     GrpcErrors.unary(o, () -> {
       var b = ListServerActionsResponse.newBuilder();
-      for (InstanceActionEntity a : api.actions(caller(), r.getServerId())) {
-        b.addActions(action(a));
-      }
+      api.reads().actions(caller(), r.getServerId())
+          .forEach(a -> b.addActions(ServerMessages.action(a)));
       return b.build();
     });
   }
 
-  private static ServerAction action(InstanceActionEntity a) {
-    var b = ServerAction.newBuilder()
-        .setRequestId(a.requestId())
-        .setAction(a.action())
-        .setServerId(a.instanceUuid().toString())
-        .setProjectId(a.projectId())
-        .setUserId(a.userId())
-        .setStartTime(ServerEvents.timestamp(a.startTime()))
-        .setMessage(a.message() == null ? "" : a.message());
-    if (a.finishTime() != null) {
-      b.setFinishTime(ServerEvents.timestamp(a.finishTime()));
-    }
-    for (var e : a.events()) {
-      var eb = ActionEvent.newBuilder()
-          .setEvent(e.event())
-          .setStartTime(ServerEvents.timestamp(e.startTime()))
-          .setResult(e.result() == null ? "" : e.result())
-          .setDetails(e.details() == null ? "" : e.details());
-      if (e.finishTime() != null) {
-        eb.setFinishTime(ServerEvents.timestamp(e.finishTime()));
-      }
-      b.addEvents(eb);
-    }
-    return b.build();
-  }
-
   @Override
   public void watchServer(WatchServerRequest r, StreamObserver<ServerEvent> o) {
-    Caller c = caller();
-    ComputeApi.ServerView view;
-    try {
-      view = api.get(c, r.getServerId());
-    } catch (RuntimeException e) {
-      o.onError(GrpcErrors.toStatus(e));
-      return;
-    }
-    String id = view.instance().uuid().toString();
-    Runnable release = watchSlot(c, o);
-    if (release == null) {
-      return;
-    }
-    WatchStream stream = new WatchStream((ServerCallStreamObserver<ServerEvent>) o, true, true);
-    // Subscribe before reading the snapshot again, so no change falls in between.
-    AutoCloseable sub = bus.subscribe(e -> e.getServerId().equals(id), stream::offer);
-    stream.onClose(() -> {
-      closeQuietly(sub);
-      release.run();
-    });
-    var fresh = api.get(c, id);
-    stream.first(ServerEvents.snapshot(
-        server(fresh), Instant.now(clock)));
+    watches.server(caller(), r, o);
   }
 
   @Override
   public void watchEvents(WatchEventsRequest r, StreamObserver<ServerEvent> o) {
-    Caller c = caller();
-    if (r.getAllProjects() && !c.admin()) {
-      o.onError(GrpcErrors.toStatus(ApiException.permissionDenied("all_projects: admin only")));
-      return;
-    }
-    Runnable release = watchSlot(c, o);
-    if (release == null) {
-      return;
-    }
-    WatchStream stream = new WatchStream((ServerCallStreamObserver<ServerEvent>) o, false, false);
-    java.util.Set<String> visible = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    AutoCloseable sub = bus.subscribe(
-        e -> r.getAllProjects() || visibleTo(c, e.getServerId(), visible), stream::offer);
-    stream.onClose(() -> {
-      closeQuietly(sub);
-      release.run();
-    });
-  }
-
-  /** A watch slot of the caller's project, or null after ending the call over the limit. */
-  private Runnable watchSlot(Caller c, StreamObserver<ServerEvent> o) {
-    try {
-      return watches.acquire(c.projectId());
-    } catch (RuntimeException e) {
-      o.onError(GrpcErrors.toStatus(e));
-      return null;
-    }
-  }
-
-  /** Whether a server belongs to the caller's project (remembered once seen). */
-  private boolean visibleTo(Caller c, String serverId, java.util.Set<String> known) {
-    if (known.contains(serverId)) {
-      return true;
-    }
-    try {
-      api.get(c, UUID.fromString(serverId).toString());
-      known.add(serverId);
-      return true;
-    } catch (ApiException e) {
-      return false;
-    }
-  }
-
-  private static void closeQuietly(AutoCloseable c) {
-    try {
-      c.close();
-    } catch (Exception ignored) {
-      // listener removal cannot fail
-    }
+    watches.events(caller(), r, o);
   }
 }

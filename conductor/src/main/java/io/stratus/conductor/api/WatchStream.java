@@ -71,6 +71,17 @@ final class WatchStream {
     drain();
   }
 
+  /** Ends the stream with {@code error} (nothing queued is sent). */
+  synchronized void fail(io.grpc.StatusRuntimeException error) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    queue.clear();
+    observer.onError(error);
+    onClose.run();
+  }
+
   private synchronized void drain() {
     while (!closed && primed && observer.isReady() && !queue.isEmpty()) {
       ServerEvent e = queue.poll();

@@ -26,7 +26,8 @@ public final class StatePublisher {
   /** Publishes the instance's committed state; call after the transaction committed. */
   public void stateChanged(UUID uuid, TaskState oldTask) {
     db.inTransaction(s -> instances.findAny(s, uuid))
-        .ifPresent(i -> bus.publish(ServerEvents.stateChange(i, oldTask, clock.instant())));
+        .ifPresent(i -> bus.publish(ServerEvents.stateChange(i.uuid().toString(), i.vmState(),
+            i.taskState(), i.powerState(), i.host(), oldTask, clock.instant())));
   }
 
   public void notify(UUID uuid, String eventType, String requestId, Map<String, String> payload) {

@@ -7,6 +7,17 @@ import org.hibernate.Session;
 /** Reads and writes {@code hosts}. */
 public final class HostStore {
 
+  /**
+   * Serializes the registrations of one host name until the transaction ends (a PostgreSQL
+   * advisory transaction lock on the name's hash), so that two agents registering the same
+   * name at once cannot both insert it.
+   */
+  public void lockName(Session session, String name) {
+    session.createNativeQuery("SELECT pg_advisory_xact_lock(hashtext(:n))", Object.class)
+        .setParameter("n", name)
+        .getSingleResult();
+  }
+
   public Optional<HostEntity> find(Session session, String name) {
     return Optional.ofNullable(session.find(HostEntity.class, name));
   }

@@ -1,14 +1,9 @@
 package io.stratus.conductor.events;
 
 import com.google.protobuf.Timestamp;
-import io.stratus.conductor.db.InstanceEntity;
-import io.stratus.conductor.db.InstanceFaultEntity;
 import io.stratus.conductor.domain.PowerState;
-import io.stratus.conductor.domain.RootDiskKind;
 import io.stratus.conductor.domain.TaskState;
 import io.stratus.conductor.domain.VmState;
-import io.stratus.proto.conductor.v1.Fault;
-import io.stratus.proto.conductor.v1.Flavor;
 import io.stratus.proto.conductor.v1.Notification;
 import io.stratus.proto.conductor.v1.Progress;
 import io.stratus.proto.conductor.v1.Server;
@@ -16,9 +11,8 @@ import io.stratus.proto.conductor.v1.ServerEvent;
 import io.stratus.proto.conductor.v1.StateChange;
 import java.time.Instant;
 import java.util.Map;
-import java.util.Optional;
 
-/** Maps instance records and changes to the public {@code conductor.v1} messages. */
+/** Builds the public {@code conductor.v1} events and maps the domain states to their enums. */
 public final class ServerEvents {
   private ServerEvents() {}
 
@@ -40,47 +34,6 @@ public final class ServerEvents {
     return io.stratus.proto.conductor.v1.PowerState.valueOf("POWER_STATE_" + s.name());
   }
 
-  /** The public view of an instance, with its latest fault if any. */
-  public static Server server(InstanceEntity i, Optional<InstanceFaultEntity> fault) {
-    Server.Builder b =
-        Server.newBuilder()
-            .setId(i.uuid().toString())
-            .setName(i.name())
-            .setProjectId(i.projectId())
-            .setUserId(i.userId())
-            .setHost(i.host() == null ? "" : i.host())
-            .setVmState(vmState(i.vmState()))
-            .setTaskState(taskState(i.taskState()))
-            .setPowerState(powerState(i.powerState()))
-            .setImageRef(i.imageRef())
-            .setRootDiskKind(
-                i.rootDiskKind() == RootDiskKind.RBD
-                    ? io.stratus.proto.conductor.v1.RootDiskKind.ROOT_DISK_KIND_RBD
-                    : io.stratus.proto.conductor.v1.RootDiskKind.ROOT_DISK_KIND_LOCAL)
-            .setFlavor(
-                Flavor.newBuilder()
-                    .setVcpus(i.vcpus())
-                    .setMemoryMb(i.memoryMb())
-                    .setRootGb(i.rootGb()))
-            .setLocked(i.locked())
-            .setLockedBy(i.lockedBy() == null ? "" : i.lockedBy())
-            .putAllMetadata(i.metadata())
-            .setCreatedAt(timestamp(i.createdAt()))
-            .setUpdatedAt(timestamp(i.updatedAt()))
-            .setVersion(i.version());
-    if (i.deletedAt() != null) {
-      b.setDeletedAt(timestamp(i.deletedAt()));
-    }
-    fault.ifPresent(
-        f -> b.setFault(
-            Fault.newBuilder()
-                .setCode(f.code())
-                .setMessage(f.message())
-                .setDetails(f.details() == null ? "" : f.details())
-                .setCreatedAt(timestamp(f.createdAt()))));
-    return b.build();
-  }
-
   public static ServerEvent snapshot(Server server, Instant now) {
     return ServerEvent.newBuilder()
         .setServerId(server.getId())
@@ -89,17 +42,19 @@ public final class ServerEvents {
         .build();
   }
 
-  public static ServerEvent stateChange(InstanceEntity i, TaskState oldTask, Instant now) {
+  /** A committed change of a server's states; {@code host} may be null. */
+  public static ServerEvent stateChange(String serverId, VmState vm, TaskState task,
+      PowerState power, String host, TaskState oldTask, Instant now) {
     return ServerEvent.newBuilder()
-        .setServerId(i.uuid().toString())
+        .setServerId(serverId)
         .setTime(timestamp(now))
         .setStateChange(
             StateChange.newBuilder()
-                .setVmState(vmState(i.vmState()))
-                .setTaskState(taskState(i.taskState()))
-                .setPowerState(powerState(i.powerState()))
+                .setVmState(vmState(vm))
+                .setTaskState(taskState(task))
+                .setPowerState(powerState(power))
                 .setOldTaskState(taskState(oldTask))
-                .setHost(i.host() == null ? "" : i.host()))
+                .setHost(host == null ? "" : host))
         .build();
   }
 

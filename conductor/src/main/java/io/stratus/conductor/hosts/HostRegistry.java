@@ -88,10 +88,7 @@ public final class HostRegistry {
         db.inTransaction(
             s -> {
               Instant now = DbClock.now(s);
-              // Serialize concurrent registrations of one name with an advisory lock.
-              s.createNativeQuery("SELECT pg_advisory_xact_lock(hashtext(:n))", Object.class)
-                  .setParameter("n", r.host())
-                  .getSingleResult();
+              hosts.lockName(s, r.host());
               HostEntity h = hosts.find(s, r.host()).orElse(null);
               if (h == null) {
                 h = new HostEntity(r.host(), now);

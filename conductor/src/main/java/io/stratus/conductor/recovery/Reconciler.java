@@ -1,7 +1,6 @@
 package io.stratus.conductor.recovery;
 
 import io.stratus.conductor.compute.AgentTask;
-import io.stratus.conductor.compute.ComputeApi;
 import io.stratus.conductor.compute.InstanceSpecs;
 import io.stratus.conductor.compute.StatePublisher;
 import io.stratus.conductor.compute.TaskDriver;

@@ -1,7 +1,6 @@
 package io.stratus.gateway.api;
 
 import com.google.protobuf.UnsafeByteOperations;
-import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.stratus.gateway.domain.ImageMessages;
 import io.stratus.gateway.domain.ImageRecord;
@@ -9,6 +8,8 @@ import io.stratus.gateway.store.Extent;
 import io.stratus.gateway.store.ExtentSource;
 import io.stratus.proto.image.v1.DataExtent;
 import io.stratus.support.digest.ExtentChecksums;
+import io.stratus.support.errors.ApiException;
+import io.stratus.support.grpc.GrpcErrors;
 import io.stratus.proto.image.v1.DownloadImageResponse;
 import io.stratus.proto.image.v1.ZeroExtent;
 import java.io.IOException;
@@ -70,8 +71,8 @@ final class DownloadPump {
       done = true;
       close();
       LOG.warn("download failed; image={}", image.id(), e);
-      call.onError(Status.UNAVAILABLE.withDescription("reading image " + image.id()
-          + " failed: " + e.getMessage()).asRuntimeException());
+      call.onError(GrpcErrors.toStatus(e instanceof ApiException api ? api
+          : ApiException.unavailable("reading image " + image.id() + " failed: " + e.getMessage(), e)));
     }
   }
 

@@ -19,7 +19,14 @@ public final class ApiException extends RuntimeException {
     UNAUTHENTICATED,
     RESOURCE_EXHAUSTED,
     ALREADY_EXISTS,
-    DATA_LOSS
+    DATA_LOSS,
+    /** The work was cancelled by its caller (or superseded). */
+    CANCELLED,
+    /**
+     * Work for a trusted peer (the conductor asking an agent) failed for a reason the peer
+     * records as the fault: unlike an unexpected exception, its message is sent.
+     */
+    FAILED_FOR_PEER
   }
 
   private final Kind kind;
@@ -70,6 +77,15 @@ public final class ApiException extends RuntimeException {
   /** Content failed verification (digest mismatch). */
   public static ApiException dataLoss(String message) {
     return new ApiException(Kind.DATA_LOSS, message, null);
+  }
+
+  public static ApiException cancelled(String message) {
+    return new ApiException(Kind.CANCELLED, message, null);
+  }
+
+  /** See {@link Kind#FAILED_FOR_PEER}; {@code cause} is logged, not sent. */
+  public static ApiException failedForPeer(String message, Throwable cause) {
+    return new ApiException(Kind.FAILED_FOR_PEER, message, cause);
   }
 
   public static ApiException alreadyExists(String message) {

@@ -35,6 +35,8 @@ public final class GrpcErrors {
             case RESOURCE_EXHAUSTED -> Status.RESOURCE_EXHAUSTED;
             case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
             case DATA_LOSS -> Status.DATA_LOSS;
+            case CANCELLED -> Status.CANCELLED;
+            case FAILED_FOR_PEER -> Status.INTERNAL;
           };
       if (e.kind() == ApiException.Kind.UNAVAILABLE) {
         LOG.warn("request failed: {}", e.getMessage(), e.getCause());

@@ -1,0 +1,55 @@
+package io.stratus.conductor.compute;
+
+import io.stratus.conductor.db.Database;
+import io.stratus.conductor.db.InstanceEntity;
+import io.stratus.conductor.db.InstanceStore;
+import io.stratus.conductor.domain.Operation;
+import io.stratus.conductor.domain.TaskState;
+import io.stratus.support.errors.ApiException;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Who may touch a server and when: a server of another project does not exist for a
+ * member (NOT_FOUND, as in Nova); a locked one refuses members; an operation needs one of
+ * its allowed vm and task states. Checked before the compare-and-swap, which re-checks.
+ */
+final class ServerAccess {
+  private final Database db;
+  private final InstanceStore instances;
+
+  ServerAccess(Database db, InstanceStore instances) {
+    this.db = db;
+    this.instances = instances;
+  }
+
+  /** Checks visibility, lock and the operation's state rules (before the CAS re-checks). */
+  InstanceEntity checkedForOperation(Caller caller, UUID uuid, String serverId,
+      Operation op) {
+    InstanceEntity i = db.inTransaction(s -> visible(caller, instances.find(s, uuid), serverId));
+    if (i.locked() && !caller.admin()) {
+      throw ApiException.failedPrecondition("server " + serverId + " is locked");
+    }
+    if (!op.allowedVmStates().contains(i.vmState())) {
+      throw ApiException.failedPrecondition("cannot " + op.actionName() + " server " + serverId
+          + " while it is in vm_state " + i.vmState().dbName());
+    }
+    if (op != Operation.DELETE && !op.allowsTaskState(i.taskState())) {
+      throw ApiException.failedPrecondition("cannot " + op.actionName() + " server " + serverId
+          + " while it is in task_state " + TaskState.dbNameOf(i.taskState()));
+    }
+    return i;
+  }
+
+  static InstanceEntity visible(Caller caller, Optional<InstanceEntity> found,
+      String serverId) {
+    return found
+        .filter(i -> caller.admin() || i.projectId().equals(caller.projectId()))
+        .orElseThrow(() -> ApiException.notFound("server " + serverId + " not found"));
+  }
+
+  /** A new request id, as Nova's {@code req-UUID}. */
+  static String newRequestId() {
+    return "req-" + UUID.randomUUID();
+  }
+}
