@@ -268,23 +268,12 @@ remove_domains() {
 }
 
 stop_postgres() {
-    local pid i
+    local pid
     [[ -n "$PG_DATA" ]] || return 0
     if ! pid="$(pg_pid)"; then
         return 0
     fi
-    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 || true
-    for ((i = 0; i < 50; i++)); do
-        pg_pid >/dev/null || break
-        sleep 0.1
-    done
-    if pg_pid >/dev/null; then
-        note "postgres (pid $pid) did not stop: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        sleep 0.5
-        pkill -KILL -P "$pid" 2>/dev/null || true
-    fi
-    if pg_pid >/dev/null; then
+    if ! STRATUS_PG_BIN="$PG_BIN" "$HERE/scripts/pg-cluster.sh" stop "$(dirname "$PG_DATA")" fast; then
         stratus_log "ERROR: postgres (pid $pid) is still alive"
         return 1
     fi
@@ -525,23 +514,25 @@ step_postgres() {
     state_set PG_DIR "$dir"
     state_set PG_DATA "$dir/data"
     log="$dir/postgres.log"
-    if ! as_pg "$PG_BIN/initdb" -D "$PG_DATA" -A trust -U stratus -E UTF8 --no-sync >"$AIO/logs/initdb.log" 2>&1; then
+    # the same start-up as the tests' clusters (testkit PostgresCluster)
+    if ! STRATUS_PG_BIN="$PG_BIN" "$HERE/scripts/pg-cluster.sh" init "$dir" >"$AIO/logs/initdb.log" 2>&1; then
         show_log "$AIO/logs/initdb.log"
         stratus_die "initdb failed"
     fi
     ln -sf "$log" "$AIO/logs/postgres.log"
+    local rc
     for ((attempt = 1; ; attempt++)); do
         port="$(free_port)" || stratus_die "no free TCP port found"
         state_set PG_PORT "$port"
-        if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$log" -w -t 60 \
-                -o "-p $port -k '$dir' -c listen_addresses=127.0.0.1" start >/dev/null 2>&1; then
-            break
-        fi
-        if (( attempt < 5 )) && grep -q 'could not bind\|Address already in use' "$log" 2>/dev/null; then
+        rc=0
+        STRATUS_PG_BIN="$PG_BIN" "$HERE/scripts/pg-cluster.sh" start "$dir" "$port" \
+            2>"$AIO/logs/pg-start.log" || rc=$?
+        (( rc == 0 )) && break
+        if (( rc == 3 && attempt < 5 )); then
             note "port $port was taken meanwhile; trying another"
             continue
         fi
-        show_log "$log"
+        show_log "$AIO/logs/pg-start.log"
         stratus_die "PostgreSQL did not start"
     done
     as_pg "$PG_BIN/createdb" -h "$dir" -p "$PG_PORT" -U stratus stratus \

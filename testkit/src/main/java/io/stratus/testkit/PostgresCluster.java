@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -36,9 +37,10 @@ import org.slf4j.LoggerFactory;
  * speed. {@link #close()} stops it and deletes the directory; a JVM shutdown
  * hook does the same if {@code close()} is never called.
  *
- * <p>PostgreSQL refuses to run as root: when this JVM runs as root the server
- * tools are run as the {@code postgres} OS user through {@code runuser}, and the
- * temporary directory is handed over to that user.
+ * <p>The cluster is made, started and stopped by {@value #SCRIPT}, the script
+ * the all-in-one uses too: PostgreSQL refuses to run as root, so when this JVM
+ * runs as root it hands the directory to the {@code postgres} OS user and runs
+ * the server tools as that user.
  *
  * <p>The server binaries come from {@code $STRATUS_PG_BIN} or the
  * highest-version {@code /usr/lib/postgresql/<version>/bin}; run
@@ -60,9 +62,11 @@ public final class PostgresCluster implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(PostgresCluster.class);
 
+    /** The start-up script shared with the all-in-one, relative to the repository root. */
+    public static final String SCRIPT = "deploy/scripts/pg-cluster.sh";
+
     private static final String HOST = "127.0.0.1";
     private static final String USER = "stratus";
-    private static final String OS_USER = "postgres";
     private static final Path DEBIAN_PG_ROOT = Paths.get("/usr/lib/postgresql");
     private static final int START_ATTEMPTS = 3;
     private static final int PG_CTL_WAIT_SECONDS = 60;
@@ -73,22 +77,19 @@ public final class PostgresCluster implements AutoCloseable {
 
     private final Path binDir;
     private final Path baseDir;
-    private final Path dataDir;
     private final Path logFile;
-    private final boolean asPostgresUser;
     private final int port;
     private final AtomicInteger databaseCounter = new AtomicInteger();
     private final StopOnce stopOnce;
-    /** The server's options, to start it again the same way. */
-    private String options;
+    /** The server's settings, to start it again the same way. */
+    private final List<String> settings;
 
-    private PostgresCluster(Path binDir, Path baseDir, boolean asPostgresUser, int port) {
+    private PostgresCluster(Path binDir, Path baseDir, int port, List<String> settings) {
         this.binDir = binDir;
         this.baseDir = baseDir;
-        this.dataDir = dataDir(baseDir);
         this.logFile = logFile(baseDir);
-        this.asPostgresUser = asPostgresUser;
         this.port = port;
+        this.settings = settings;
         this.stopOnce = new StopOnce("stratus-pg-shutdown-" + port, this::stopAndDelete);
     }
 
@@ -113,7 +114,6 @@ public final class PostgresCluster implements AutoCloseable {
     public static PostgresCluster start(boolean durableCommits) {
         long startedAt = System.nanoTime();
         Path binDir = findBinDir();
-        boolean asPostgresUser = Processes.runningAsRoot();
         Path baseDir;
         try {
             baseDir = Files.createTempDirectory("stratus-pg-");
@@ -121,13 +121,14 @@ public final class PostgresCluster implements AutoCloseable {
             throw new UncheckedIOException("cannot create a temporary directory for PostgreSQL", e);
         }
         try {
-            Path socketDir = Files.createDirectory(baseDir.resolve("socket"));
-            if (asPostgresUser) {
-                handOverToPostgresUser(baseDir, socketDir);
+            Processes.Captured init = script(binDir, baseDir, "init", baseDir.toString());
+            if (init.exitCode() != 0) {
+                throw new IllegalStateException(SCRIPT + " init " + baseDir + " failed with exit code "
+                        + init.exitCode() + ":\n" + init.stdout()
+                        + (Processes.runningAsRoot() ? "\n(running as 'postgres': it needs access to " + baseDir
+                                + " and every parent directory; check java.io.tmpdir)" : ""));
             }
-            initdb(binDir, baseDir, asPostgresUser);
-            PostgresCluster cluster = startServer(binDir, baseDir, socketDir, asPostgresUser,
-                    durableCommits);
+            PostgresCluster cluster = startServer(binDir, baseDir, durableCommits);
             cluster.stopOnce.registerHook();
             LOG.info("PostgreSQL started on {}:{} from {} in {} ms (data in {})", HOST, cluster.port, binDir,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedAt), baseDir);
@@ -135,9 +136,6 @@ public final class PostgresCluster implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             Dirs.deleteRecursively(baseDir);
             throw e;
-        } catch (IOException e) {
-            Dirs.deleteRecursively(baseDir);
-            throw new UncheckedIOException("cannot prepare PostgreSQL directory " + baseDir, e);
         }
     }
 
@@ -240,11 +238,9 @@ public final class PostgresCluster implements AutoCloseable {
     private void stopAndDelete() {
         long stoppingAt = System.nanoTime();
         try {
-            Processes.Captured result = run(command(binDir, asPostgresUser,
-                    "pg_ctl", "stop", "-D", dataDir.toString(), "-m", "immediate", "-w",
-                    "-t", String.valueOf(PG_CTL_WAIT_SECONDS)), baseDir);
+            Processes.Captured result = script(binDir, baseDir, "stop", baseDir.toString(), "immediate");
             if (result.exitCode() != 0) {
-                LOG.warn("pg_ctl stop exited {} for port {}: {}{}", result.exitCode(), port, result.stdout(),
+                LOG.warn("{} stop exited {} for port {}: {}{}", SCRIPT, result.exitCode(), port, result.stdout(),
                         serverLogSection(logFile));
             }
         } catch (RuntimeException e) {
@@ -321,75 +317,30 @@ public final class PostgresCluster implements AutoCloseable {
         }
     }
 
-    private static void handOverToPostgresUser(Path baseDir, Path socketDir) throws IOException {
-        Dirs.Owner owner;
-        try {
-            owner = Dirs.Owner.named(OS_USER);
-        } catch (IOException e) {
-            throw new IllegalStateException("running as root, so PostgreSQL must run as the '" + OS_USER
-                    + "' OS user, which does not exist; run deploy/scripts/ensure-postgres.sh", e);
-        }
-        for (Path dir : List.of(baseDir, socketDir)) {
-            Dirs.handOver(dir, owner, "rwx------");
-        }
-    }
-
-    private static void initdb(Path binDir, Path baseDir, boolean asPostgresUser) {
-        List<String> initdb = command(binDir, asPostgresUser, "initdb",
-                "-D", dataDir(baseDir).toString(), "-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8",
-                "--locale=" + serverLocale());
-        Processes.Captured result = run(initdb, baseDir);
-        if (result.exitCode() != 0) {
-            throw new IllegalStateException("initdb failed with exit code " + result.exitCode() + ": "
-                    + String.join(" ", initdb) + "\n" + result.stdout()
-                    + (asPostgresUser ? "\n(running as '" + OS_USER + "': it needs access to " + baseDir
-                            + " and every parent directory; check java.io.tmpdir)" : ""));
-        }
-    }
-
-    /**
-     * C.UTF-8 (codepoint collation, so deterministic ordering, and UTF-8 aware
-     * upper/lower) where glibc ships it, as on Debian 12; plain C elsewhere.
-     * Never the caller's locale, which may not match the UTF8 encoding.
-     */
-    private static String serverLocale() {
-        return Files.isDirectory(Paths.get("/usr/lib/locale/C.utf8")) ? "C.UTF-8" : "C";
-    }
-
-    private static PostgresCluster startServer(Path binDir, Path baseDir, Path socketDir, boolean asPostgresUser,
-            boolean durableCommits) {
+    private static PostgresCluster startServer(Path binDir, Path baseDir, boolean durableCommits) {
         Path logFile = logFile(baseDir);
+        List<String> settings = List.of("-c", "fsync=off", "-c", "full_page_writes=off",
+                "-c", "synchronous_commit=" + (durableCommits ? "on" : "off"), "-c", "max_connections=200");
         List<String> failures = new ArrayList<>();
         for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
             int port = freePort();
-            String serverOptions = serverOptions(port, socketDir, durableCommits);
-            Processes.Captured result = run(command(binDir, asPostgresUser, "pg_ctl", "start",
-                    "-D", dataDir(baseDir).toString(), "-w", "-t", String.valueOf(PG_CTL_WAIT_SECONDS),
-                    "-l", logFile.toString(), "-o", serverOptions), baseDir);
+            Processes.Captured result = start(binDir, baseDir, port, settings);
             if (result.exitCode() == 0) {
-                PostgresCluster c = new PostgresCluster(binDir, baseDir, asPostgresUser, port);
-                c.options = serverOptions;
-                return c;
+                return new PostgresCluster(binDir, baseDir, port, settings);
             }
-            String failure = "attempt " + attempt + " on port " + port + ": pg_ctl exited " + result.exitCode()
-                    + ": " + result.stdout().strip();
-            LOG.warn("PostgreSQL did not start, {}{}", failure, serverLogSection(logFile));
+            String failure = "attempt " + attempt + " on port " + port + ": " + SCRIPT + " start exited "
+                    + result.exitCode() + ": " + result.stdout().strip();
+            LOG.warn("PostgreSQL did not start, {}", failure);
             failures.add(failure);
-            // Make sure nothing half-started keeps the data directory before retrying.
-            run(command(binDir, asPostgresUser, "pg_ctl", "stop", "-D", dataDir(baseDir).toString(),
-                    "-m", "immediate", "-w", "-t", "10"), baseDir);
         }
         throw new IllegalStateException("PostgreSQL did not start after " + START_ATTEMPTS + " attempts (data in "
                 + baseDir + "):\n" + String.join("\n", failures) + serverLogSection(logFile));
     }
 
-    private static String serverOptions(int port, Path socketDir, boolean durableCommits) {
-        return "-p " + port
-                + " -k '" + socketDir + "'"
-                + " -c listen_addresses=" + HOST
-                + " -c fsync=off -c full_page_writes=off"
-                + " -c synchronous_commit=" + (durableCommits ? "on" : "off")
-                + " -c max_connections=200";
+    private static Processes.Captured start(Path binDir, Path baseDir, int port, List<String> settings) {
+        List<String> args = new ArrayList<>(List.of("start", baseDir.toString(), Integer.toString(port)));
+        args.addAll(settings);
+        return script(binDir, baseDir, args.toArray(String[]::new));
     }
 
     /**
@@ -399,10 +350,9 @@ public final class PostgresCluster implements AutoCloseable {
      * recovery, then the server back.
      */
     public void crashAndRestart(Duration down) {
-        Processes.Captured stop = run(command(binDir, asPostgresUser, "pg_ctl", "stop",
-                "-D", dataDir.toString(), "-m", "immediate", "-w", "-t", "30"), baseDir);
+        Processes.Captured stop = script(binDir, baseDir, "stop", baseDir.toString(), "immediate");
         if (stop.exitCode() != 0) {
-            throw new IllegalStateException("pg_ctl stop -m immediate failed: " + stop.stdout());
+            throw new IllegalStateException(SCRIPT + " stop " + baseDir + " immediate failed: " + stop.stdout());
         }
         LOG.warn("PostgreSQL on port {} killed (immediate stop); down for {}", port, down);
         try {
@@ -410,9 +360,7 @@ public final class PostgresCluster implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Processes.Captured start = run(command(binDir, asPostgresUser, "pg_ctl", "start",
-                "-D", dataDir.toString(), "-w", "-t", String.valueOf(PG_CTL_WAIT_SECONDS),
-                "-l", logFile.toString(), "-o", options), baseDir);
+        Processes.Captured start = start(binDir, baseDir, port, settings);
         if (start.exitCode() != 0) {
             throw new IllegalStateException("PostgreSQL did not start again: " + start.stdout()
                     + serverLogSection(logFile));
@@ -446,36 +394,21 @@ public final class PostgresCluster implements AutoCloseable {
 
     // ---------------------------------------------------------------- processes and files
 
-    private static Path dataDir(Path baseDir) {
-        return baseDir.resolve("data");
-    }
-
     private static Path logFile(Path baseDir) {
         return baseDir.resolve("postgres.log");
     }
 
-    private static List<String> command(Path binDir, boolean asPostgresUser, String tool, String... args) {
-        List<String> command = new ArrayList<>();
-        if (asPostgresUser) {
-            command.addAll(List.of("runuser", "-u", OS_USER, "--"));
-        }
-        command.add(binDir.resolve(tool).toString());
+    /** Runs {@value #SCRIPT} with {@code args} and the cluster's server binaries. */
+    private static Processes.Captured script(Path binDir, Path baseDir, String... args) {
+        Path repo = RepoScripts.root(SCRIPT);
+        List<String> command = new ArrayList<>(List.of("bash", repo.resolve(SCRIPT).toString()));
         command.addAll(List.of(args));
-        return command;
-    }
-
-    /**
-     * Runs a command in {@code baseDir} with stdout and stderr captured to one
-     * file (never a pipe, so a daemon inheriting the descriptors cannot block
-     * us) and waits at most {@link #PROCESS_TIMEOUT}; on timeout or interrupt
-     * the command is killed and an {@link IllegalStateException} thrown.
-     */
-    private static Processes.Captured run(List<String> command, Path baseDir) {
         return Processes.command(command)
                 .log(LOG)
                 .tempFiles("stratus-pg-cmd-")
                 .mergeOutput()
                 .directory(baseDir)
+                .environment(Map.of(PG_BIN_ENV, binDir.toString()))
                 .timeout(PROCESS_TIMEOUT)
                 .failOnTimeout(timedOut -> "\n" + timedOut.stdout() + serverLogSection(logFile(baseDir)))
                 .run();

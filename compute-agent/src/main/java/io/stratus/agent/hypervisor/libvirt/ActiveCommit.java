@@ -35,13 +35,15 @@ final class ActiveCommit {
   static final Duration POLL = Duration.ofMillis(20);
 
   private final Domain domain;
+  private final LibvirtNative natives;
   private final String uuid;
   private final String target;
   private final long deadline;
   private final long startedAt;
 
-  ActiveCommit(Domain domain, String uuid, String target, Duration timeout) {
+  ActiveCommit(Domain domain, LibvirtNative natives, String uuid, String target, Duration timeout) {
     this.domain = domain;
+    this.natives = natives;
     this.uuid = uuid;
     this.target = target;
     this.startedAt = System.nanoTime();
@@ -69,7 +71,7 @@ final class ActiveCommit {
 
   private void awaitReady() throws LibvirtNative.Failure {
     while (true) {
-      Optional<LibvirtNative.BlockJob> job = LibvirtNative.blockJob(domain, target);
+      Optional<LibvirtNative.BlockJob> job = natives.blockJob(domain, target);
       if (job.isEmpty()) {
         throw failed("the commit job ended before it was ready (see the libvirtd log)");
       }
@@ -102,7 +104,7 @@ final class ActiveCommit {
   }
 
   private void awaitGone() throws LibvirtNative.Failure {
-    while (LibvirtNative.blockJob(domain, target).isPresent()) {
+    while (natives.blockJob(domain, target).isPresent()) {
       pause("waiting for the pivot to finish");
     }
   }
@@ -122,7 +124,7 @@ final class ActiveCommit {
   /** Aborts the job without pivot if it is still there: the guest keeps using the overlay. */
   private void cancel(boolean pivotRequested) {
     try {
-      if (LibvirtNative.blockJob(domain, target).isPresent()) {
+      if (natives.blockJob(domain, target).isPresent()) {
         domain.blockJobAbort(target, 0);
         LOG.warn("domain {}: commit job on {} aborted{}; the guest still writes to the overlay",
             uuid, target, pivotRequested ? " after a pivot request" : "");

@@ -10,11 +10,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One libvirt connection shared by all threads (libvirt connections are thread-safe). The
- * read lock is held for the length of every call; {@link #close()} and reconnecting take the
- * write lock, so the native connection is never freed under a running call. If the connection
- * has died (libvirtd restarted), the next call opens a new one; the call that noticed the
- * broken socket fails with {@link Kind#FAILED}.
+ * One libvirt connection shared by all threads (libvirt connections are thread-safe), with
+ * the {@link LibvirtNative} bindings' own connection beside it. The read lock is held for the
+ * length of every call; {@link #close()} and reconnecting take the write lock, so neither
+ * native connection is freed under a running call. If either has died (libvirtd restarted),
+ * the next call opens both anew; the call that noticed the broken socket fails with
+ * {@link Kind#FAILED}.
  */
 final class LibvirtConnection implements AutoCloseable {
 
@@ -35,6 +36,7 @@ final class LibvirtConnection implements AutoCloseable {
   private final String uri;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private Connect connect; // guarded by lock
+  private LibvirtNative natives; // guarded by lock
   private boolean closed; // guarded by lock
 
   /**
@@ -44,8 +46,21 @@ final class LibvirtConnection implements AutoCloseable {
    */
   LibvirtConnection(String uri) {
     this.uri = uri;
-    LibvirtNative.init();
     this.connect = open(uri);
+    try {
+      this.natives = openNatives(uri);
+    } catch (HypervisorException e) {
+      closeQuietly(connect);
+      throw e;
+    }
+  }
+
+  /**
+   * The native bindings on their own connection; use them only inside {@link #call} or
+   * {@link #onDomain}, which hold the connection open.
+   */
+  LibvirtNative natives() {
+    return natives;
   }
 
   String uri() {
@@ -102,6 +117,7 @@ final class LibvirtConnection implements AutoCloseable {
       if (!closed) {
         closed = true;
         closeQuietly(connect);
+        natives.close();
       }
     } finally {
       lock.writeLock().unlock();
@@ -111,7 +127,7 @@ final class LibvirtConnection implements AutoCloseable {
   private void reconnectIfDead() {
     lock.readLock().lock();
     try {
-      if (closed || isAlive(connect)) {
+      if (closed || (isAlive(connect) && natives.alive())) {
         return;
       }
     } finally {
@@ -119,10 +135,12 @@ final class LibvirtConnection implements AutoCloseable {
     }
     lock.writeLock().lock();
     try {
-      if (!closed && !isAlive(connect)) {
+      if (!closed && !(isAlive(connect) && natives.alive())) {
         LOG.warn("connection to {} is dead; reconnecting", uri);
         closeQuietly(connect);
+        natives.close();
         connect = open(uri);
+        natives = openNatives(uri);
       }
     } finally {
       lock.writeLock().unlock();
@@ -144,6 +162,14 @@ final class LibvirtConnection implements AutoCloseable {
       LOG.info("connected to {} in {} ms", uri, (System.nanoTime() - startedAt) / 1_000_000);
       return connect;
     } catch (LibvirtException e) {
+      throw LibvirtErrors.map("connect to " + uri, e);
+    }
+  }
+
+  private static LibvirtNative openNatives(String uri) {
+    try {
+      return LibvirtNative.open(uri);
+    } catch (LibvirtNative.Failure e) {
       throw LibvirtErrors.map("connect to " + uri, e);
     }
   }

@@ -64,7 +64,7 @@ public final class LibvirtHypervisor implements Hypervisor {
   @Override
   public Optional<DomainInfo> find(String uuid) {
     try {
-      return Optional.of(connection.onDomain(uuid, "find", LibvirtHypervisor::info));
+      return Optional.of(connection.onDomain(uuid, "find", this::info));
     } catch (HypervisorException e) {
       if (e.kind() == Kind.NO_DOMAIN) {
         return Optional.empty();
@@ -232,7 +232,7 @@ public final class LibvirtHypervisor implements Hypervisor {
     Objects.requireNonNull(target, "target");
     Objects.requireNonNull(timeout, "timeout");
     connection.onDomain(uuid, "active commit of " + target, domain -> {
-      new ActiveCommit(domain, uuid, target, timeout).run();
+      new ActiveCommit(domain, connection.natives(), uuid, target, timeout).run();
       return null;
     });
   }
@@ -241,7 +241,7 @@ public final class LibvirtHypervisor implements Hypervisor {
   public int freezeFilesystems(String uuid, Duration timeout) {
     long startedAt = System.nanoTime();
     int frozen = connection.onDomain(uuid, "guest filesystem freeze",
-        domain -> LibvirtNative.freezeFilesystems(domain, agentTimeout(timeout)));
+        domain -> connection.natives().freezeFilesystems(domain, agentTimeout(timeout)));
     LOG.info("domain {}: froze {} guest filesystems in {} ms", uuid, frozen, millisSince(startedAt));
     return frozen;
   }
@@ -249,7 +249,7 @@ public final class LibvirtHypervisor implements Hypervisor {
   @Override
   public int thawFilesystems(String uuid, Duration timeout) {
     int thawed = connection.onDomain(uuid, "guest filesystem thaw",
-        domain -> LibvirtNative.thawFilesystems(domain, agentTimeout(timeout)));
+        domain -> connection.natives().thawFilesystems(domain, agentTimeout(timeout)));
     LOG.info("domain {}: thawed {} guest filesystems", uuid, thawed);
     return thawed;
   }
@@ -264,14 +264,14 @@ public final class LibvirtHypervisor implements Hypervisor {
     connection.close();
   }
 
-  private static DomainInfo info(Domain domain) throws LibvirtException, LibvirtNative.Failure {
-    LibvirtNative.State state = LibvirtNative.state(domain);
+  private DomainInfo info(Domain domain) throws LibvirtException, LibvirtNative.Failure {
+    LibvirtNative.State state = connection.natives().state(domain);
     return new DomainInfo(domain.getUUIDString(), domain.getName(), PowerStates.of(state.state()),
         domain.isPersistent() == 1, domain.hasManagedSaveImage() == 1);
   }
 
   /** The domain's info, or empty if it was undefined while the list was being read. */
-  private static Optional<DomainInfo> infoUnlessGone(Domain domain)
+  private Optional<DomainInfo> infoUnlessGone(Domain domain)
       throws LibvirtException, LibvirtNative.Failure {
     try {
       return Optional.of(info(domain));

@@ -5,21 +5,24 @@ import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
-import com.sun.jna.PointerType;
 import com.sun.jna.Structure;
 import com.sun.jna.ptr.IntByReference;
-import java.lang.ref.Reference;
-import java.lang.reflect.Field;
 import java.util.Optional;
 import org.libvirt.Domain;
 
 /**
  * JNA bindings for the libvirt calls libvirt-java 0.5.4 lacks ({@code virDomainGetState}) or
  * binds without the return code we need ({@code virDomainGetBlockJobInfo} returns 0 when there
- * is no job, which libvirt-java hides). This is the only place that reaches into libvirt-java's
- * package-private {@code Domain.vdp} for the native domain pointer.
+ * is no job, which libvirt-java hides). They run on a libvirt connection of their own, opened
+ * through the public C API ({@code virConnectOpen}) next to libvirt-java's: a domain is
+ * looked up by its UUID there for each call, so nothing reaches into libvirt-java's
+ * internals. Both connections see the same domains (libvirtd's, or the one state the test
+ * driver shares among the connections of a process to {@code test:///default}).
+ *
+ * <p>Thread-safe (libvirt connections are); {@link LibvirtConnection} closes and reopens it
+ * with its own.
  */
-final class LibvirtNative {
+final class LibvirtNative implements AutoCloseable {
 
   /** {@code virDomainState} values. */
   static final int STATE_NOSTATE = 0;
@@ -33,6 +36,16 @@ final class LibvirtNative {
 
   /** The functions bound from {@code libvirt.so.0}. */
   interface Virt extends Library {
+    Pointer virConnectOpen(String uri);
+
+    int virConnectClose(Pointer conn);
+
+    int virConnectIsAlive(Pointer conn);
+
+    Pointer virDomainLookupByUUIDString(Pointer conn, String uuid);
+
+    int virDomainFree(Pointer domain);
+
     int virDomainGetState(Pointer domain, IntByReference state, IntByReference reason, int flags);
 
     int virDomainGetBlockJobInfo(Pointer domain, String disk, BlockJobInfo info, int flags);
@@ -93,7 +106,6 @@ final class LibvirtNative {
   }
 
   private static final Virt VIRT = Native.load("virt", Virt.class);
-  private static final Field DOMAIN_POINTER = domainPointerField();
   /** Strongly held: libvirt keeps only the function pointer. */
   private static final ErrorFunc IGNORE_ERRORS = (userData, error) -> { };
 
@@ -103,34 +115,71 @@ final class LibvirtNative {
     VIRT.virSetErrorFunc(null, IGNORE_ERRORS);
   }
 
-  private LibvirtNative() {}
+  private final String uri;
+  private final Pointer conn;
 
-  /** Loads the bindings (and silences libvirt's stderr error printing); idempotent. */
-  static void init() {
-    // The static initialiser does the work.
+  private LibvirtNative(String uri, Pointer conn) {
+    this.uri = uri;
+    this.conn = conn;
+  }
+
+  /** Opens the bindings' own connection to {@code uri}. */
+  static LibvirtNative open(String uri) throws Failure {
+    Pointer conn = VIRT.virConnectOpen(uri);
+    if (conn == null) {
+      throw new Failure(VIRT.virGetLastErrorCode(), "virConnectOpen(" + uri + "): "
+          + VIRT.virGetLastErrorMessage());
+    }
+    return new LibvirtNative(uri, conn);
+  }
+
+  /** Whether the connection still works (libvirtd has not gone away). */
+  boolean alive() {
+    return VIRT.virConnectIsAlive(conn) == 1;
+  }
+
+  @Override
+  public void close() {
+    VIRT.virConnectClose(conn);
+  }
+
+  /** A native call on one domain. */
+  @FunctionalInterface
+  private interface OnDomain<T> {
+    T apply(Pointer domain) throws Failure;
+  }
+
+  /** Runs {@code call} on the domain of {@code domain}'s UUID, looked up on this connection. */
+  private <T> T withDomain(Domain domain, OnDomain<T> call) throws Failure {
+    String uuid;
+    try {
+      uuid = domain.getUUIDString();
+    } catch (org.libvirt.LibvirtException e) {
+      throw new Failure(LibvirtErrors.code(e), e.getMessage());
+    }
+    Pointer d = VIRT.virDomainLookupByUUIDString(conn, uuid);
+    if (d == null) {
+      throw new Failure(VIRT.virGetLastErrorCode(), VIRT.virGetLastErrorMessage());
+    }
+    try {
+      return call.apply(d);
+    } finally {
+      VIRT.virDomainFree(d);
+    }
   }
 
   /** {@code virDomainGetState(domain, &state, &reason, 0)}. */
-  static State state(Domain domain) throws Failure {
+  State state(Domain domain) throws Failure {
     IntByReference state = new IntByReference();
     IntByReference reason = new IntByReference();
-    try {
-      check(VIRT.virDomainGetState(pointer(domain), state, reason, 0));
-    } finally {
-      Reference.reachabilityFence(domain);
-    }
+    withDomain(domain, d -> check(VIRT.virDomainGetState(d, state, reason, 0)));
     return new State(state.getValue(), reason.getValue());
   }
 
   /** The block job on {@code disk}, or empty if there is none. */
-  static Optional<BlockJob> blockJob(Domain domain, String disk) throws Failure {
+  Optional<BlockJob> blockJob(Domain domain, String disk) throws Failure {
     BlockJobInfo info = new BlockJobInfo();
-    int rc;
-    try {
-      rc = check(VIRT.virDomainGetBlockJobInfo(pointer(domain), disk, info, 0));
-    } finally {
-      Reference.reachabilityFence(domain);
-    }
+    int rc = withDomain(domain, d -> check(VIRT.virDomainGetBlockJobInfo(d, disk, info, 0)));
     return rc == 0 ? Optional.empty() : Optional.of(new BlockJob(info.type, info.cur, info.end));
   }
 
@@ -139,23 +188,19 @@ final class LibvirtNative {
    * {@code timeoutSeconds} for its answer (libvirt's default is to wait forever, and a
    * hung agent then also holds the domain's job lock); returns how many were frozen.
    */
-  static int freezeFilesystems(Domain domain, int timeoutSeconds) throws Failure {
-    try {
-      check(VIRT.virDomainAgentSetResponseTimeout(pointer(domain), timeoutSeconds, 0));
-      return check(VIRT.virDomainFSFreeze(pointer(domain), null, 0, 0));
-    } finally {
-      Reference.reachabilityFence(domain);
-    }
+  int freezeFilesystems(Domain domain, int timeoutSeconds) throws Failure {
+    return withDomain(domain, d -> {
+      check(VIRT.virDomainAgentSetResponseTimeout(d, timeoutSeconds, 0));
+      return check(VIRT.virDomainFSFreeze(d, null, 0, 0));
+    });
   }
 
   /** Thaws every guest filesystem; safe to repeat (0 when nothing was frozen). */
-  static int thawFilesystems(Domain domain, int timeoutSeconds) throws Failure {
-    try {
-      check(VIRT.virDomainAgentSetResponseTimeout(pointer(domain), timeoutSeconds, 0));
-      return check(VIRT.virDomainFSThaw(pointer(domain), null, 0, 0));
-    } finally {
-      Reference.reachabilityFence(domain);
-    }
+  int thawFilesystems(Domain domain, int timeoutSeconds) throws Failure {
+    return withDomain(domain, d -> {
+      check(VIRT.virDomainAgentSetResponseTimeout(d, timeoutSeconds, 0));
+      return check(VIRT.virDomainFSThaw(d, null, 0, 0));
+    });
   }
 
   private static int check(int rc) throws Failure {
@@ -165,26 +210,8 @@ final class LibvirtNative {
     return rc;
   }
 
-  private static Pointer pointer(Domain domain) {
-    try {
-      PointerType vdp = (PointerType) DOMAIN_POINTER.get(domain);
-      if (vdp == null) {
-        throw new IllegalStateException("libvirt-java Domain was already freed");
-      }
-      return vdp.getPointer();
-    } catch (IllegalAccessException e) {
-      throw new IllegalStateException("cannot read libvirt-java's Domain.vdp", e);
-    }
-  }
-
-  private static Field domainPointerField() {
-    try {
-      Field field = Domain.class.getDeclaredField("vdp");
-      field.setAccessible(true);
-      return field;
-    } catch (NoSuchFieldException | RuntimeException e) {
-      throw new ExceptionInInitializerError(
-          "libvirt-java's Domain has no accessible 'vdp' field (version changed?): " + e);
-    }
+  @Override
+  public String toString() {
+    return "LibvirtNative[" + uri + "]";
   }
 }
