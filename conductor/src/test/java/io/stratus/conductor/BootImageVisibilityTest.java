@@ -12,9 +12,7 @@ import io.stratus.proto.conductor.v1.CreateServerRequest;
 import io.stratus.proto.conductor.v1.DeleteSnapshotImageRequest;
 import io.stratus.proto.conductor.v1.Flavor;
 import io.stratus.proto.conductor.v1.VmState;
-import io.stratus.support.access.ImageVisibility;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -48,9 +46,9 @@ class BootImageVisibilityTest extends ConductorTest {
 
   @Test
   void aSharedImageBootsForItsMembers() throws Exception {
-    String image = h.gateway.seedImage("a-shared-with-b", "project-a", "shared",
-        Map.of(ImageVisibility.MEMBERS_PROPERTY, "project-b=pending,project-c=accepted"))
-        .getId();
+    String image = h.gateway.seedImage("a-shared-with-b", "project-a", "shared").getId();
+    h.gateway.addMember(image, "project-b");  // pending: a member may boot before accepting
+    h.gateway.addMember(image, "project-c");
     active(h.servers(MEMBER_B).createServer(boot("b-member", image)).getServer().getId());
   }
 

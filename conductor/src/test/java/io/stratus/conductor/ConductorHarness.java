@@ -14,8 +14,8 @@ import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import io.stratus.conductor.config.ConductorConfig;
 import io.stratus.conductor.config.ConfigLoader;
-import io.stratus.conductor.testing.FakeComputeAgent;
-import io.stratus.conductor.testing.FakeImageGateway;
+import io.stratus.conductor.testing.AgentSimulator;
+import io.stratus.conductor.testing.InProcessGateway;
 import io.stratus.proto.agent.v1.AgentRegistryGrpc;
 import io.stratus.proto.agent.v1.Capabilities;
 import io.stratus.proto.agent.v1.HeartbeatRequest;
@@ -43,9 +43,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A conductor under test: its own database on the shared throwaway PostgreSQL cluster,
- * the conductor served in-process, and in-process fakes for what lies outside it — a
- * {@link FakeComputeAgent} for the compute host and a {@link FakeImageGateway} standing in
- * for the image-gateway component. The host stays up through a real heartbeat stream.
+ * the conductor served in-process, the real image-gateway in-process over a temporary
+ * filesystem store ({@link InProcessGateway}), and a simulated compute agent
+ * ({@link AgentSimulator}: many hosts, failures at any step) for the compute host, which
+ * uploads its snapshots into that gateway. The host stays up through a real heartbeat
+ * stream.
  */
 public final class ConductorHarness implements AutoCloseable {
   public static final String HOST = "host-1";
@@ -56,19 +58,16 @@ public final class ConductorHarness implements AutoCloseable {
   public static final Duration HEARTBEAT = Duration.ofMillis(500);
   public static final int MISSED = 3;
 
-  public final FakeImageGateway gateway = new FakeImageGateway();
-  public final FakeComputeAgent agent = new FakeComputeAgent(HOST, gateway);
+  public final InProcessGateway gateway;
+  public final AgentSimulator agent;
   public final String dbUrl;
   public final String dbUser;
   public final Conductor conductor;
   public final String baseImageId;
 
   private final String agentName = InProcessServerBuilder.generateName();
-  private final String gatewayName = InProcessServerBuilder.generateName();
   private final String conductorName = InProcessServerBuilder.generateName();
   private final Server agentServer;
-  private final Server gatewayServer;
-  private final ManagedChannel gatewayChannel;
   private final ManagedChannel conductorChannel;
   private final List<AutoCloseable> closers = new ArrayList<>();
   private final ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor();
@@ -83,15 +82,15 @@ public final class ConductorHarness implements AutoCloseable {
       throws Exception {
     dbUrl = cluster.createDatabase("conductor");
     dbUser = cluster.user();
+    gateway = InProcessGateway.start();
+    agent = new AgentSimulator(HOST, gateway);
     agentServer = InProcessServerBuilder.forName(agentName).addService(agent.served()).build().start();
-    gatewayServer = InProcessServerBuilder.forName(gatewayName).addService(gateway).build().start();
-    gatewayChannel = InProcessChannelBuilder.forName(gatewayName).build();
     Map<String, String> settings = new java.util.HashMap<>(extraConfig);
     settings.putAll(Map.of(
         "db.url", dbUrl,
         "db.user", dbUser,
         "db.pool.size", "20",
-        "gateway.address", "in-process:" + gatewayName,
+        "gateway.address", "in-process:" + gateway.name(),
         "heartbeat.interval", HEARTBEAT.toMillis() + "ms",
         "heartbeat.missed", Integer.toString(MISSED),
         "api.tokens", MEMBER_A + "=project-a:user-a:member,"
@@ -101,7 +100,7 @@ public final class ConductorHarness implements AutoCloseable {
     config = ConfigLoader.fromMap(settings);
     conductor = Conductor.start(config, InProcessServerBuilder.forName(conductorName),
         TransportSecurity.plaintext("test conductor"),
-        (host, address) -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
+        (host, address) -> InProcessChannelBuilder.forName(address).build(), gateway.channel(),
         Clock.systemUTC());
     conductorChannel = InProcessChannelBuilder.forName(conductorName).build();
     register(HOST, agentName);
@@ -109,9 +108,9 @@ public final class ConductorHarness implements AutoCloseable {
     baseImageId = gateway.seedActiveImage("cirros").getId();
   }
 
-  /** The channel to the image-gateway stand-in. */
+  /** The channel to the image-gateway. */
   public ManagedChannel gatewayChannel() {
-    return gatewayChannel;
+    return gateway.channel();
   }
 
   /** Registers a host whose agent is served in-process under {@code agentAddress}. */
@@ -119,7 +118,7 @@ public final class ConductorHarness implements AutoCloseable {
     register(host, agentAddress, List.of("local"));
   }
 
-  /** Registers another host served by the harness's fake agent, offering {@code storageKinds}. */
+  /** Registers another host served by the harness's simulated agent, offering {@code storageKinds}. */
   public void registerOnFakeAgent(String host, List<String> storageKinds) {
     register(host, agentName, storageKinds);
   }
@@ -246,7 +245,7 @@ public final class ConductorHarness implements AutoCloseable {
   public Conductor startAnotherConductor(String serverName, Clock clock) throws Exception {
     return Conductor.start(config, InProcessServerBuilder.forName(serverName),
         TransportSecurity.plaintext("test conductor"),
-        (host, address) -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
+        (host, address) -> InProcessChannelBuilder.forName(address).build(), gateway.channel(),
         clock);
   }
 
@@ -306,8 +305,7 @@ public final class ConductorHarness implements AutoCloseable {
     beats.shutdownNow();
     conductorChannel.shutdownNow();
     conductor.close();
-    gatewayChannel.shutdownNow();
     agentServer.shutdownNow();
-    gatewayServer.shutdownNow();
+    gateway.close();
   }
 }

@@ -12,7 +12,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
-import io.stratus.conductor.testing.FakeComputeAgent;
+import io.stratus.conductor.testing.AgentSimulator;
 import io.stratus.proto.agent.v1.AgentRegistryGrpc;
 import io.stratus.proto.agent.v1.HeartbeatRequest;
 import io.stratus.proto.agent.v1.HeartbeatResponse;
@@ -38,7 +38,7 @@ class HostsTest extends ConductorTest {
 
   @Test
   void aHostThatStopsBeatingGoesDownAndItsServersAreUnavailable() throws Exception {
-    FakeComputeAgent silent = new FakeComputeAgent("host-silent", h.gateway);
+    AgentSimulator silent = new AgentSimulator("host-silent", h.gateway);
     String name = InProcessServerBuilder.generateName();
     Server agent = InProcessServerBuilder.forName(name).addService(silent.served()).build().start();
     try {

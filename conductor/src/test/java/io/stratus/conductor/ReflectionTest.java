@@ -12,14 +12,12 @@ import com.google.protobuf.Descriptors.ServiceDescriptor;
 import com.google.protobuf.DynamicMessage;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.ProtoUtils;
@@ -28,7 +26,7 @@ import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.stratus.conductor.config.ConfigLoader;
-import io.stratus.conductor.testing.FakeImageGateway;
+import io.stratus.conductor.testing.InProcessGateway;
 import io.stratus.testkit.GrpcReflection;
 import io.stratus.testkit.PostgresExtension;
 import java.net.InetSocketAddress;
@@ -51,22 +49,19 @@ class ReflectionTest {
   @RegisterExtension static final PostgresExtension PG = new PostgresExtension();
 
   static Conductor conductor;
-  static Server gatewayServer;
-  static ManagedChannel gatewayChannel;
+  static InProcessGateway gateway;
   static ManagedChannel channel;
 
   @BeforeAll
   static void start() throws Exception {
-    String gw = InProcessServerBuilder.generateName();
-    gatewayServer = InProcessServerBuilder.forName(gw).addService(new FakeImageGateway()).build().start();
-    gatewayChannel = InProcessChannelBuilder.forName(gw).build();
+    gateway = InProcessGateway.start();
     conductor = Conductor.start(
         ConfigLoader.fromMap(Map.of(
             "db.url", PG.jdbcUrl(), "db.user", PG.user(), "gateway.address", "in-process",
             "api.tokens", "tok=project-r:user-r:member", "tls.insecure", "true")),
         NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)),
         TransportSecurity.plaintext("test conductor"),
-        (host, address) -> InProcessChannelBuilder.forName(address).build(), gatewayChannel,
+        (host, address) -> InProcessChannelBuilder.forName(address).build(), gateway.channel(),
         Clock.systemUTC());
     channel = NettyChannelBuilder.forAddress("127.0.0.1", conductor.port()).usePlaintext().build();
   }
@@ -75,8 +70,7 @@ class ReflectionTest {
   static void stop() throws Exception {
     channel.shutdownNow();
     conductor.close();
-    gatewayChannel.shutdownNow();
-    gatewayServer.shutdownNow();
+    gateway.close();
   }
 
   /** One reflection request/response on a fresh stream. */

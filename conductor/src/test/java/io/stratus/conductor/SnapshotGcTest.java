@@ -28,24 +28,24 @@ class SnapshotGcTest extends ConductorTest {
 
   @Test
   void anOldQueuedSnapshotImageNoTaskFillsIsDeletedAndNothingElse() throws Exception {
-    String orphan = queuedSnapshotImage("left-by-a-crash");
-    h.gateway.backdate(orphan, Duration.ofHours(1));
+    String orphan = h.gateway.createdAgo(Duration.ofHours(1),
+        () -> queuedSnapshotImage("left-by-a-crash"));
     String recent = queuedSnapshotImage("being-accepted-now");
-    String notASnapshot = ImagesGrpc.newBlockingStub(h.gatewayChannel())
-        .withDeadlineAfter(10, TimeUnit.SECONDS)
+    String notASnapshot = h.gateway.createdAgo(Duration.ofHours(1), () -> ImagesGrpc
+        .newBlockingStub(h.gatewayChannel()).withDeadlineAfter(10, TimeUnit.SECONDS)
         .createImage(io.stratus.proto.image.v1.CreateImageRequest.newBuilder().setName("upload")
             .setOwner("project-a").setDiskFormat("raw").setContainerFormat("bare").build())
-        .getImage().getId();
-    h.gateway.backdate(notASnapshot, Duration.ofHours(1));
+        .getImage().getId());
 
     String id = h.bootActive("gc-in-flight");
     var gate = h.agent.blockAt("Snapshot", 2);
     String inFlight;
     try {
-      inFlight = h.servers(MEMBER_A).createImage(CreateImageRequest.newBuilder().setServerId(id)
-          .setName("running").build()).getImageId();
+      // a snapshot that runs for an hour
+      inFlight = h.gateway.createdAgo(Duration.ofHours(1), () -> h.servers(MEMBER_A)
+          .createImage(CreateImageRequest.newBuilder().setServerId(id).setName("running")
+              .build()).getImageId());
       assertTrue(gate.awaitReached(Duration.ofSeconds(10)));
-      h.gateway.backdate(inFlight, Duration.ofHours(1));  // a snapshot that runs for an hour
 
       assertTrue(h.conductor.snapshotGc().collectOnce() >= 1);
       assertTrue(h.gateway.wasDeleted(orphan), "the orphan is collected");

@@ -54,9 +54,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 /**
- * A fake compute agent for the conductor's lifecycle tests: simulates one host's agent
- * with an in-memory map of "domains" (uuid → power state) and no hypervisor. The real agent
- * is tested against libvirt elsewhere.
+ * A simulated compute agent for the conductor's tests, used where a real libvirt cannot
+ * serve: many hosts in one JVM, and a failure, a broken stream or a stall at any step of
+ * any operation. It simulates one host's agent with an in-memory map of "domains"
+ * (uuid → power state) and no hypervisor, and uploads its snapshots into the real gateway
+ * ({@link InProcessGateway}). The real agent is tested against libvirt in its own module
+ * and, with the real conductor and gateway, in {@code deploy/e2e}.
  *
  * <p>Each task RPC streams the task_state transitions, progress and result the real agent
  * would, tagged with the request's operation_id and a timestamp. The work runs on its own
@@ -70,13 +73,13 @@ import java.util.function.Supplier;
  * for the <em>next execution</em> of that RPC's work (replays do not consume it); arm it again
  * to hit a retry too. Everything is thread-safe.
  *
- * <p>Checks the real agent makes and the fake keeps: INVALID_ARGUMENT (naming the field) for
+ * <p>Checks the real agent makes and the simulator keeps: INVALID_ARGUMENT (naming the field) for
  * an empty operation_id, instance uuid, snapshot image_id or an unspecified reboot type;
  * NOT_FOUND for Snapshot, PowerOn and Reboot of an instance with no domain here (seed one with
  * {@link #setPowerState}); when an image gateway is set, Spawn needs an active image_ref and
  * Snapshot uploads into a queued image (queued → saving → active, back to queued on failure).
  */
-public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
+public class AgentSimulator extends ComputeAgentGrpc.ComputeAgentImplBase {
 
   /** RPC names accepted by the fault methods and counted by {@link #executionCount}. */
   public static final Set<String> TASK_RPCS =
@@ -92,7 +95,7 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
   private record Fault(FaultKind kind, int afterUpdates, Status status, Gate gate) {}
 
   private final String host;
-  private volatile FakeImageGateway gateway;
+  private volatile InProcessGateway gateway;
   private volatile Duration delay = Duration.ZERO;
   private final ConcurrentHashMap<String, PowerState> domains = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Operation> operations = new ConcurrentHashMap<>();
@@ -102,13 +105,13 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
   private final List<InstanceSpec> spawned = new CopyOnWriteArrayList<>();
   private final List<Call> executions = new CopyOnWriteArrayList<>();
 
-  /** A fake agent for {@code host} with no image gateway (snapshots upload nowhere). */
-  public FakeComputeAgent(String host) {
+  /** A simulated agent for {@code host} with no image gateway (snapshots upload nowhere). */
+  public AgentSimulator(String host) {
     this(host, null);
   }
 
-  /** A fake agent for {@code host} that uploads snapshots into {@code gateway}. */
-  public FakeComputeAgent(String host, FakeImageGateway gateway) {
+  /** A simulated agent for {@code host} that uploads snapshots into {@code gateway}. */
+  public AgentSimulator(String host, InProcessGateway gateway) {
     this.host = Objects.requireNonNull(host, "host");
     this.gateway = gateway;
   }
@@ -116,7 +119,7 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
   // ---------------------------------------------------------------- configuration
 
   /** Sets (or clears, with null) the image gateway snapshots upload into. */
-  public void setImageGateway(FakeImageGateway gateway) {
+  public void setImageGateway(InProcessGateway gateway) {
     this.gateway = gateway;
   }
 
@@ -356,7 +359,7 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
         throw Status.INTERNAL.withDescription("define domain: a domain for " + spec.getUuid()
             + " already exists on " + host).asRuntimeException();
       }
-      FakeImageGateway images = gateway;
+      InProcessGateway images = gateway;
       if (images != null) {
         boolean active = images.image(spec.getImageRef())
             .filter(i -> i.getStatus() == ImageStatus.IMAGE_STATUS_ACTIVE).isPresent();
@@ -402,24 +405,28 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
             domains.computeIfPresent(uuid, (k, v) -> before);
           }
         });
+    long rootBytes = (long) request.getInstance().getRootGb() << 30;
+    long virtualSize = Math.max(rootBytes, SNAPSHOT_BYTES);
+    java.util.concurrent.atomic.AtomicReference<InProcessGateway.Upload> upload =
+        new java.util.concurrent.atomic.AtomicReference<>();
     run.transition(TaskState.TASK_STATE_IMAGE_PENDING_UPLOAD, TaskState.TASK_STATE_IMAGE_UPLOADING,
         "upload to image gateway", () -> {
-          FakeImageGateway images = gateway;
+          InProcessGateway images = gateway;
           if (images != null) {
-            images.beginUpload(imageId);
-            run.onFailure(() -> images.abortUpload(imageId));
+            InProcessGateway.Upload started = images.beginUpload(imageId, SNAPSHOT_BYTES,
+                virtualSize);
+            upload.set(started);
+            run.onFailure(started::close);
           }
         });
     run.progress(SNAPSHOT_BYTES / 2, SNAPSHOT_BYTES);
     run.progress(SNAPSHOT_BYTES, SNAPSHOT_BYTES);
     run.result(() -> {
-      String md5 = hexDigest("MD5", imageId);
-      String sha512 = hexDigest("SHA-512", imageId);
-      long rootBytes = (long) request.getInstance().getRootGb() << 30;
-      long virtualSize = Math.max(rootBytes, SNAPSHOT_BYTES);
-      FakeImageGateway images = gateway;
-      if (images != null) {
-        images.activate(imageId, SNAPSHOT_BYTES, virtualSize, md5, sha512);
+      InProcessGateway.Upload sent = upload.get();
+      String md5 = sent == null ? hexDigest("MD5", imageId) : sent.md5();
+      String sha512 = sent == null ? hexDigest("SHA-512", imageId) : sent.sha512();
+      if (sent != null) {
+        sent.finish();
       }
       return TaskResult.newBuilder()
           .setPowerState(domains.getOrDefault(uuid, PowerState.POWER_STATE_NOSTATE))
@@ -615,7 +622,7 @@ public class FakeComputeAgent extends ComputeAgentGrpc.ComputeAgentImplBase {
       op.finish(e.getStatus());
     } catch (RuntimeException e) {
       run.failed();
-      op.finish(Status.INTERNAL.withDescription("fake agent: " + e).withCause(e));
+      op.finish(Status.INTERNAL.withDescription("simulated agent: " + e).withCause(e));
     }
   }
 
