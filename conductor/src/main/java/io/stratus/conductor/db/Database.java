@@ -30,6 +30,23 @@ public final class Database implements AutoCloseable {
     this.sessionFactory = sessionFactory;
   }
 
+  /**
+   * Brings the schema to the newest version with Flyway's migrations ({@code
+   * db/migration}); safe to run from several processes at once (Flyway takes a PostgreSQL
+   * advisory lock). Returns the schema version.
+   */
+  public static String migrate(javax.sql.DataSource dataSource) {
+    var result =
+        Flyway.configure()
+            .dataSource(dataSource)
+            .locations("classpath:db/migration")
+            .load()
+            .migrate();
+    LOG.info("schema at version {} ({} migrations applied)",
+        result.targetSchemaVersion, result.migrationsExecuted);
+    return result.targetSchemaVersion;
+  }
+
   /** Connects, migrates the schema and builds the session factory. */
   public static Database open(String jdbcUrl, String user, String password, int poolSize) {
     HikariConfig pool = new HikariConfig();
@@ -42,14 +59,7 @@ public final class Database implements AutoCloseable {
     pool.setConnectionTimeout(10_000);
     HikariDataSource dataSource = new HikariDataSource(pool);
     try {
-      var result =
-          Flyway.configure()
-              .dataSource(dataSource)
-              .locations("classpath:db/migration")
-              .load()
-              .migrate();
-      LOG.info("schema at version {} ({} migrations applied)",
-          result.targetSchemaVersion, result.migrationsExecuted);
+      migrate(dataSource);
 
       StandardServiceRegistry registry =
           new StandardServiceRegistryBuilder()
