@@ -186,6 +186,11 @@ public final class Conductor implements AutoCloseable {
     return server.getPort();
   }
 
+  /** The health service (for {@link io.stratus.support.grpc.HealthEndpoint}). */
+  public io.grpc.BindableService healthService() {
+    return health.getHealthService();
+  }
+
   public TaskDriver taskDriver() {
     return driver;
   }

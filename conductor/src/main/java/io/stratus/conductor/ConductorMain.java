@@ -6,6 +6,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.conductor.config.ConductorConfig;
 import io.stratus.conductor.config.ConfigLoader;
 import io.stratus.conductor.hosts.AgentClients;
+import io.stratus.support.grpc.HealthEndpoint;
 import io.stratus.support.launch.Launch;
 import io.stratus.support.tls.Role;
 import io.stratus.support.tls.TransportSecurity;
@@ -40,8 +41,16 @@ public final class ConductorMain {
             AgentClients.netty(tls),
             gateway,
             Clock.systemUTC());
+    HealthEndpoint probes = config.health().enabled()
+        ? HealthEndpoint.start(NettyServerBuilder.forAddress(
+            new InetSocketAddress(config.health().host(), config.health().port())),
+            conductor.healthService())
+        : null;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
+        if (probes != null) {
+          probes.close();
+        }
         conductor.close();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -49,7 +58,9 @@ public final class ConductorMain {
       gateway.shutdownNow();
       tls.close();
     }, "conductor-shutdown"));
-    System.out.println("conductor listening on " + config.listenHost() + ":" + conductor.port());
+    System.out.println("conductor listening on " + config.listenHost() + ":" + conductor.port()
+        + (probes == null ? "" : "; health (plaintext) on " + config.health().host() + ":"
+            + probes.port()));
     conductor.awaitTermination();
   }
 }

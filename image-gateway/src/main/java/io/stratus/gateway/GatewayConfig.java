@@ -52,7 +52,8 @@ public record GatewayConfig(
     TlsSettings tls,
     String identityAddress,
     Duration queuedExpire,
-    int maxUploadsPerProject) {
+    int maxUploadsPerProject,
+    io.stratus.support.grpc.HealthEndpoint.Config health) {
 
   public static final int DEFAULT_PORT = 9292;
 
@@ -95,10 +96,11 @@ public record GatewayConfig(
     String identity = tls.insecure() ? s.raw("identity.address") : s.required("identity.address");
     Duration queuedExpire = s.duration("queued.expire", Duration.ofHours(24));
     int perProject = s.integer("uploads.max.per.project", 8, 1, 1024);
+    var health = io.stratus.support.grpc.HealthEndpoint.Config.read(s, host);
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
         cephPool, uploads, extent, maxVirtual, idle,
-        checksums.equals("background"), tls, identity, queuedExpire, perProject);
+        checksums.equals("background"), tls, identity, queuedExpire, perProject, health);
   }
 }

@@ -1,6 +1,7 @@
 package io.stratus.gateway;
 
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.stratus.support.grpc.HealthEndpoint;
 import io.stratus.support.imageio.StreamWindow;
 import io.stratus.support.launch.Launch;
 import io.stratus.support.tls.Role;
@@ -23,15 +24,25 @@ public final class GatewayMain {
                 tls.server(true))
             .flowControlWindow(StreamWindow.BYTES),
         tls, Backends.open(config));
+    HealthEndpoint probes = config.health().enabled()
+        ? HealthEndpoint.start(NettyServerBuilder.forAddress(
+            new InetSocketAddress(config.health().host(), config.health().port())),
+            gateway.healthService())
+        : null;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
+        if (probes != null) {
+          probes.close();
+        }
         gateway.close();
       } catch (Exception e) {
         Thread.currentThread().interrupt();
       }
       tls.close();
     }, "gateway-shutdown"));
-    System.out.println("image-gateway listening on " + config.listenHost() + ":" + gateway.port());
+    System.out.println("image-gateway listening on " + config.listenHost() + ":" + gateway.port()
+        + (probes == null ? "" : "; health (plaintext) on " + config.health().host() + ":"
+            + probes.port()));
     gateway.awaitTermination();
   }
 }

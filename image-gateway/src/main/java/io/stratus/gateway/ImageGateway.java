@@ -108,6 +108,11 @@ public final class ImageGateway implements AutoCloseable {
     return server.getPort();
   }
 
+  /** The health service (for {@link io.stratus.support.grpc.HealthEndpoint}). */
+  public io.grpc.BindableService healthService() {
+    return health.getHealthService();
+  }
+
   public void awaitTermination() throws InterruptedException {
     server.awaitTermination();
   }

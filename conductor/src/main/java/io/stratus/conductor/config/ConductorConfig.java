@@ -57,7 +57,8 @@ public record ConductorConfig(
     int watchesPerProject,
     Duration agentReattachWindow,
     Duration powerSyncInterval,
-    Duration snapshotGcAfter) {
+    Duration snapshotGcAfter,
+    io.stratus.support.grpc.HealthEndpoint.Config health) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -82,7 +83,7 @@ public record ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
         heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
         volumesPool, volumeBackedSnapshotRole, tls, watchesPerProject, agentReattachWindow,
-        powerSyncInterval, snapshotGcAfter);
+        powerSyncInterval, snapshotGcAfter, health);
   }
 
   @Override
