@@ -107,6 +107,7 @@ state_set() {
 AIO_ID="" VARDIR="" PG_BIN="" PG_DIR="" PG_DATA="" PG_PORT="" PG_AS_POSTGRES=0
 LIBVIRT_URI="" LIBVIRT_STARTED=0 HYPERVISOR_REASON="" INSTANCES_DIR="" IMAGE_CACHE_DIR=""
 GATEWAY_ADDR="" CONDUCTOR_ADDR="" AGENT_ADDR="" MEMBER_TOKEN="" ADMIN_TOKEN=""
+METRICS_GATEWAY="" METRICS_CONDUCTOR="" METRICS_AGENT=""
 load_state() {
     if [[ -r "$AIO/state" ]]; then
         # shellcheck source=/dev/null
@@ -655,9 +656,15 @@ step_services() {
     note "mutual TLS: development CA and certificates in $pki"
     # The gateway asks the conductor about users' tokens: the conductor's port is chosen
     # now so the gateway (started first) knows it.
-    local conductor_port
+    local conductor_port m port
     conductor_port="$(free_port)" || stratus_die "no free TCP port found"
+    # each service's Prometheus endpoint (http://127.0.0.1:PORT/metrics)
+    for m in GATEWAY CONDUCTOR AGENT; do
+        port="$(free_port)" || stratus_die "no free TCP port found"
+        state_set "METRICS_$m" "$port"
+    done
     start_service gateway \
+        STRATUS_GATEWAY_METRICS_PORT="$METRICS_GATEWAY" \
         STRATUS_GATEWAY_IDENTITY_ADDRESS="127.0.0.1:$conductor_port" \
         STRATUS_GATEWAY_TLS_CA="$ca" STRATUS_GATEWAY_TLS_CERT="$pki/gateway.pem" \
         STRATUS_GATEWAY_TLS_KEY="$pki/gateway.key" \
@@ -670,6 +677,7 @@ step_services() {
     state_set MEMBER_TOKEN "$member"
     state_set ADMIN_TOKEN "$admin"
     start_service conductor \
+        STRATUS_CONDUCTOR_METRICS_PORT="$METRICS_CONDUCTOR" \
         STRATUS_CONDUCTOR_TLS_CA="$ca" STRATUS_CONDUCTOR_TLS_CERT="$pki/conductor.pem" \
         STRATUS_CONDUCTOR_TLS_KEY="$pki/conductor.key" \
         STRATUS_CONDUCTOR_LISTEN_HOST=127.0.0.1 STRATUS_CONDUCTOR_PORT="$conductor_port" \
@@ -681,6 +689,7 @@ step_services() {
     state_set CONDUCTOR_ADDR "$LISTEN_ADDR"
 
     start_service agent \
+        STRATUS_AGENT_METRICS_PORT="$METRICS_AGENT" \
         STRATUS_AGENT_TLS_CA="$ca" STRATUS_AGENT_TLS_CERT="$pki/$HOST_NAME.pem" \
         STRATUS_AGENT_TLS_KEY="$pki/$HOST_NAME.key" \
         STRATUS_AGENT_HOST="$HOST_NAME" STRATUS_AGENT_LISTEN_HOST=127.0.0.1 STRATUS_AGENT_PORT=0 \
@@ -732,6 +741,8 @@ step_env() {
     note "postgresql              127.0.0.1:$PG_PORT/stratus (user stratus, trust)"
     note "TLS                     CA \$STRATUS_CA_CERT, your certificate \$STRATUS_CLIENT_CERT (key \$STRATUS_CLIENT_KEY)"
     note "logs                    $AIO/logs/"
+    note "metrics (Prometheus)    conductor http://127.0.0.1:$METRICS_CONDUCTOR/metrics," \
+        "gateway http://127.0.0.1:$METRICS_GATEWAY/metrics, agent http://127.0.0.1:$METRICS_AGENT/metrics"
 }
 
 # id_row : the value of the "id" row of a `show`-style table on stdin.

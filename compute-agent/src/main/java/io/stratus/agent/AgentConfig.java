@@ -53,7 +53,8 @@ public record AgentConfig(
     String cephPool,
     Duration rbdSnapshotRetry,
     Duration orphanTimeout,
-    TlsSettings tls) {
+    TlsSettings tls,
+    io.stratus.support.config.OptionalEndpoint metrics) {
 
   private static final String ENV_PREFIX = "STRATUS_AGENT_";
 
@@ -94,6 +95,7 @@ public record AgentConfig(
     Duration rbdRetry = s.duration("rbd.snapshot.retry", Duration.ofSeconds(10));
     Duration orphan = s.duration("operation.orphan.timeout", Duration.ofMinutes(2));
     TlsSettings tls = TlsSettings.read(s);
+    var metrics = io.stratus.support.config.OptionalEndpoint.read(s, "metrics", listenHost);
     s.validate();
     Path conf = null;
     if (!cephConf.isEmpty()) {
@@ -105,7 +107,7 @@ public record AgentConfig(
     }
     return new AgentConfig(host, listenHost, port, advertise, conductor, gateway, uri,
         Path.of(instances), Path.of(cache), snapshots, Boolean.parseBoolean(live), threads,
-        powerOn, retry, conf, cephPool, rbdRetry, orphan, tls);
+        powerOn, retry, conf, cephPool, rbdRetry, orphan, tls, metrics);
   }
 
   /** A copy that advertises another address (port 0 resolved after binding). */
@@ -113,6 +115,6 @@ public record AgentConfig(
     return new AgentConfig(host, listenHost, port, address, conductorAddress, gatewayAddress,
         libvirtUri, instancesDir, imageCacheDir, maxConcurrentSnapshots, liveSnapshots,
         readThreads, powerOnTimeout, shutdownRetry, cephConf, cephPool, rbdSnapshotRetry,
-        orphanTimeout, tls);
+        orphanTimeout, tls, metrics);
   }
 }

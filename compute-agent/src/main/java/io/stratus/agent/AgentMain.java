@@ -6,6 +6,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
 import io.stratus.support.imageio.StreamWindow;
 import io.stratus.support.launch.Launch;
+import io.stratus.support.metrics.Metrics;
 import io.stratus.support.tls.Role;
 import io.stratus.support.tls.TransportSecurity;
 import java.net.InetSocketAddress;
@@ -28,9 +29,10 @@ public final class AgentMain {
             tls.channel(Role.GATEWAY))
         .maxInboundMessageSize(8 << 20).flowControlWindow(StreamWindow.BYTES).build();
     String advertised = config.advertiseAddress();
+    Metrics metrics = Metrics.start("compute-agent", config.metrics());
     ComputeAgent agent = ComputeAgent.start(config,
         NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port()),
-            tls.server(true)),
+            tls.server(true)).intercept(metrics.serverInterceptor()),
         tls, new LibvirtHypervisor(config.libvirtUri()), conductor, gateway,
         port -> config.port() == 0 ? config.listenHost() + ":" + port : advertised);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -42,9 +44,14 @@ public final class AgentMain {
       conductor.shutdownNow();
       gateway.shutdownNow();
       tls.close();
+      metrics.close();
     }, "agent-shutdown"));
     System.out.println("compute-agent " + config.host() + " listening on " + config.listenHost()
         + ":" + agent.port());
+    if (config.metrics().enabled()) {
+      System.out.println("metrics on http://" + config.metrics().host() + ":" + metrics.port()
+          + "/metrics");
+    }
     agent.awaitTermination();
   }
 }

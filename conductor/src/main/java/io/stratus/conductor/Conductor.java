@@ -186,6 +186,15 @@ public final class Conductor implements AutoCloseable {
     return server.getPort();
   }
 
+  /**
+   * Registers the conductor's gauges (hosts by status, servers by task state) and the
+   * database pool's meters in {@code registry}; once.
+   */
+  public void bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    ConductorMeters.bind(registry, db, new InstanceStore(java.time.Clock.systemUTC()), hosts);
+    db.bindMetrics(registry);
+  }
+
   /** The health service (for {@link io.stratus.support.grpc.HealthEndpoint}). */
   public io.grpc.BindableService healthService() {
     return health.getHealthService();

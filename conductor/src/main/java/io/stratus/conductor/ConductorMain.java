@@ -8,6 +8,7 @@ import io.stratus.conductor.config.ConfigLoader;
 import io.stratus.conductor.hosts.AgentClients;
 import io.stratus.support.grpc.HealthEndpoint;
 import io.stratus.support.launch.Launch;
+import io.stratus.support.metrics.Metrics;
 import io.stratus.support.tls.Role;
 import io.stratus.support.tls.TransportSecurity;
 import java.net.InetSocketAddress;
@@ -30,17 +31,19 @@ public final class ConductorMain {
     ConductorConfig config = Launch.config("stratus-conductor", args, file -> ConfigLoader.load(file, System.getenv()));
     TransportSecurity tls = TransportSecurity.open(config.tls(), "conductor");
     tls.requireOwnIdentity(Role.CONDUCTOR, null);
+    Metrics metrics = Metrics.start("conductor", config.metrics());
     ManagedChannel gateway =
         NettyChannelBuilder.forTarget(config.gatewayAddress(), tls.channel(Role.GATEWAY)).build();
     Conductor conductor =
         Conductor.start(
             config,
             NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port()),
-                tls.server(false)),
+                tls.server(false)).intercept(metrics.serverInterceptor()),
             tls,
             AgentClients.netty(tls),
             gateway,
             Clock.systemUTC());
+    conductor.bindMetrics(metrics.registry());
     HealthEndpoint probes = config.health().enabled()
         ? HealthEndpoint.start(NettyServerBuilder.forAddress(
             new InetSocketAddress(config.health().host(), config.health().port())),
@@ -57,10 +60,17 @@ public final class ConductorMain {
       }
       gateway.shutdownNow();
       tls.close();
+      metrics.close();
     }, "conductor-shutdown"));
     System.out.println("conductor listening on " + config.listenHost() + ":" + conductor.port()
-        + (probes == null ? "" : "; health (plaintext) on " + config.health().host() + ":"
-            + probes.port()));
+);
+    if (probes != null) {
+      System.out.println("health (plaintext) on " + config.health().host() + ":" + probes.port());
+    }
+    if (config.metrics().enabled()) {
+      System.out.println("metrics on http://" + config.metrics().host() + ":" + metrics.port()
+          + "/metrics");
+    }
     conductor.awaitTermination();
   }
 }

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Base of the conductor's service tests: one {@link ConductorHarness} per test class (its
- * own database on the shared throwaway PostgreSQL), fake-agent faults cleared after each
+ * own database on the shared throwaway PostgreSQL), simulated-agent faults cleared after each
  * test, and an assertion for refused calls.
  */
 abstract class ConductorTest {

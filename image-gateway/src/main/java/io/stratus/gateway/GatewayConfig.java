@@ -53,7 +53,8 @@ public record GatewayConfig(
     String identityAddress,
     Duration queuedExpire,
     int maxUploadsPerProject,
-    io.stratus.support.grpc.HealthEndpoint.Config health) {
+    io.stratus.support.config.OptionalEndpoint health,
+    io.stratus.support.config.OptionalEndpoint metrics) {
 
   public static final int DEFAULT_PORT = 9292;
 
@@ -96,11 +97,12 @@ public record GatewayConfig(
     String identity = tls.insecure() ? s.raw("identity.address") : s.required("identity.address");
     Duration queuedExpire = s.duration("queued.expire", Duration.ofHours(24));
     int perProject = s.integer("uploads.max.per.project", 8, 1, 1024);
-    var health = io.stratus.support.grpc.HealthEndpoint.Config.read(s, host);
+    var health = io.stratus.support.config.OptionalEndpoint.read(s, "health", host);
+    var metrics = io.stratus.support.config.OptionalEndpoint.read(s, "metrics", host);
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
         cephPool, uploads, extent, maxVirtual, idle,
-        checksums.equals("background"), tls, identity, queuedExpire, perProject, health);
+        checksums.equals("background"), tls, identity, queuedExpire, perProject, health, metrics);
   }
 }

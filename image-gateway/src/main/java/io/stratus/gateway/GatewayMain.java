@@ -4,6 +4,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.support.grpc.HealthEndpoint;
 import io.stratus.support.imageio.StreamWindow;
 import io.stratus.support.launch.Launch;
+import io.stratus.support.metrics.Metrics;
 import io.stratus.support.tls.Role;
 import io.stratus.support.tls.TransportSecurity;
 import java.net.InetSocketAddress;
@@ -19,10 +20,11 @@ public final class GatewayMain {
     GatewayConfig config = Launch.config("stratus-image-gateway", args, file -> GatewayConfig.load(file, System.getenv()));
     TransportSecurity tls = TransportSecurity.open(config.tls(), "image-gateway");
     tls.requireOwnIdentity(Role.GATEWAY, null);
+    Metrics metrics = Metrics.start("image-gateway", config.metrics());
     ImageGateway gateway = ImageGateway.start(config,
         NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port()),
                 tls.server(true))
-            .flowControlWindow(StreamWindow.BYTES),
+            .flowControlWindow(StreamWindow.BYTES).intercept(metrics.serverInterceptor()),
         tls, Backends.open(config));
     HealthEndpoint probes = config.health().enabled()
         ? HealthEndpoint.start(NettyServerBuilder.forAddress(
@@ -39,10 +41,17 @@ public final class GatewayMain {
         Thread.currentThread().interrupt();
       }
       tls.close();
+      metrics.close();
     }, "gateway-shutdown"));
     System.out.println("image-gateway listening on " + config.listenHost() + ":" + gateway.port()
-        + (probes == null ? "" : "; health (plaintext) on " + config.health().host() + ":"
-            + probes.port()));
+);
+    if (probes != null) {
+      System.out.println("health (plaintext) on " + config.health().host() + ":" + probes.port());
+    }
+    if (config.metrics().enabled()) {
+      System.out.println("metrics on http://" + config.metrics().host() + ":" + metrics.port()
+          + "/metrics");
+    }
     gateway.awaitTermination();
   }
 }

@@ -66,6 +66,7 @@ public final class ImageGateway implements AutoCloseable {
   public static ImageGateway start(GatewayConfig config, ServerBuilder<?> builder,
       TransportSecurity security, ImageBackend backend) throws IOException {
     HealthStatusManager health = new HealthStatusManager();
+    io.stratus.gateway.upload.DataMeters.register();
     ChecksumFiller checksums = config.backgroundChecksums() ? new ChecksumFiller(backend) : null;
     ManagedChannel identity = security.secure() && config.identityAddress() != null
         ? NettyChannelBuilder.forTarget(config.identityAddress(),

@@ -96,6 +96,42 @@ class FilesystemStoreTest extends ImageStoreContract {
     }
   }
 
+  /** The image bytes the gateway moves are counted for Prometheus, zeros aside. */
+  @Test
+  void uploadedAndDownloadedDataBytesAreCounted() throws Exception {
+    var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    io.micrometer.core.instrument.Metrics.addRegistry(registry);
+    try (OwnGateway own = OwnGateway.start("stratus-fs-meters-")) {
+      double upBefore = io.stratus.gateway.upload.DataMeters.UPLOADED.count();
+      double downBefore = io.stratus.gateway.upload.DataMeters.DOWNLOADED.count();
+      String id = ImagesGrpc.newBlockingStub(own.channel()).createImage(CreateImageRequest
+          .newBuilder().setName("counted").setOwner("project-a").build()).getImage().getId();
+      try (var up = io.stratus.support.imageio.ImageUploader.start(own.channel(), id, "meters",
+          8L << 20, 0)) {
+        up.data(0, java.nio.ByteBuffer.wrap(new byte[1 << 20]).put(0, (byte) 1));
+        up.zero(1 << 20, 7L << 20);
+        up.finish(java.time.Duration.ofSeconds(30));
+      }
+      assertEquals(1 << 20, io.stratus.gateway.upload.DataMeters.UPLOADED.count() - upBefore,
+          "the data extent, not the zeros");
+      long dataDown = 0;
+      for (var it = io.stratus.support.imageio.ImageDownloads.open(own.channel(), id);
+          it.hasNext(); ) {
+        var r = it.next();
+        if (r.hasData()) {
+          dataDown += r.getData().getData().size();
+        }
+      }
+      assertEquals(dataDown, io.stratus.gateway.upload.DataMeters.DOWNLOADED.count() - downBefore);
+      assertTrue(dataDown >= 1 << 20, "the download sent the data: " + dataDown);
+      assertEquals(io.stratus.gateway.upload.DataMeters.UPLOADED.count(),
+          registry.get("stratus.gateway.data").tag("direction", "upload").counter().count(),
+          "recorded into the global registry a service's registry joins");
+    } finally {
+      io.micrometer.core.instrument.Metrics.removeRegistry(registry);
+    }
+  }
+
   @Test
   void aQueuedImageWithNoUploadExpiresAndAnActiveOneStays() throws Exception {
     try (OwnGateway own = OwnGateway.start("stratus-fs-expire-", "queued.expire", "PT2S")) {

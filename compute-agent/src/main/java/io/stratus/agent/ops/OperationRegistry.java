@@ -61,6 +61,11 @@ public final class OperationRegistry implements AutoCloseable {
   public OperationRegistry(Clock clock, java.time.Duration orphanTimeout) {
     this.clock = clock;
     this.orphanTimeout = orphanTimeout;
+    // stratus_agent_operations_running: the operations this agent runs now (weakly held)
+    io.micrometer.core.instrument.Gauge.builder("stratus.agent.operations.running", this,
+            r -> r.running().size())
+        .description("operations the agent runs now")
+        .register(io.micrometer.core.instrument.Metrics.globalRegistry);
   }
 
   /**

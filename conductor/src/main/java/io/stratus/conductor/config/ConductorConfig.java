@@ -58,7 +58,8 @@ public record ConductorConfig(
     Duration agentReattachWindow,
     Duration powerSyncInterval,
     Duration snapshotGcAfter,
-    io.stratus.support.grpc.HealthEndpoint.Config health) {
+    io.stratus.support.config.OptionalEndpoint health,
+    io.stratus.support.config.OptionalEndpoint metrics) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -83,7 +84,7 @@ public record ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
         heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
         volumesPool, volumeBackedSnapshotRole, tls, watchesPerProject, agentReattachWindow,
-        powerSyncInterval, snapshotGcAfter, health);
+        powerSyncInterval, snapshotGcAfter, health, metrics);
   }
 
   @Override

@@ -62,13 +62,14 @@ public final class ConfigLoader {
     var reattach = s.duration("agent.reattach.window", java.time.Duration.ofMinutes(2));
     var powerSync = s.duration("power.sync.interval", java.time.Duration.ofMinutes(10));
     var gcAfter = s.duration("gc.unfinished.after", java.time.Duration.ofMinutes(15));
-    var health = io.stratus.support.grpc.HealthEndpoint.Config.read(s, listenHost);
+    var health = io.stratus.support.config.OptionalEndpoint.read(s, "health", listenHost);
+    var metrics = io.stratus.support.config.OptionalEndpoint.read(s, "metrics", listenHost);
     s.validate();
     return new ConductorConfig(
         listenHost, port, dbUrl, dbUser, dbPassword, pool, gateway, heartbeat, missed,
         callTimeout, maxProps, tokens, volumesPool,
         ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls, watches, reattach, powerSync,
-        gcAfter, health);
+        gcAfter, health, metrics);
   }
 
   private static Map<String, ApiToken> tokens(Settings s, String spec) {

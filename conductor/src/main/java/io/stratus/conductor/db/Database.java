@@ -87,6 +87,11 @@ public final class Database implements AutoCloseable {
     }
   }
 
+  /** Publishes the connection pool's meters ({@code hikaricp_connections_*}); once. */
+  public void bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    dataSource.setMetricRegistry(registry);
+  }
+
   /** Runs {@code work} in one transaction and returns its result; rolls back on failure. */
   public <T> T inTransaction(Function<Session, T> work) {
     return sessionFactory.fromTransaction(work);

@@ -167,4 +167,15 @@ public final class InstanceStore {
   private static String escapeLike(String s) {
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
   }
+
+  /** How many live (not deleted) instances are in each task state; "none" for no task. */
+  public java.util.Map<String, Long> countsByTaskState(Session session) {
+    java.util.Map<String, Long> counts = new java.util.HashMap<>();
+    for (Object[] row : session.createSelectionQuery(
+            "select i.taskState, count(i) from InstanceEntity i where i.deletedAt is null"
+                + " group by i.taskState", Object[].class).getResultList()) {
+      counts.put(row[0] == null ? "none" : (String) row[0], (Long) row[1]);
+    }
+    return counts;
+  }
 }

@@ -5,6 +5,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.stratus.gateway.domain.ImageMessages;
 import io.stratus.gateway.domain.ImageRecord;
 import io.stratus.gateway.store.Extent;
+import io.stratus.gateway.upload.DataMeters;
 import io.stratus.gateway.store.ExtentSource;
 import io.stratus.proto.image.v1.DataExtent;
 import io.stratus.support.digest.ExtentChecksums;
@@ -60,9 +61,12 @@ final class DownloadPump {
           return;
         }
         call.onNext(switch (e) {
-          case Extent.Data d -> DownloadImageResponse.newBuilder().setData(DataExtent.newBuilder()
-              .setOffset(d.offset()).setData(UnsafeByteOperations.unsafeWrap(d.data()))
-              .setCrc32C(ExtentChecksums.crc32c(d.data()))).build();
+          case Extent.Data d -> {
+            DataMeters.DOWNLOADED.increment(d.data().remaining());
+            yield DownloadImageResponse.newBuilder().setData(DataExtent.newBuilder()
+                .setOffset(d.offset()).setData(UnsafeByteOperations.unsafeWrap(d.data()))
+                .setCrc32C(ExtentChecksums.crc32c(d.data()))).build();
+          }
           case Extent.Zero z -> DownloadImageResponse.newBuilder().setZero(ZeroExtent.newBuilder()
               .setOffset(z.offset()).setLength(z.length())).build();
         });
@@ -72,7 +76,8 @@ final class DownloadPump {
       close();
       LOG.warn("download failed; image={}", image.id(), e);
       call.onError(GrpcErrors.toStatus(e instanceof ApiException api ? api
-          : ApiException.unavailable("reading image " + image.id() + " failed: " + e.getMessage(), e)));
+          : ApiException.unavailable("reading image " + image.id() + " failed: "
+              + e.getMessage(), e)));
     }
   }
 

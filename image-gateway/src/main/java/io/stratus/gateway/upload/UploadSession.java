@@ -233,6 +233,7 @@ public final class UploadSession {
     }
     sink.data(d.getOffset(), bytes);
     bytesReceived += length;
+    DataMeters.UPLOADED.increment(length);
     position = d.getOffset() + length;
   }
 

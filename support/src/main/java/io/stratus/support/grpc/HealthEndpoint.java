@@ -3,7 +3,6 @@ package io.stratus.support.grpc;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
-import io.stratus.support.config.Settings;
 import java.io.IOException;
 import java.time.Duration;
 
@@ -11,27 +10,11 @@ import java.time.Duration;
  * A plaintext gRPC port that serves {@code grpc.health.v1.Health} and nothing else, for
  * probes that cannot present a client certificate (Kubernetes' {@code grpc} probes). It
  * answers what the service's own health manager says; every other method is UNIMPLEMENTED
- * there, so it opens nothing but the serving status. Off unless {@code health.port} is set.
+ * there, so it opens nothing but the serving status. Off unless {@code health.port} is set
+ * (an {@link io.stratus.support.config.OptionalEndpoint}).
  */
 public final class HealthEndpoint implements AutoCloseable {
   private final Server server;
-
-  /**
-   * Where the endpoint listens: {@code health.port} (0: no endpoint) on {@code
-   * health.listen.host} (by default the service's own listen host).
-   */
-  public record Config(String host, int port) {
-    /** Reads {@code health.port} and {@code health.listen.host}. */
-    public static Config read(Settings s, String listenHost) {
-      return new Config(s.string("health.listen.host", listenHost),
-          s.integer("health.port", 0, 0, 65535));
-    }
-
-    /** Whether an endpoint is wanted. */
-    public boolean enabled() {
-      return port > 0;
-    }
-  }
 
   private HealthEndpoint(Server server) {
     this.server = server;
@@ -39,7 +22,7 @@ public final class HealthEndpoint implements AutoCloseable {
 
   /**
    * Serves {@code health} (a {@code HealthStatusManager}'s service) alone on {@code
-   * builder}, a plaintext server on the {@link Config}'s address.
+   * builder}, a plaintext server on the endpoint's address.
    */
   public static HealthEndpoint start(ServerBuilder<?> builder, BindableService health)
       throws IOException {

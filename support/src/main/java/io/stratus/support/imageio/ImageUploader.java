@@ -37,6 +37,15 @@ import java.util.concurrent.TimeoutException;
  * Closing an unfinished uploader cancels the call (the gateway re-queues the image).
  */
 public final class ImageUploader implements AutoCloseable {
+  /**
+   * Bytes of data extents sent to a gateway by this process, {@code
+   * stratus_upload_sent_bytes_total} (an agent's snapshots, a CLI's uploads).
+   */
+  private static final io.micrometer.core.instrument.Counter SENT =
+      io.micrometer.core.instrument.Counter.builder("stratus.upload.sent").baseUnit("bytes")
+          .description("image data bytes sent to the image-gateway")
+          .register(io.micrometer.core.instrument.Metrics.globalRegistry);
+
   private final Object readiness = new Object();
   private final CompletableFuture<UploadImageResponse> response = new CompletableFuture<>();
   private final ExtentChecksums checksums = new ExtentChecksums();
@@ -125,6 +134,7 @@ public final class ImageUploader implements AutoCloseable {
    * gateway's CRC check would refuse the extent rather than store other bytes.
    */
   public void data(long offset, ByteBuffer data) throws InterruptedException {
+    SENT.increment(data.remaining());
     int crc = ExtentChecksums.crc32c(data);
     checksums.add(offset, data.remaining(), crc);
     send(UploadImageRequest.newBuilder().setData(DataExtent.newBuilder().setOffset(offset)

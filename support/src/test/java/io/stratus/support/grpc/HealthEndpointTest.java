@@ -17,6 +17,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.reflection.v1.ServerReflectionGrpc;
 import io.grpc.reflection.v1.ServerReflectionRequest;
 import io.grpc.stub.StreamObserver;
+import io.stratus.support.config.OptionalEndpoint;
 import io.stratus.support.config.Settings;
 import java.net.InetSocketAddress;
 import java.util.Map;
@@ -86,14 +87,14 @@ class HealthEndpointTest {
 
   @Test
   void isOffUnlessAPortIsSetAndListensOnTheServicesHostByDefault() {
-    var off = HealthEndpoint.Config.read(Settings.of("test", "T_", Map.of()), "10.0.0.5");
+    var off = OptionalEndpoint.read(Settings.of("test", "T_", Map.of()), "health", "10.0.0.5");
     assertFalse(off.enabled());
-    var on = HealthEndpoint.Config.read(Settings.of("test", "T_", Map.of("health.port", "8080")),
-        "10.0.0.5");
+    var on = OptionalEndpoint.read(Settings.of("test", "T_", Map.of("health.port", "8080")),
+        "health", "10.0.0.5");
     assertTrue(on.enabled());
-    assertEquals(new HealthEndpoint.Config("10.0.0.5", 8080), on);
-    var elsewhere = HealthEndpoint.Config.read(Settings.of("test", "T_",
-        Map.of("health.port", "8080", "health.listen.host", "0.0.0.0")), "127.0.0.1");
+    assertEquals(new OptionalEndpoint("10.0.0.5", 8080), on);
+    var elsewhere = OptionalEndpoint.read(Settings.of("test", "T_",
+        Map.of("health.port", "8080", "health.listen.host", "0.0.0.0")), "health", "127.0.0.1");
     assertEquals("0.0.0.0", elsewhere.host());
   }
 }
