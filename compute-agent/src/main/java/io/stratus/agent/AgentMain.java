@@ -4,6 +4,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
+import io.stratus.support.grpc.RequestIds;
 import io.stratus.support.imageio.StreamWindow;
 import io.stratus.support.launch.Launch;
 import io.stratus.support.metrics.Metrics;
@@ -27,7 +28,8 @@ public final class AgentMain {
         tls.channel(Role.CONDUCTOR)).build();
     ManagedChannel gateway = NettyChannelBuilder.forTarget(config.gatewayAddress(),
             tls.channel(Role.GATEWAY))
-        .maxInboundMessageSize(8 << 20).flowControlWindow(StreamWindow.BYTES).build();
+        .maxInboundMessageSize(8 << 20).flowControlWindow(StreamWindow.BYTES)
+        .intercept(RequestIds.client()).build();
     String advertised = config.advertiseAddress();
     Metrics metrics = Metrics.start("compute-agent", config.metrics());
     ComputeAgent agent = ComputeAgent.start(config,

@@ -88,6 +88,8 @@ public final class ComputeAgent implements AutoCloseable {
     AgentService service = new AgentService(env, operations);
     HealthStatusManager health = new HealthStatusManager();
     Server server = builder
+        // the conductor's request id follows the call into the operation's logs
+        .intercept(io.stratus.support.grpc.RequestIds.serverPropagating())
         .addService(ServerInterceptors.intercept(service,
             PeerGuard.allow(security, Role.CONDUCTOR), Answered.marker()))
         .addService(health.getHealthService())

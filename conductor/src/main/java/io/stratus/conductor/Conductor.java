@@ -148,6 +148,8 @@ public final class Conductor implements AutoCloseable {
       HealthStatusManager health = new HealthStatusManager();
       Server server =
           builder
+              // every call gets its request id, which its logs and its action carry
+              .intercept(io.stratus.support.grpc.RequestIds.serverAssigning())
               .addService(ServerInterceptors.intercept(new ServersService(api,
                   snapshotImages, bus, clock,
                   config.watchesPerProject()), auth))

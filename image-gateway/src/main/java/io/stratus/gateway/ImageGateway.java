@@ -75,6 +75,7 @@ public final class ImageGateway implements AutoCloseable {
     TokenValidator tokens = identity == null ? null
         : new TokenValidator(identity, Duration.ofSeconds(30), Clock.systemUTC());
     Server server = builder
+        .intercept(io.stratus.support.grpc.RequestIds.serverPropagating())
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
         .addService(ServerInterceptors.intercept(AliasingUploads.of(new ImagesService(backend,

@@ -114,14 +114,24 @@ public final class OperationRegistry implements AutoCloseable {
       return;
     }
     fresh.attach(observer);
+    String requestId = io.stratus.support.grpc.RequestIds.current();
     Thread.ofVirtual().name("op-" + rpc + "-" + id).start(() -> {
-      if (superseded == null || supersede(fresh, superseded)) {
-        execute(fresh, work);
+      // every log line of the operation names it, its instance and the conductor's request
+      org.slf4j.MDC.put("operation_id", id);
+      org.slf4j.MDC.put("instance", instanceUuid);
+      io.stratus.support.grpc.RequestIds.set(requestId);
+      try {
+        if (superseded == null || supersede(fresh, superseded)) {
+          execute(fresh, work);
+        }
+        synchronized (this) {
+          byInstance.remove(instanceUuid, fresh);
+        }
+        prune();
+      } finally {
+        io.stratus.support.grpc.RequestIds.set(null);
+        org.slf4j.MDC.clear();
       }
-      synchronized (this) {
-        byInstance.remove(instanceUuid, fresh);
-      }
-      prune();
     });
   }
 

@@ -148,6 +148,27 @@ class OperationRegistryTest {
     assertEquals(2, again.updates.size());
   }
 
+  /** The operation's thread names it, its instance and the conductor's request in the MDC. */
+  @Test
+  void theOperationsLogLinesCarryItsIdsAndTheConductorsRequestId() throws Exception {
+    java.util.concurrent.CompletableFuture<java.util.Map<String, String>> seen =
+        new java.util.concurrent.CompletableFuture<>();
+    Caller c = new Caller();
+    io.stratus.support.grpc.RequestIds.withId("req-from-the-conductor",
+        () -> registry.run("op-ids", "Snapshot", INSTANCE, c, () -> ctx -> {
+          seen.complete(java.util.Map.of(
+              "operation_id", String.valueOf(org.slf4j.MDC.get("operation_id")),
+              "instance", String.valueOf(org.slf4j.MDC.get("instance")),
+              "request_id", String.valueOf(org.slf4j.MDC.get("request_id")),
+              "current", String.valueOf(io.stratus.support.grpc.RequestIds.current())));
+          return TaskResult.getDefaultInstance();
+        }));
+    c.done.get(30, TimeUnit.SECONDS);
+    assertEquals(java.util.Map.of("operation_id", "op-ids", "instance", INSTANCE,
+        "request_id", "req-from-the-conductor", "current", "req-from-the-conductor"),
+        seen.get(10, TimeUnit.SECONDS));
+  }
+
   @Test
   void finishedOperationsAreForgottenAfterTheRetention() throws Exception {
     run("old");

@@ -46,6 +46,8 @@ final class AgentCalls {
 
   private ComputeAgentGrpc.ComputeAgentStub stub(AgentTask task) {
     return agents.stub(task.host(), task.hostAddress())
+        .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(
+            io.stratus.support.grpc.RequestIds.headers(task.requestId())))
         .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 

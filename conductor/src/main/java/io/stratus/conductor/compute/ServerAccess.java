@@ -48,8 +48,14 @@ final class ServerAccess {
         .orElseThrow(() -> ApiException.notFound("server " + serverId + " not found"));
   }
 
-  /** A new request id, as Nova's {@code req-UUID}. */
+  /**
+   * The request id an accepted request is recorded under (Nova's {@code req-UUID}): the id
+   * the public API gave the call being served, which its logs carry and its answer's
+   * headers name, or a new one outside a call.
+   */
   static String newRequestId() {
-    return "req-" + UUID.randomUUID();
+    String current = io.stratus.support.grpc.RequestIds.current();
+    return current != null && current.startsWith("req-") ? current
+        : io.stratus.support.grpc.RequestIds.newId();
   }
 }

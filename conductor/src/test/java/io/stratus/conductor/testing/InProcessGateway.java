@@ -213,6 +213,8 @@ public final class InProcessGateway implements AutoCloseable {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted while starting the upload of " + imageId, e);
       }
+      // the gateway takes the header asynchronously: the image is saving once it did
+      awaitStatus(imageId, s -> s == io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_SAVING);
     }
 
     /** Sends the content and waits for the gateway's answer; returns the active image. */
@@ -250,10 +252,33 @@ public final class InProcessGateway implements AutoCloseable {
       }
     }
 
+    /** Cancels an unfinished upload and waits until the gateway put the image back. */
     @Override
     public void close() {
       if (!finished) {
         uploader.cancel("the simulated upload was abandoned");
+        awaitStatus(imageId, s -> s != io.stratus.proto.image.v1.ImageStatus.IMAGE_STATUS_SAVING);
+      }
+    }
+  }
+
+  /** Waits (at most 10 s) until the image is gone or its status satisfies {@code done}. */
+  private void awaitStatus(String imageId,
+      java.util.function.Predicate<io.stratus.proto.image.v1.ImageStatus> done) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (true) {
+      Optional<Image> image = image(imageId);
+      if (image.isEmpty() || done.test(image.get().getStatus())) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("image " + imageId + " stayed " + image.get().getStatus());
+      }
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
       }
     }
   }

@@ -139,8 +139,14 @@ final class LibvirtConnection implements AutoCloseable {
         LOG.warn("connection to {} is dead; reconnecting", uri);
         closeQuietly(connect);
         natives.close();
-        connect = open(uri);
-        natives = openNatives(uri);
+        Connect fresh = open(uri);
+        try {
+          natives = openNatives(uri);
+        } catch (HypervisorException e) {
+          closeQuietly(fresh);
+          throw e;  // both stay closed (isAlive false): the next call tries again
+        }
+        connect = fresh;
       }
     } finally {
       lock.writeLock().unlock();

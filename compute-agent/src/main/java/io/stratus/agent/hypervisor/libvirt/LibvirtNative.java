@@ -117,6 +117,7 @@ final class LibvirtNative implements AutoCloseable {
 
   private final String uri;
   private final Pointer conn;
+  private boolean closed; // guarded by this
 
   private LibvirtNative(String uri, Pointer conn) {
     this.uri = uri;
@@ -133,14 +134,18 @@ final class LibvirtNative implements AutoCloseable {
     return new LibvirtNative(uri, conn);
   }
 
-  /** Whether the connection still works (libvirtd has not gone away). */
-  boolean alive() {
-    return VIRT.virConnectIsAlive(conn) == 1;
+  /** Whether the connection is open and still works (libvirtd has not gone away). */
+  synchronized boolean alive() {
+    return !closed && VIRT.virConnectIsAlive(conn) == 1;
   }
 
+  /** Closes the connection; idempotent (the pointer is never used after). */
   @Override
-  public void close() {
-    VIRT.virConnectClose(conn);
+  public synchronized void close() {
+    if (!closed) {
+      closed = true;
+      VIRT.virConnectClose(conn);
+    }
   }
 
   /** A native call on one domain. */
@@ -157,7 +162,13 @@ final class LibvirtNative implements AutoCloseable {
     } catch (org.libvirt.LibvirtException e) {
       throw new Failure(LibvirtErrors.code(e), e.getMessage());
     }
-    Pointer d = VIRT.virDomainLookupByUUIDString(conn, uuid);
+    Pointer d;
+    synchronized (this) {
+      if (closed) {
+        throw new Failure(-1, "the native libvirt connection to " + uri + " is closed");
+      }
+      d = VIRT.virDomainLookupByUUIDString(conn, uuid);
+    }
     if (d == null) {
       throw new Failure(VIRT.virGetLastErrorCode(), VIRT.virGetLastErrorMessage());
     }
