@@ -168,6 +168,30 @@ class EndToEndTest {
   }
 
   @Test
+  void anAdminDisablesAndEnablesTheHostFromTheCliAndAMemberMayNot() throws Exception {
+    String[] refused = cli("host", "disable", StratusSystem.HOST, "--reason", "maintenance");
+    assertEquals("1", refused[0], refused[2]);
+    assertEquals("error: PERMISSION_DENIED: the Hosts API is for admins only", refused[2].strip());
+
+    String[] off = system.cli(StratusSystem.ADMIN, "host", "disable", StratusSystem.HOST,
+        "--reason", "maintenance");
+    try {
+      assertEquals("0", off[0], off[2]);
+      assertTrue(off[1].contains(StratusSystem.HOST) && off[1].contains("disabled"), off[1]);
+      String[] listed = system.cli(StratusSystem.ADMIN, "host", "list");
+      assertTrue(listed[1].lines().anyMatch(l -> l.startsWith(StratusSystem.HOST)
+          && l.contains("disabled") && l.contains(" up ")), listed[1]);
+    } finally {
+      String[] on = system.cli(StratusSystem.ADMIN, "host", "enable", StratusSystem.HOST);
+      assertEquals("0", on[0], on[2]);
+      assertTrue(on[1].contains("enabled"), on[1]);
+    }
+    String[] unknown = system.cli(StratusSystem.ADMIN, "host", "enable", "no-such-host");
+    assertEquals("1", unknown[0]);
+    assertTrue(unknown[2].startsWith("error: NOT_FOUND"), unknown[2]);
+  }
+
+  @Test
   void stopStartAndHardRebootFollowNovasStatesAndReallyChangeTheDomain() throws Exception {
     Server s = system.boot("power", base);
     try (Watch watch = new Watch(system.serversAsync(MEMBER), s.getId())) {
