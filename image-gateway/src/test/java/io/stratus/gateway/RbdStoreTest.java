@@ -9,7 +9,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
-import io.grpc.stub.StreamObserver;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.gateway.store.rbd.RbdBackend;
 import io.stratus.proto.image.v1.DeleteImageRequest;

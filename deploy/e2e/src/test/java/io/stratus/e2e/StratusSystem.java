@@ -2,12 +2,10 @@ package io.stratus.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
 import io.stratus.proto.conductor.v1.CreateServerRequest;
 import io.stratus.proto.conductor.v1.Flavor;
 import io.stratus.proto.conductor.v1.GetServerRequest;
@@ -18,12 +16,8 @@ import io.stratus.proto.conductor.v1.Server;
 import io.stratus.proto.conductor.v1.ServersGrpc;
 import io.stratus.proto.conductor.v1.TaskState;
 import io.stratus.proto.image.v1.CreateImageRequest;
-import io.stratus.proto.image.v1.DataExtent;
 import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.support.imageio.ImageUploader;
-import io.stratus.proto.image.v1.UploadHeader;
-import io.stratus.proto.image.v1.UploadImageRequest;
-import io.stratus.proto.image.v1.UploadImageResponse;
 import io.stratus.support.tls.Role;
 import io.stratus.support.tls.TlsSettings;
 import io.stratus.support.tls.TransportSecurity;
@@ -39,7 +33,6 @@ import java.util.HexFormat;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
