@@ -13,8 +13,9 @@ import java.util.Map;
  * @param listenHost bind address of the agent's gRPC server
  * @param port gRPC port (8775; 0 picks a free one)
  * @param advertiseAddress host:port the conductor dials; defaults to listenHost:port
- * @param conductorAddress the conductor's gRPC target (required)
- * @param gatewayAddress the image-gateway's gRPC target (required)
+ * @param conductorAddress the conductor's gRPC target, or its replicas as {@code
+ *     host:port,host:port} (required)
+ * @param gatewayAddress the image-gateway's gRPC target, or its replicas as a list (required)
  * @param libvirtUri e.g. qemu:///system, or test:///default for lifecycle-only hosts
  * @param instancesDir where instance disks live (DIR/UUID/disk)
  * @param imageCacheDir where base images are cached, shared by instances

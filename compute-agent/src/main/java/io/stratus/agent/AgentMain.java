@@ -4,6 +4,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
+import io.stratus.support.grpc.ReplicaTargets;
 import io.stratus.support.grpc.RequestIds;
 import io.stratus.support.imageio.StreamWindow;
 import io.stratus.support.launch.Launch;
@@ -24,10 +25,12 @@ public final class AgentMain {
     AgentConfig config = Launch.config("stratus-compute-agent", args, file -> AgentConfig.load(file, System.getenv()));
     TransportSecurity tls = TransportSecurity.open(config.tls(), "compute-agent " + config.host());
     tls.requireOwnIdentity(Role.AGENT, config.host());
-    ManagedChannel conductor = NettyChannelBuilder.forTarget(config.conductorAddress(),
-        tls.channel(Role.CONDUCTOR)).build();
-    ManagedChannel gateway = NettyChannelBuilder.forTarget(config.gatewayAddress(),
-            tls.channel(Role.GATEWAY))
+    ManagedChannel conductor = NettyChannelBuilder.forTarget(
+        ReplicaTargets.target(config.conductorAddress()), tls.channel(Role.CONDUCTOR))
+        .defaultLoadBalancingPolicy(ReplicaTargets.policy(config.conductorAddress())).build();
+    ManagedChannel gateway = NettyChannelBuilder.forTarget(
+            ReplicaTargets.target(config.gatewayAddress()), tls.channel(Role.GATEWAY))
+        .defaultLoadBalancingPolicy(ReplicaTargets.policy(config.gatewayAddress()))
         .maxInboundMessageSize(8 << 20).flowControlWindow(StreamWindow.BYTES)
         .intercept(RequestIds.client()).build();
     String advertised = config.advertiseAddress();

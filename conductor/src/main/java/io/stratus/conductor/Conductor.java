@@ -27,6 +27,7 @@ import io.stratus.conductor.db.ActionLog;
 import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceStore;
+import io.stratus.conductor.db.EventRelay;
 import io.stratus.conductor.events.EventBus;
 import io.stratus.conductor.hosts.AgentClients;
 import io.stratus.support.tls.PeerGuard;
@@ -67,10 +68,12 @@ public final class Conductor implements AutoCloseable {
   private final Reconciler reconciler;
   private final PowerSync powerSync;
   private final SnapshotGc gc;
+  private final EventRelay relay;
 
   private Conductor(Database db, Server server, TaskDriver driver, AgentClients agents,
       HostRegistry hosts, HealthStatusManager health, ConductorLease lease,
-      Reconciler reconciler, PowerSync powerSync, SnapshotGc gc) {
+      Reconciler reconciler, PowerSync powerSync, SnapshotGc gc, EventRelay relay) {
+    this.relay = relay;
     this.powerSync = powerSync;
     this.gc = gc;
     this.db = db;
@@ -116,13 +119,15 @@ public final class Conductor implements AutoCloseable {
       Clock clock) throws IOException {
     Database db = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword(),
         config.dbPoolSize());
+    EventRelay relay = null;
     try {
       InstanceStore instances = new InstanceStore(clock);
       ActionLog actions = new ActionLog(clock);
       HostRegistry hosts = new HostRegistry(db, new HostStore(), instances,
           config.heartbeatInterval(), config.missedHeartbeats());
       EventBus bus = new EventBus();
-      StatePublisher publisher = new StatePublisher(db, instances, bus, clock);
+      relay = EventRelay.start(db, bus);
+      StatePublisher publisher = new StatePublisher(db, instances, relay, clock);
       AgentClients agents = new AgentClients(agentChannels);
       var images = new GatewayImageRegistry(gateway);
       ConductorLease lease = new ConductorLease(db, config.heartbeatInterval(),
@@ -176,8 +181,11 @@ public final class Conductor implements AutoCloseable {
       LOG.info("conductor serving; port={} conductor={} config={}", server.getPort(), lease.id(),
           config);
       return new Conductor(db, server, driver, agents, hosts, health, lease, reconciler,
-          powerSync, gc);
+          powerSync, gc, relay);
     } catch (IOException | RuntimeException e) {
+      if (relay != null) {
+        relay.close();
+      }
       db.close();
       throw e;
     }
@@ -227,6 +235,7 @@ public final class Conductor implements AutoCloseable {
     agents.close();
     // Last: once the lease is gone, other conductors adopt what we left in flight.
     lease.close();
+    relay.close();
     db.close();
     LOG.info("conductor stopped");
   }

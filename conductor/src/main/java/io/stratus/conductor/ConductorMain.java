@@ -7,6 +7,7 @@ import io.stratus.conductor.config.ConductorConfig;
 import io.stratus.conductor.config.ConfigLoader;
 import io.stratus.conductor.hosts.AgentClients;
 import io.stratus.support.grpc.HealthEndpoint;
+import io.stratus.support.grpc.ReplicaTargets;
 import io.stratus.support.launch.Launch;
 import io.stratus.support.metrics.Metrics;
 import io.stratus.support.tls.Role;
@@ -33,7 +34,9 @@ public final class ConductorMain {
     tls.requireOwnIdentity(Role.CONDUCTOR, null);
     Metrics metrics = Metrics.start("conductor", config.metrics());
     ManagedChannel gateway =
-        NettyChannelBuilder.forTarget(config.gatewayAddress(), tls.channel(Role.GATEWAY)).build();
+        NettyChannelBuilder.forTarget(ReplicaTargets.target(config.gatewayAddress()),
+            tls.channel(Role.GATEWAY))
+        .defaultLoadBalancingPolicy(ReplicaTargets.policy(config.gatewayAddress())).build();
     Conductor conductor =
         Conductor.start(
             config,

@@ -93,6 +93,11 @@ final class EventRecorder implements AutoCloseable {
     return events.stream().filter(ServerEvent::hasProgress).toList();
   }
 
+  /** The error the stream ended with, or null. */
+  Throwable error() {
+    return error;
+  }
+
   boolean completed() {
     return completed;
   }

@@ -29,7 +29,8 @@ import java.util.Map;
  * @param tls the CA, the gateway's certificate and key ({@code tls.*}; see
  *     {@link TlsSettings#read})
  * @param identityAddress the conductor, which resolves users' tokens ({@code
- *     identity.address}; required with TLS, unused without)
+ *     identity.address}: a target, or the replicas as {@code host:port,host:port}; required
+ *     with TLS, unused without)
  * @param queuedExpire how long an image may stay queued (no upload) before it is deleted
  *     ({@code queued.expire}, PT24H)
  * @param maxUploadsPerProject uploads in progress to one project's images ({@code

@@ -5,12 +5,12 @@ import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.stratus.gateway.api.AliasingUploads;
 import io.stratus.gateway.api.ImagesService;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.stratus.gateway.checksum.ChecksumFiller;
 import io.stratus.gateway.domain.QueuedImageReaper;
 import io.stratus.gateway.identity.CallerInterceptor;
@@ -18,6 +18,7 @@ import io.stratus.gateway.identity.TokenValidator;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.support.grpc.GracefulShutdown;
+import io.stratus.support.grpc.ReplicaTargets;
 import io.stratus.support.tls.PeerGuard;
 import io.stratus.support.tls.Role;
 import io.stratus.support.tls.TransportSecurity;
@@ -69,8 +70,9 @@ public final class ImageGateway implements AutoCloseable {
     io.stratus.gateway.upload.DataMeters.register();
     ChecksumFiller checksums = config.backgroundChecksums() ? new ChecksumFiller(backend) : null;
     ManagedChannel identity = security.secure() && config.identityAddress() != null
-        ? NettyChannelBuilder.forTarget(config.identityAddress(),
-            security.channel(Role.CONDUCTOR)).build()
+        ? NettyChannelBuilder.forTarget(ReplicaTargets.target(config.identityAddress()),
+            security.channel(Role.CONDUCTOR))
+        .defaultLoadBalancingPolicy(ReplicaTargets.policy(config.identityAddress())).build()
         : null;
     TokenValidator tokens = identity == null ? null
         : new TokenValidator(identity, Duration.ofSeconds(30), Clock.systemUTC());

@@ -17,10 +17,15 @@ import java.time.Instant;
 import java.util.UUID;
 
 /**
- * The two watch RPCs of {@link ServersService}: streams of server events from the bus,
- * each holding one of its project's watch slots while open.
+ * The two watch RPCs of {@link ServersService}: streams of server events from the bus
+ * (every replica's events), each holding one of its project's watch slots while open on
+ * this replica. A stream ends with UNAVAILABLE when the bus reports a gap in its feed.
  */
 final class ServerWatches {
+  /** How a watch ends when events may have been lost: the client watches again. */
+  private static final io.grpc.StatusRuntimeException FEED_LOST = io.grpc.Status.UNAVAILABLE
+      .withDescription("the conductor's event feed was interrupted; watch again")
+      .asRuntimeException();
   private final ServerReads reads;
   private final EventBus bus;
   private final Clock clock;
@@ -49,7 +54,8 @@ final class ServerWatches {
     }
     WatchStream stream = new WatchStream((ServerCallStreamObserver<ServerEvent>) o, true, true);
     // Subscribe before reading the snapshot again, so no change falls in between.
-    AutoCloseable sub = bus.subscribe(e -> e.getServerId().equals(id), stream::offer);
+    AutoCloseable sub = bus.subscribe(e -> e.getServerId().equals(id), stream::offer,
+        () -> stream.fail(FEED_LOST));
     stream.onClose(() -> {
       closeQuietly(sub);
       release.run();
@@ -78,7 +84,8 @@ final class ServerWatches {
     WatchStream stream = new WatchStream((ServerCallStreamObserver<ServerEvent>) o, false, false);
     java.util.Set<String> visible = java.util.concurrent.ConcurrentHashMap.newKeySet();
     AutoCloseable sub = bus.subscribe(
-        e -> r.getAllProjects() || visibleTo(c, e.getServerId(), visible), stream::offer);
+        e -> r.getAllProjects() || visibleTo(c, e.getServerId(), visible), stream::offer,
+        () -> stream.fail(FEED_LOST));
     stream.onClose(() -> {
       closeQuietly(sub);
       release.run();

@@ -3,20 +3,23 @@ package io.stratus.conductor.compute;
 import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.domain.TaskState;
-import io.stratus.conductor.events.EventBus;
+import io.stratus.conductor.events.EventSink;
 import io.stratus.conductor.events.ServerEvents;
 import java.time.Clock;
 import java.util.Map;
 import java.util.UUID;
 
-/** Publishes committed instance changes, notifications and progress to watchers. */
+/**
+ * Publishes committed instance changes, notifications and progress to watchers (through
+ * the replicas' shared {@link io.stratus.conductor.db.EventRelay} in a running conductor).
+ */
 public final class StatePublisher {
   private final Database db;
   private final InstanceStore instances;
-  private final EventBus bus;
+  private final EventSink bus;
   private final Clock clock;
 
-  public StatePublisher(Database db, InstanceStore instances, EventBus bus, Clock clock) {
+  public StatePublisher(Database db, InstanceStore instances, EventSink bus, Clock clock) {
     this.db = db;
     this.instances = instances;
     this.bus = bus;

@@ -14,7 +14,7 @@ import java.util.Map;
  * @param dbUser database user (required)
  * @param dbPassword database password (may be empty)
  * @param dbPoolSize connection pool size
- * @param gatewayAddress image-gateway gRPC target, host:port (required)
+ * @param gatewayAddress image-gateway gRPC target, host:port, or its replicas host:port,host:port (required)
  * @param heartbeatInterval how often agents beat
  * @param missedHeartbeats beats missed before a host counts as down
  * @param agentCallTimeout deadline of one agent task call

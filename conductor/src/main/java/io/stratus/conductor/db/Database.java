@@ -92,6 +92,17 @@ public final class Database implements AutoCloseable {
     dataSource.setMetricRegistry(registry);
   }
 
+  /**
+   * A new connection outside the pool, in auto-commit, for a caller that holds it for long
+   * (the event relay's {@code LISTEN}); the caller closes it.
+   */
+  public java.sql.Connection dedicatedConnection() throws java.sql.SQLException {
+    java.sql.Connection c = java.sql.DriverManager.getConnection(dataSource.getJdbcUrl(),
+        dataSource.getUsername(), dataSource.getPassword());
+    c.setAutoCommit(true);
+    return c;
+  }
+
   /** Runs {@code work} in one transaction and returns its result; rolls back on failure. */
   public <T> T inTransaction(Function<Session, T> work) {
     return sessionFactory.fromTransaction(work);

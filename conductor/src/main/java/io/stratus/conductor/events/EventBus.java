@@ -13,21 +13,43 @@ import org.slf4j.LoggerFactory;
  * published after their transaction commits, so a watcher never sees a change that was
  * rolled back. Listeners must not block; {@link EventSubscription} queues for them.
  */
-public final class EventBus {
+public final class EventBus implements EventSink {
   private static final Logger LOG = LoggerFactory.getLogger(EventBus.class);
 
-  private record Listener(Predicate<ServerEvent> filter, Consumer<ServerEvent> sink) {}
+  private record Listener(Predicate<ServerEvent> filter, Consumer<ServerEvent> sink,
+      Runnable onGap) {}
 
   private final Set<Listener> listeners = new CopyOnWriteArraySet<>();
 
   /** Registers a listener; close the returned handle to remove it. */
   public AutoCloseable subscribe(Predicate<ServerEvent> filter, Consumer<ServerEvent> sink) {
-    Listener l = new Listener(filter, sink);
+    return subscribe(filter, sink, () -> {});
+  }
+
+  /**
+   * Registers a listener that is also told when events may have been lost ({@link #gap}):
+   * a watcher then ends its stream so its client watches again from a fresh snapshot.
+   */
+  public AutoCloseable subscribe(Predicate<ServerEvent> filter, Consumer<ServerEvent> sink,
+      Runnable onGap) {
+    Listener l = new Listener(filter, sink, onGap);
     listeners.add(l);
     return () -> listeners.remove(l);
   }
 
+  /** Tells every listener that events may have been lost (the replicas' feed broke). */
+  public void gap() {
+    for (Listener l : listeners) {
+      try {
+        l.onGap().run();
+      } catch (RuntimeException e) {
+        LOG.warn("event listener failed on a gap", e);
+      }
+    }
+  }
+
   /** Delivers an event to every listener whose filter accepts it. */
+  @Override
   public void publish(ServerEvent event) {
     for (Listener l : listeners) {
       try {
