@@ -58,4 +58,18 @@ public interface LibRados extends Library {
       PointerByReference namespace);
 
   void rados_nobjects_list_close(Pointer listCtx);
+
+  /** {@code LIBRADOS_LOCK_FLAG_RENEW}: extend a lock this cookie already holds. */
+  byte LOCK_FLAG_RENEW = 1;
+
+  /**
+   * cls_lock's exclusive lock on an object (created if missing), expiring after {@code
+   * duration} (a {@code struct timeval}) unless renewed: {@code -EBUSY} when another
+   * cookie holds it, {@code -EEXIST} when this one does and {@code flags} has no renew.
+   */
+  int rados_lock_exclusive(Pointer ioctx, String oid, String name, String cookie, String desc,
+      Pointer duration, byte flags);
+
+  /** Releases the lock {@code cookie} holds; {@code -ENOENT} when it holds none. */
+  int rados_unlock(Pointer ioctx, String oid, String name, String cookie);
 }

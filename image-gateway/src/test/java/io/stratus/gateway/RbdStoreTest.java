@@ -349,29 +349,40 @@ class RbdStoreTest extends ImageStoreContract {
   }
 
   @Test
-  void aGatewayThatDiesMidUploadLeavesNothingVisibleAndItsSuccessorQueuesTheImage() throws Exception {
-    Image image = create("crash");
+  void aReplicaSharingThePoolLeavesAnotherReplicasLiveUploadAlone() throws Exception {
+    Image image = create("replica-writing");
     String id = image.getId();
-    // A second store on the same pool plays the gateway that dies mid-upload.
-    RbdBackend dying = new RbdBackend(ceph.conf(), ceph.imagePool(), Clock.systemUTC());
-    var sink = dying.beginUpload(dying.get(id).orElseThrow(), "u", 8 * MIB, 0);
-    sink.data(0, ByteBuffer.wrap(new byte[(int) MIB]));
-    assertEquals(ImageStatus.IMAGE_STATUS_SAVING, get(id).getStatus(), "the record lives in Ceph");
+    // A second store on the same pool plays another gateway replica, with a 2 s lease it
+    // keeps renewing while its upload runs.
+    RbdBackend other = new RbdBackend(ceph.conf(), ceph.imagePool(), Clock.systemUTC(),
+        java.time.Duration.ofSeconds(2));
+    var sink = other.beginUpload(other.get(id).orElseThrow(), "u", 8 * MIB, 0);
+    TestImage content = new TestImage(8 * MIB).data(0, (int) MIB, 111);
     try {
-      // ...it never ends the upload. Its successor opens the same pool:
+      sink.data(0, ByteBuffer.wrap(new byte[(int) MIB]));
+      assertEquals(ImageStatus.IMAGE_STATUS_SAVING, get(id).getStatus(), "the record lives in Ceph");
+      // a replica starting on the pool does not take the live upload for a crashed one
       new RbdBackend(ceph.conf(), ceph.imagePool(), Clock.systemUTC()).close();
-      assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(id).getStatus());
+      Thread.sleep(3000);  // longer than the lease: only renewals keep it
+      assertEquals(ImageStatus.IMAGE_STATUS_SAVING, get(id).getStatus());
       assertFalse(rbdImages().contains(id), "no visible content: " + rbdImages());
-      var download = assertThrows(StatusRuntimeException.class, () -> download(id));
-      assertEquals(Status.Code.FAILED_PRECONDITION, download.getStatus().getCode());
+      // and this replica refuses to write the image meanwhile: the uploader retries
+      var refused = assertThrows(java.util.concurrent.ExecutionException.class,
+          () -> upload(content.messages(id, "u2", CHUNK, true)));
+      Status status = Status.fromThrowable(refused.getCause());
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+      assertTrue(status.getDescription().contains("another gateway replica"), status.toString());
     } finally {
       sink.abort(false);
-      dying.close();
+      other.close();
     }
-    TestImage content = new TestImage(8 * MIB).data(0, (int) MIB, 111);
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, get(id).getStatus());
     assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE,
-        upload(content.messages(id, "u2", CHUNK, true)).getImage().getStatus());
+        upload(content.messages(id, "u3", CHUNK, true)).getImage().getStatus());
     assertFalse(rbdImages().contains(id + ".upload"));
+    delete(id);
+    assertTrue(recordObjects().stream().noneMatch(o -> o.endsWith(id)),
+        "neither record nor writer lease outlives the image: " + recordObjects());
   }
 
   @Test

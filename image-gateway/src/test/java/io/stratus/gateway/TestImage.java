@@ -172,6 +172,22 @@ final class TestImage {
   }
 
   /** {@code messages} with their trailer (if any) replaced by one that matches them. */
+  /**
+   * What a client resuming upload {@code all} (header first) from {@code offset} sends: a
+   * header with that resume offset, the data at or after it and the zeros, a new trailer.
+   */
+  static List<UploadImageRequest> resumedFrom(List<UploadImageRequest> all, long offset) {
+    List<UploadImageRequest> rest = new ArrayList<>();
+    rest.add(UploadImageRequest.newBuilder()
+        .setHeader(all.get(0).getHeader().toBuilder().setResumeOffset(offset)).build());
+    for (UploadImageRequest m : all.subList(1, all.size())) {
+      if (!m.hasData() || m.getData().getOffset() >= offset) {
+        rest.add(m);
+      }
+    }
+    return retrailed(rest);
+  }
+
   static List<UploadImageRequest> retrailed(List<UploadImageRequest> messages) {
     List<UploadImageRequest> out = new ArrayList<>(messages.stream().filter(m -> !m.hasTrailer()).toList());
     out.add(trailerFor(out));

@@ -73,6 +73,15 @@ public interface ImageBackend extends AutoCloseable {
   long resumableOffset(String id, String uploadId) throws IOException;
 
   /**
+   * Whether gateway replicas may share this store with leases on who writes an image: then
+   * an upload into a saving image reaches {@link #beginUpload}, which takes over the upload
+   * of a replica that died and refuses (UNAVAILABLE) while the writer lives.
+   */
+  default boolean sharedByReplicas() {
+    return false;
+  }
+
+  /**
    * Whether the store computes md5 and sha512 of what it receives itself (Glance does);
    * otherwise the gateway fills them in after activation ({@link #recordChecksums}).
    */

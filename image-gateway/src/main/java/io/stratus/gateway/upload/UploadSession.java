@@ -117,7 +117,10 @@ public final class UploadSession {
     }
     ImageRecord image = backend.get(imageId)
         .orElseThrow(() -> ApiException.notFound("image " + imageId + " not found"));
-    if (image.status() != ImageStatus.QUEUED) {
+    // A saving image of a store shared by replicas may be a dead replica's upload to take
+    // over: the backend decides (UNAVAILABLE while its writer lives).
+    if (image.status() != ImageStatus.QUEUED
+        && !(image.status() == ImageStatus.SAVING && backend.sharedByReplicas())) {
       throw ApiException.failedPrecondition("image " + imageId + " is "
           + image.status().glanceName() + ", not queued; it cannot take an upload");
     }

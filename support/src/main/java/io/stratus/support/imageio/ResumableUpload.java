@@ -42,8 +42,12 @@ public final class ResumableUpload {
    * @param maxBackoff the longest wait between attempts
    */
   public record Retry(int attempts, Duration firstBackoff, Duration maxBackoff) {
-    /** Six attempts over about a minute: enough for a gateway to restart. */
-    public static final Retry DEFAULT = new Retry(6, Duration.ofSeconds(1), Duration.ofSeconds(20));
+    /**
+     * Eight attempts over about 70 s: enough for a gateway to restart, or for a replica to
+     * take over the RBD upload of one that died (its writer lease, 15 s, and the dead
+     * gateway's RBD watch, Ceph's 30 s {@code osd_client_watch_timeout}).
+     */
+    public static final Retry DEFAULT = new Retry(8, Duration.ofSeconds(1), Duration.ofSeconds(20));
   }
 
   /** What an upload did: the gateway's answer, the data bytes sent in all, the resumes. */

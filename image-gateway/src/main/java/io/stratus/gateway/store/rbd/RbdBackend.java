@@ -2,6 +2,7 @@ package io.stratus.gateway.store.rbd;
 
 import io.stratus.ceph.Rados;
 import io.stratus.ceph.IoCtx;
+import io.stratus.ceph.ObjectLock;
 import io.stratus.ceph.RbdPool;
 import io.stratus.ceph.RbdException;
 import io.stratus.gateway.domain.ImageRecord;
@@ -50,9 +51,15 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * A crash before the rename leaves only the private image; one after it leaves an {@code
- * ID} without an active record, which the next upload, import or delete removes. Records
- * left saving by a crash are set back to queued when the store opens: one gateway serves a
- * pool at a time.
+ * ID} without an active record, which the next upload, import or delete removes.
+ *
+ * <p>Gateway replicas may share a pool. Who writes an image is a lease in the cluster
+ * ({@link WriterLeases}): a replica takes it before the record turns saving and gives it up
+ * when the write ends. While it lives, another replica's upload of that image is refused
+ * with UNAVAILABLE (the uploader retries); once it lapsed (the writer died), the record
+ * left saving is queued again and the upload resumes from the durable offset the dead
+ * replica left in {@code ID.upload}. So a restart, or another replica, takes over a dead
+ * replica's upload within {@link WriterLeases#DURATION}.
  */
 public final class RbdBackend implements ImageBackend, RbdDirectImport {
   private static final Logger LOG = LoggerFactory.getLogger(RbdBackend.class);
@@ -67,12 +74,19 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
   /** Who has {@code ID.upload} open: a running {@link RbdUpload} or {@link CloneImport}. */
   private final Map<String, Object> writers = new ConcurrentHashMap<>();
+  private final WriterLeases leases;
 
   /**
    * Connects to the cluster of {@code cephConf} and serves images from {@code pool}, which
    * must exist and be initialised for RBD ({@code rbd pool init}).
    */
   public RbdBackend(Path cephConf, String pool, Clock clock) throws IOException {
+    this(cephConf, pool, clock, WriterLeases.DURATION);
+  }
+
+  /** As above, with writers' leases lasting {@code writerLease} without renewal. */
+  public RbdBackend(Path cephConf, String pool, Clock clock, java.time.Duration writerLease)
+      throws IOException {
     this.clock = clock;
     this.rados = Rados.connect(cephConf);
     IoCtx images = null;
@@ -85,6 +99,7 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
       this.pool = new RbdPool(images);
       this.records = new RecordObjects(recs);
       this.content = new ImageContent(this.pool, rados.fsid());
+      this.leases = new WriterLeases(recs, writerLease);
       requeueInterrupted();
     } catch (IOException | RuntimeException e) {
       if (recs != null) {
@@ -112,13 +127,51 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
         + e.getMessage(), e);
   }
 
-  /** Uploads cut short by a crash of the previous gateway cannot be running now. */
-  private void requeueInterrupted() {
+  /**
+   * Uploads cut short by a crash are queued again at start-up, when their writer's lease
+   * lapsed; those another replica still writes are left to it (a lease lapsing later is
+   * handled by the next upload of the image, {@link #claim}).
+   */
+  private void requeueInterrupted() throws RbdException {
     for (ImageRecord r : list()) {
       if (r.status() == ImageStatus.SAVING) {
-        change(r.id(), x -> x.withStatus(ImageStatus.QUEUED, clock.instant()));
-        LOG.info("interrupted upload found at start-up, image queued again; image={}", r.id());
+        if (leases.take(r.id()) == ObjectLock.Outcome.BUSY) {
+          LOG.info("upload in progress on another gateway replica; image={}", r.id());
+          continue;
+        }
+        try {
+          change(r.id(), x -> x.withStatus(ImageStatus.QUEUED, clock.instant()));
+          LOG.info("interrupted upload found at start-up, image queued again; image={}", r.id());
+        } finally {
+          leases.release(r.id());
+        }
       }
+    }
+  }
+
+  /**
+   * The record of {@code id}, queued, with this replica holding its writer's lease; call
+   * under the image's lock. A record left saving by a replica whose lease lapsed is queued
+   * again first. UNAVAILABLE while another replica writes the image.
+   */
+  private ImageRecord claim(String id, String what) throws IOException {
+    ImageRecord current = require(id);
+    boolean writingHere = writers.containsKey(id);
+    if (!writingHere && leases.take(id) == ObjectLock.Outcome.BUSY) {
+      throw ApiException.unavailable("image " + id + " is being written by another gateway"
+          + " replica; try again", null);
+    }
+    try {
+      if (current.status() == ImageStatus.SAVING && !writingHere) {
+        current = change(id, x -> x.withStatus(ImageStatus.QUEUED, clock.instant()));
+        LOG.warn("the upload of a gateway that stopped is taken over; image={}", id);
+      }
+      return queued(current, what);
+    } catch (RuntimeException e) {
+      if (!writingHere) {
+        leases.release(id);
+      }
+      throw e;
     }
   }
 
@@ -215,6 +268,9 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
       try {
         content.drop(id, !writers.containsKey(id));
         records.remove(id);
+        if (!writers.containsKey(id)) {
+          leases.forget(id);
+        }
       } catch (IOException e) {
         throw unavailable(id, e);
       }
@@ -239,14 +295,27 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
       long resumeOffset) throws IOException {
     String id = image.id();
     synchronized (lock(id)) {
-      ImageRecord current = queued(id, "");
+      ImageRecord current = claim(id, "");
       RbdUpload upload;
-      // A stale ID left by a crash after the rename goes; so does another upload's prefix.
-      content.drop(id, resumeOffset == 0);
-      if (resumeOffset > 0) {
-        upload = RbdUpload.resume(this, pool, id, uploadId, virtualSize, resumeOffset);
-      } else {
-        upload = RbdUpload.start(this, pool, id, uploadId, virtualSize);
+      try {
+        // A stale ID left by a crash after the rename goes; so does another upload's prefix.
+        content.drop(id, resumeOffset == 0);
+        if (resumeOffset > 0) {
+          upload = RbdUpload.resume(this, pool, id, uploadId, virtualSize, resumeOffset);
+        } else {
+          upload = RbdUpload.start(this, pool, id, uploadId, virtualSize);
+        }
+      } catch (RbdException e) {
+        leases.release(id);
+        if (e.errno() == RbdException.EBUSY) {
+          // ID.upload still watched by a gateway that died: Ceph drops its watch in 30 s
+          throw ApiException.unavailable("image " + id + ": its upload is still open by a"
+              + " gateway that stopped; try again", e);
+        }
+        throw e;
+      } catch (IOException | RuntimeException e) {
+        leases.release(id);
+        throw e;
       }
       writers.put(id, upload);
       try {
@@ -261,13 +330,18 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
     }
   }
 
-  private ImageRecord queued(String id, String what) {
-    ImageRecord current = require(id);
+  private static ImageRecord queued(ImageRecord current, String what) {
+    String id = current.id();
     if (current.status() != ImageStatus.QUEUED) {
       throw ApiException.failedPrecondition("image " + id + " is "
           + current.status().glanceName() + ", not queued" + what);
     }
     return current;
+  }
+
+  @Override
+  public boolean sharedByReplicas() {
+    return true;
   }
 
   @Override
@@ -284,10 +358,16 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
    */
   void beginImport(String id, Object importer) throws IOException {
     synchronized (lock(id)) {
-      ImageRecord current = queued(id, "; it cannot take an import");
-      content.drop(id, true);
-      writers.put(id, importer);
-      save(current.withStatus(ImageStatus.SAVING, clock.instant()));
+      ImageRecord current = claim(id, "; it cannot take an import");
+      try {
+        content.drop(id, true);
+        writers.put(id, importer);
+        save(current.withStatus(ImageStatus.SAVING, clock.instant()));
+      } catch (IOException | RuntimeException e) {
+        writers.remove(id, importer);
+        leases.release(id);
+        throw e;
+      }
     }
   }
 
@@ -309,6 +389,7 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
             List.of(content.location(id)), clock.instant());
         records.save(active);
         writers.remove(id, writer);
+        leases.release(id);
         LOG.info("image active in Ceph; image={} location={}", id, content.location(id));
         return active;
       } catch (IOException | RuntimeException e) {
@@ -329,12 +410,16 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
   void writeEnded(Object writer, String id, boolean keep) {
     synchronized (lock(id)) {
       writers.remove(id, writer);
+      leases.release(id);
       boolean kept = false;
       try {
         Optional<ImageRecord> current = records.get(id);
         kept = keep && current.isPresent();
         if (!kept) {
           content.dropPrivate(id);
+        }
+        if (current.isEmpty()) {
+          leases.forget(id);  // deleted while written here: its lease object goes too
         }
         if (current.isPresent() && current.get().status() == ImageStatus.SAVING) {
           records.save(current.get().withStatus(ImageStatus.QUEUED, clock.instant()));
@@ -367,6 +452,7 @@ public final class RbdBackend implements ImageBackend, RbdDirectImport {
 
   @Override
   public void close() {
+    leases.close();
     recordIo.close();
     imageIo.close();
     rados.close();
