@@ -18,6 +18,9 @@ stratus_pick_java || stratus_die "no JDK >= 21 found; install one (e.g. apt-get 
 command -v mvn >/dev/null || stratus_ensure_apt maven || stratus_die "Maven is required"
 stratus_log "java: $JAVA_HOME"
 
+# the multi-host tests make network namespaces, veth pairs, a bridge and tc limits
+stratus_ensure_apt iproute2 || stratus_die "iproute2 (ip, tc) is required for the multi-host tests"
+
 PG_BIN="$("$here/scripts/ensure-postgres.sh")"
 export STRATUS_PG_BIN="$PG_BIN"
 stratus_log "postgresql: $PG_BIN"

@@ -25,13 +25,23 @@ final class ServiceProcess implements AutoCloseable {
 
   ServiceProcess(String name, String mainClass, Map<String, String> env, Path logDir)
       throws Exception {
+    this(name, mainClass, env, logDir, List.of());
+  }
+
+  /**
+   * @param prefix a command the JVM runs under, e.g. {@code ip netns exec NS} for a host in
+   *     its own network namespace
+   */
+  ServiceProcess(String name, String mainClass, Map<String, String> env, Path logDir,
+      List<String> prefix) throws Exception {
     this.name = name;
     this.log = logDir.resolve(name + ".log");
     String java = ProcessHandle.current().info().command().orElse("java");
     // As the all-in-one runs them: the agent with a small heap (its memory is its read
     // window, not the disk's size; its live set is ~30 MiB), committed as needed, and the
     // serial collector (G1's own structures cost ~40 MiB more on a 128 MiB heap).
-    List<String> cmd = new ArrayList<>(List.of(java));
+    List<String> cmd = new ArrayList<>(prefix);
+    cmd.add(java);
     cmd.addAll(mainClass.endsWith("AgentMain")
         ? List.of("-Xmx64m", "-Xms16m", "-XX:+UseSerialGC") : List.of("-Xmx512m"));
     // Extra JVM options for every service, e.g. a flight recording while profiling:
@@ -78,6 +88,11 @@ final class ServiceProcess implements AutoCloseable {
     return "127.0.0.1:" + port;
   }
 
+  /** host:port, for a service listening on {@code host} rather than loopback. */
+  String address(String host) {
+    return host + ":" + port;
+  }
+
   String tail() throws IOException {
     if (!Files.exists(log)) {
       return "";
@@ -86,12 +101,12 @@ final class ServiceProcess implements AutoCloseable {
     return all.length() > 4000 ? all.substring(all.length() - 4000) : all;
   }
 
-  /** Peak resident memory of the process so far, from /proc (VmHWM), in KiB. */
   /** The process id. */
   long pid() {
     return process.pid();
   }
 
+  /** Peak resident memory of the process so far, from /proc (VmHWM), in KiB. */
   long peakRssKib() throws IOException {
     for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
       if (line.startsWith("VmHWM:")) {

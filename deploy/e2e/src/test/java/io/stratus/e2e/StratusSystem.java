@@ -281,12 +281,22 @@ final class StratusSystem implements AutoCloseable {
 
   /** Uploads an active raw base image: {@code size} bytes, random data in the first half. */
   String seedBaseImage(long size) throws Exception {
-    String id = images().createImage(CreateImageRequest.newBuilder().setName("e2e-base")
-        .setDiskFormat("raw").setContainerFormat("bare").setOwner("e2e-project").build())
+    return seedBaseImage(gatewayChannel, MEMBER, "e2e-project", "e2e-base", size);
+  }
+
+  /**
+   * Uploads an active raw base image through {@code gateway} as {@code token}'s user, for
+   * {@code owner}: {@code size} bytes, random data in the first half.
+   */
+  static String seedBaseImage(io.grpc.Channel gateway, String token, String owner, String name,
+      long size) throws Exception {
+    io.grpc.Channel authed = io.grpc.ClientInterceptors.intercept(gateway,
+        MetadataUtils.newAttachHeadersInterceptor(bearer(token)));
+    String id = ImagesGrpc.newBlockingStub(authed).withDeadlineAfter(120, TimeUnit.SECONDS)
+        .createImage(CreateImageRequest.newBuilder().setName(name).setDiskFormat("raw")
+            .setContainerFormat("bare").setOwner(owner).build())
         .getImage().getId();
-    try (ImageUploader out = ImageUploader.start(io.grpc.ClientInterceptors.intercept(
-        gatewayChannel, MetadataUtils.newAttachHeadersInterceptor(bearer(MEMBER))), id, "seed",
-        size, 0)) {
+    try (ImageUploader out = ImageUploader.start(authed, id, "seed", size, 0)) {
       Random random = new Random(size);
       for (long off = 0; off < size / 2; off += 1 << 20) {
         byte[] b = new byte[1 << 20];
