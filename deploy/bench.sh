@@ -8,6 +8,8 @@
 #     STRATUS_BENCH_POINTS=4:0.5 STRATUS_BENCH_RUNS=3 deploy/bench.sh DataPathBenchmark
 #     deploy/bench.sh GlanceDataPathBenchmark  # the same into a real Glance against curl -T:
 #                                          # docs/benchmarks/data-path-glance.md
+#     deploy/bench.sh ControlPlaneBenchmark    # the conductor with 5,000 simulated hosts:
+#                                          # docs/benchmarks/control-plane.md
 #
 # Needs free disk under /var/lib/stratus-test: about 4 × the largest point's virtual size
 # (the default matrix goes to 16 GiB fully allocated).

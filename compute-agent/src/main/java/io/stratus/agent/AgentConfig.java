@@ -16,7 +16,8 @@ import java.util.Map;
  * @param conductorAddress the conductor's gRPC target, or its replicas as {@code
  *     host:port,host:port} (required)
  * @param gatewayAddress the image-gateway's gRPC target, or its replicas as a list (required)
- * @param libvirtUri e.g. qemu:///system, or test:///default for lifecycle-only hosts
+ * @param libvirtUri e.g. qemu:///system, test:///default for lifecycle-only hosts, or
+ *     simulator:/// for the simulated hypervisor of the control-plane benchmark
  * @param instancesDir where instance disks live (DIR/UUID/disk)
  * @param imageCacheDir where base images are cached, shared by instances
  * @param maxConcurrentSnapshots snapshots running at once; more wait (Nova's

@@ -3,7 +3,9 @@ package io.stratus.agent;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.stratus.agent.hypervisor.Hypervisor;
 import io.stratus.agent.hypervisor.libvirt.LibvirtHypervisor;
+import io.stratus.agent.hypervisor.simulator.SimulatedHypervisor;
 import io.stratus.support.grpc.ReplicaTargets;
 import io.stratus.support.grpc.RequestIds;
 import io.stratus.support.imageio.StreamWindow;
@@ -20,6 +22,14 @@ import java.net.InetSocketAddress;
  */
 public final class AgentMain {
   private AgentMain() {}
+
+  /**
+   * libvirt at {@code uri}, or the simulated hypervisor for {@code simulator:///} (Nova's
+   * fake driver: for control-plane benchmarks, never a production host).
+   */
+  static Hypervisor hypervisor(String uri) {
+    return SimulatedHypervisor.selects(uri) ? new SimulatedHypervisor() : new LibvirtHypervisor(uri);
+  }
 
   public static void main(String[] args) throws Exception {
     AgentConfig config = Launch.config("stratus-compute-agent", args, file -> AgentConfig.load(file, System.getenv()));
@@ -38,7 +48,7 @@ public final class AgentMain {
     ComputeAgent agent = ComputeAgent.start(config,
         NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.port()),
             tls.server(true)).intercept(metrics.serverInterceptor()),
-        tls, new LibvirtHypervisor(config.libvirtUri()), conductor, gateway,
+        tls, hypervisor(config.libvirtUri()), conductor, gateway,
         port -> config.port() == 0 ? config.listenHost() + ":" + port : advertised);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {

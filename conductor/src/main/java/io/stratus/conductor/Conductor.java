@@ -28,6 +28,7 @@ import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.db.EventRelay;
+import io.stratus.conductor.db.HeartbeatWriter;
 import io.stratus.conductor.events.EventBus;
 import io.stratus.conductor.hosts.AgentClients;
 import io.stratus.support.tls.PeerGuard;
@@ -69,11 +70,14 @@ public final class Conductor implements AutoCloseable {
   private final PowerSync powerSync;
   private final SnapshotGc gc;
   private final EventRelay relay;
+  private final HeartbeatWriter heartbeats;
 
   private Conductor(Database db, Server server, TaskDriver driver, AgentClients agents,
       HostRegistry hosts, HealthStatusManager health, ConductorLease lease,
-      Reconciler reconciler, PowerSync powerSync, SnapshotGc gc, EventRelay relay) {
+      Reconciler reconciler, PowerSync powerSync, SnapshotGc gc, EventRelay relay,
+      HeartbeatWriter heartbeats) {
     this.relay = relay;
+    this.heartbeats = heartbeats;
     this.powerSync = powerSync;
     this.gc = gc;
     this.db = db;
@@ -120,10 +124,12 @@ public final class Conductor implements AutoCloseable {
     Database db = Database.open(config.dbUrl(), config.dbUser(), config.dbPassword(),
         config.dbPoolSize());
     EventRelay relay = null;
+    HeartbeatWriter heartbeats = null;
     try {
       InstanceStore instances = new InstanceStore(clock);
       ActionLog actions = new ActionLog(clock);
-      HostRegistry hosts = new HostRegistry(db, new HostStore(), instances,
+      heartbeats = new HeartbeatWriter(db);
+      HostRegistry hosts = new HostRegistry(db, new HostStore(), instances, heartbeats,
           config.heartbeatInterval(), config.missedHeartbeats());
       EventBus bus = new EventBus();
       relay = EventRelay.start(db, bus);
@@ -181,10 +187,13 @@ public final class Conductor implements AutoCloseable {
       LOG.info("conductor serving; port={} conductor={} config={}", server.getPort(), lease.id(),
           config);
       return new Conductor(db, server, driver, agents, hosts, health, lease, reconciler,
-          powerSync, gc, relay);
+          powerSync, gc, relay, heartbeats);
     } catch (IOException | RuntimeException e) {
       if (relay != null) {
         relay.close();
+      }
+      if (heartbeats != null) {
+        heartbeats.close();
       }
       db.close();
       throw e;
@@ -232,6 +241,7 @@ public final class Conductor implements AutoCloseable {
     powerSync.close();
     gc.close();
     driver.close();
+    heartbeats.close();
     agents.close();
     // Last: once the lease is gone, other conductors adopt what we left in flight.
     lease.close();

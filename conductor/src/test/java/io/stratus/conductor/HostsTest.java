@@ -100,6 +100,27 @@ class HostsTest extends ConductorTest {
   }
 
   @Test
+  void eachHostCountsItsOwnLiveServers() throws Exception {
+    var before = serverCounts();
+    String id = h.bootActive("counted-on-a-host");
+    String host = h.servers(ConductorHarness.MEMBER_A).getServer(
+        io.stratus.proto.conductor.v1.GetServerRequest.newBuilder().setServerId(id).build())
+        .getServer().getHost();
+    var after = serverCounts();
+    for (var e : after.entrySet()) {
+      int was = before.getOrDefault(e.getKey(), 0);
+      assertEquals(e.getKey().equals(host) ? was + 1 : was, e.getValue(), e.getKey());
+    }
+  }
+
+  private static java.util.Map<String, Integer> serverCounts() {
+    java.util.Map<String, Integer> m = new java.util.HashMap<>();
+    h.hosts(ADMIN).listHosts(ListHostsRequest.getDefaultInstance()).getHostsList()
+        .forEach(x -> m.put(x.getName(), x.getServerCount()));
+    return m;
+  }
+
+  @Test
   void heartbeatOfAnUnregisteredHostIsNotFound() {
     var e = assertThrows(Exception.class, () -> beatOnce("nobody"));
     var status = Status.fromThrowable(e.getCause());

@@ -48,29 +48,44 @@ public final class AgentRegistryService extends AgentRegistryGrpc.AgentRegistryI
 
       @Override
       public void onNext(HeartbeatRequest beat) {
-        if (closed) {
-          return;
+        synchronized (this) {
+          if (closed) {
+            return;
+          }
         }
         try {
           requireCertificateFor(beat.getHost());
-          var h = hosts.heartbeat(beat.getHost());
-          o.onNext(HeartbeatResponse.newBuilder()
-              .setHeartbeatIntervalMs((int) hosts.heartbeatInterval().toMillis())
-              .setDisabled(h.disabled())
-              .build());
+          // answered from the heartbeat writer's thread once the beat is committed
+          hosts.heartbeat(beat.getHost()).whenComplete((h, error) -> answer(h, error));
         } catch (RuntimeException e) {
-          closed = true;
-          o.onError(GrpcErrors.toStatus(e));
+          answer(null, e);
         }
       }
 
+      private synchronized void answer(HostRegistry.Beat h, Throwable error) {
+        if (closed) {
+          return;
+        }
+        if (error != null) {
+          closed = true;
+          o.onError(GrpcErrors.toStatus(
+              error instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+                  ? c.getCause() : error));
+          return;
+        }
+        o.onNext(HeartbeatResponse.newBuilder()
+            .setHeartbeatIntervalMs((int) hosts.heartbeatInterval().toMillis())
+            .setDisabled(h.disabled())
+            .build());
+      }
+
       @Override
-      public void onError(Throwable t) {
+      public synchronized void onError(Throwable t) {
         closed = true;
       }
 
       @Override
-      public void onCompleted() {
+      public synchronized void onCompleted() {
         if (!closed) {
           closed = true;
           o.onCompleted();

@@ -1,6 +1,7 @@
 package io.stratus.conductor.compute;
 
 import io.stratus.conductor.db.Database;
+import io.stratus.conductor.db.EventRelay;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.domain.TaskState;
 import io.stratus.conductor.events.EventSink;
@@ -28,9 +29,19 @@ public final class StatePublisher {
 
   /** Publishes the instance's committed state; call after the transaction committed. */
   public void stateChanged(UUID uuid, TaskState oldTask) {
+    if (bus instanceof EventRelay relay) {
+      // read and notify in one transaction: one round trip fewer per transition
+      relay.publishRead(s -> instances.findAny(s, uuid).map(i -> event(i, oldTask)));
+      return;
+    }
     db.inTransaction(s -> instances.findAny(s, uuid))
-        .ifPresent(i -> bus.publish(ServerEvents.stateChange(i.uuid().toString(), i.vmState(),
-            i.taskState(), i.powerState(), i.host(), oldTask, clock.instant())));
+        .ifPresent(i -> bus.publish(event(i, oldTask)));
+  }
+
+  private io.stratus.proto.conductor.v1.ServerEvent event(
+      io.stratus.conductor.db.InstanceEntity i, TaskState oldTask) {
+    return ServerEvents.stateChange(i.uuid().toString(), i.vmState(), i.taskState(),
+        i.powerState(), i.host(), oldTask, clock.instant());
   }
 
   public void notify(UUID uuid, String eventType, String requestId, Map<String, String> payload) {

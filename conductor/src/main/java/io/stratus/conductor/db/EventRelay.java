@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.postgresql.PGConnection;
+import org.hibernate.Session;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,17 +70,42 @@ public final class EventRelay implements EventSink, AutoCloseable {
 
   @Override
   public void publish(ServerEvent event) {
-    String payload = encode(event);
     try {
-      db.run(s -> s.createNativeQuery("SELECT pg_notify(:channel, :payload)", Object.class)
-          .setParameter("channel", CHANNEL)
-          .setParameter("payload", payload)
-          .getSingleResult());
+      db.run(s -> publish(s, event));
     } catch (RuntimeException e) {
       // The change itself committed; only the watchers miss it. Tell this replica's.
       LOG.warn("could not relay a server event; server={}", event.getServerId(), e);
       bus.gap();
     }
+  }
+
+  /**
+   * Reads the event to send with {@code read} and sends it in the same transaction (none
+   * when it returns empty): one round trip for both. A failure is reported as a gap to
+   * this replica's watchers, as in {@link #publish(ServerEvent)}.
+   */
+  public void publishRead(java.util.function.Function<Session,
+      java.util.Optional<ServerEvent>> read) {
+    try {
+      db.run(s -> read.apply(s).ifPresent(e -> publish(s, e)));
+    } catch (RuntimeException e) {
+      LOG.warn("could not relay a server event", e);
+      bus.gap();
+    }
+  }
+
+  /**
+   * Sends {@code event} in {@code session}'s transaction: it is delivered if and when that
+   * commits. The transaction's commit does not wait for its WAL to reach the disk
+   * ({@code synchronous_commit = off}): a notification is not durable anyway (a crashed
+   * PostgreSQL delivers none), and the wait would be a disk flush per event.
+   */
+  public void publish(Session session, ServerEvent event) {
+    session.createNativeMutationQuery("SET LOCAL synchronous_commit = off").executeUpdate();
+    session.createNativeQuery("SELECT pg_notify(:channel, :payload)", Object.class)
+        .setParameter("channel", CHANNEL)
+        .setParameter("payload", encode(event))
+        .getSingleResult();
   }
 
   /** The event as NOTIFY text (base64 protobuf), cut to fit {@link #MAX_PAYLOAD}. */

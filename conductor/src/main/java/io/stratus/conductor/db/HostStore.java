@@ -38,16 +38,4 @@ public final class HostStore {
         .getResultList();
   }
 
-  /**
-   * Records a heartbeat at the database's time ({@link DbClock}); {@code false} when the
-   * host is not registered.
-   */
-  public boolean beat(Session session, String name) {
-    return session
-            .createNativeMutationQuery(
-                "UPDATE hosts SET last_heartbeat_at = clock_timestamp() WHERE name = :name")
-            .setParameter("name", name)
-            .executeUpdate()
-        == 1;
-  }
 }

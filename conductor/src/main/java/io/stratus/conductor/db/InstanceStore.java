@@ -45,6 +45,9 @@ public final class InstanceStore {
       query.setParameter(p.getKey(), p.getValue());
     }
     int rows = query.executeUpdate();
+    if (rows == 1 && update.setsTask()) {
+      TaskTransitionMeter.countOnCommit(session, update.taskTo());
+    }
     // Later reads in this session must see the new row, not a cached copy.
     InstanceEntity current = session.find(InstanceEntity.class, update.uuid());
     if (current != null) {
@@ -154,7 +157,21 @@ public final class InstanceStore {
         .getResultList();
   }
 
-  /** Number of live instances per host. */
+  /**
+   * Live instances per host, in one query (hosts without any are absent): listing
+   * thousands of hosts must not cost a query each.
+   */
+  public java.util.Map<String, Long> countByHost(Session session) {
+    java.util.Map<String, Long> counts = new java.util.HashMap<>();
+    for (Object[] row : session.createSelectionQuery("select i.host, count(i) from"
+        + " InstanceEntity i where i.host is not null and i.deletedAt is null group by i.host",
+        Object[].class).getResultList()) {
+      counts.put((String) row[0], (Long) row[1]);
+    }
+    return counts;
+  }
+
+  /** Number of live instances on one host. */
   public long countOnHost(Session session, String host) {
     return session
         .createSelectionQuery(

@@ -148,6 +148,12 @@ public final class StateUpdate {
     return sets.containsKey("task_state");
   }
 
+  /** The task_state it sets ("none" for none); meaningful when {@link #setsTask}. */
+  String taskTo() {
+    Object t = sets.get("task_state");
+    return t == null ? "none" : t.toString();
+  }
+
   /** SQL text; parameters come from {@link #parameters()}. */
   String sql() {
     if (!anyTask && !expectNoTask && expectedTasks.isEmpty()) {

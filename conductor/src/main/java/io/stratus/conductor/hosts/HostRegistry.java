@@ -4,6 +4,7 @@ import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.DbClock;
 import io.stratus.support.errors.Ids;
 import io.stratus.conductor.db.HostEntity;
+import io.stratus.conductor.db.HeartbeatWriter;
 import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.support.errors.ApiException;
@@ -43,13 +44,16 @@ public final class HostRegistry {
   private final InstanceStore instances;
   private final Duration heartbeatInterval;
   private final Duration downAfter;
+  private final HeartbeatWriter heartbeats;
 
   public HostRegistry(
       Database db,
       HostStore hosts,
       InstanceStore instances,
+      HeartbeatWriter heartbeats,
       Duration heartbeatInterval,
       int missedHeartbeats) {
+    this.heartbeats = heartbeats;
     this.db = db;
     this.hosts = hosts;
     this.instances = instances;
@@ -108,16 +112,22 @@ public final class HostRegistry {
   }
 
   /** Records a beat; NOT_FOUND when the host must register first. */
-  public HostEntity heartbeat(String host) {
+  /**
+   * Records a beat of {@code host} (batched with others, {@link HeartbeatWriter}); completes
+   * with whether the host is disabled, or fails NOT_FOUND for a host never registered.
+   */
+  public java.util.concurrent.CompletableFuture<Beat> heartbeat(String host) {
     Ids.hostName("host", host);
-    return db.inTransaction(
-        s -> {
-          if (!hosts.beat(s, host)) {
-            throw ApiException.notFound("host " + host + " is not registered; register first");
-          }
-          return hosts.find(s, host).orElseThrow();
-        });
+    return heartbeats.beat(host).thenApply(b -> {
+      if (!b.registered()) {
+        throw ApiException.notFound("host " + host + " is not registered; register first");
+      }
+      return new Beat(b.disabled());
+    });
   }
+
+  /** What a recorded beat tells the agent: whether its host is disabled. */
+  public record Beat(boolean disabled) {}
 
   /**
    * Whether a host's last beat is recent enough at {@code now}, the database's time (beats
@@ -160,12 +170,14 @@ public final class HostRegistry {
             + ("local".equals(storageKind) ? "" : " with " + storageKind + " storage"), null));
   }
 
+  /** Every host, whether it is up and its instance count: three queries for any number. */
   public List<HostView> list() {
     return db.inTransaction(
         s -> {
           Instant now = DbClock.now(s);
+          var counts = instances.countByHost(s);
           return hosts.list(s).stream()
-              .map(h -> new HostView(h, isUp(h, now), instances.countOnHost(s, h.name())))
+              .map(h -> new HostView(h, isUp(h, now), counts.getOrDefault(h.name(), 0L)))
               .toList();
         });
   }

@@ -34,6 +34,12 @@ final class ServiceProcess implements AutoCloseable {
    */
   ServiceProcess(String name, String mainClass, Map<String, String> env, Path logDir,
       List<String> prefix) throws Exception {
+    this(name, mainClass, env, logDir, prefix, List.of());
+  }
+
+  /** @param jvmOptions options after the defaults (a later -Xmx wins), e.g. {@code -Xmx1g} */
+  ServiceProcess(String name, String mainClass, Map<String, String> env, Path logDir,
+      List<String> prefix, List<String> jvmOptions) throws Exception {
     this.name = name;
     this.log = logDir.resolve(name + ".log");
     String java = ProcessHandle.current().info().command().orElse("java");
@@ -52,6 +58,7 @@ final class ServiceProcess implements AutoCloseable {
         cmd.add(opt.replace("{name}", name));
       }
     }
+    cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().putAll(env);
