@@ -38,6 +38,23 @@ public final class StatePublisher {
         .ifPresent(i -> bus.publish(event(i, oldTask)));
   }
 
+  /**
+   * Publishes the instance's state as part of {@code session}'s transaction, the one whose
+   * swap changed it: delivered to every replica's watchers when, and only if, it commits —
+   * a replica that dies right after its commit loses no event.
+   */
+  public void stateChangedIn(org.hibernate.Session session, UUID uuid, TaskState oldTask) {
+    var i = instances.findAny(session, uuid);
+    if (i.isEmpty()) {
+      return;
+    }
+    if (bus instanceof EventRelay relay) {
+      relay.notifyIn(session, event(i.get(), oldTask));
+    } else {
+      bus.publish(event(i.get(), oldTask));
+    }
+  }
+
   private io.stratus.proto.conductor.v1.ServerEvent event(
       io.stratus.conductor.db.InstanceEntity i, TaskState oldTask) {
     return ServerEvents.stateChange(i.uuid().toString(), i.vmState(), i.taskState(),

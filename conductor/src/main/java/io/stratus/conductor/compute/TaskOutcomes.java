@@ -84,8 +84,13 @@ final class TaskOutcomes {
           TaskState.dbNameOf(next));
       return Step.ILLEGAL;
     }
-    if (durably(s -> instances.apply(s, ownUpdate(task).expectTask(expected).task(next)))) {
-      publisher.stateChanged(task.uuid(), expected);
+    if (durably(s -> {
+      boolean ok = instances.apply(s, ownUpdate(task).expectTask(expected).task(next));
+      if (ok) {
+        publisher.stateChangedIn(s, task.uuid(), expected);
+      }
+      return ok;
+    })) {
       return Step.APPLIED;
     }
     var current = durably(s -> instances.find(s, task.uuid()));
@@ -134,18 +139,18 @@ final class TaskOutcomes {
       u.power(PowerState.NOSTATE).deletedAt(clock.instant());
     }
     TaskState before = currentTask(task);
-    boolean applied = durably(s -> {
+    durably(s -> {
       boolean ok = instances.apply(s, u);
       if (ok && op == Operation.DELETE) {
         volumes.detachAll(s, task.uuid(), clock.instant());
+      }
+      if (ok) {
+        publisher.stateChangedIn(s, task.uuid(), before);
       }
       actions.finishEvent(s, task.requestId(), op.eventName(), true,
           ok ? r.getDetails() : "finished, but the instance had moved on meanwhile");
       return ok;
     });
-    if (applied) {
-      publisher.stateChanged(task.uuid(), before);
-    }
     Map<String, String> p = payload(task);
     if (r.hasSnapshot()) {
       p.put("size", Long.toString(r.getSnapshot().getSize()));
@@ -169,8 +174,11 @@ final class TaskOutcomes {
     }
     TaskState before = currentTask(task);
     boolean cancelled = status.getCode() == Status.Code.CANCELLED;
-    boolean applied = durably(s -> {
+    durably(s -> {
       boolean ok = instances.apply(s, u);
+      if (ok) {
+        publisher.stateChangedIn(s, task.uuid(), before);
+      }
       if (!cancelled) {
         actions.recordFault(s, task.uuid(), status.getCode().value(), message, op.name());
       }
@@ -178,9 +186,6 @@ final class TaskOutcomes {
           cancelled ? "cancelled" : message);
       return ok;
     });
-    if (applied) {
-      publisher.stateChanged(task.uuid(), before);
-    }
     Map<String, String> p = payload(task);
     p.put("error", message);
     publisher.notify(task.uuid(), op.name().toLowerCase(Locale.ROOT) + ".error",

@@ -102,6 +102,15 @@ public final class EventRelay implements EventSink, AutoCloseable {
    */
   public void publish(Session session, ServerEvent event) {
     session.createNativeMutationQuery("SET LOCAL synchronous_commit = off").executeUpdate();
+    notifyIn(session, event);
+  }
+
+  /**
+   * Sends {@code event} as part of {@code session}'s transaction, which stays as durable as
+   * it was: for a state change sent with the swap that made it, so watchers get it exactly
+   * when the swap commits, even if this replica dies right after.
+   */
+  public void notifyIn(Session session, ServerEvent event) {
     session.createNativeQuery("SELECT pg_notify(:channel, :payload)", Object.class)
         .setParameter("channel", CHANNEL)
         .setParameter("payload", encode(event))
