@@ -133,7 +133,7 @@ public final class Conductor implements AutoCloseable {
           config.heartbeatInterval(), config.missedHeartbeats());
       EventBus bus = new EventBus();
       relay = EventRelay.start(db, bus);
-      StatePublisher publisher = new StatePublisher(db, instances, relay, clock);
+      StatePublisher publisher = new StatePublisher(instances, relay, clock);
       AgentClients agents = new AgentClients(agentChannels);
       var images = new GatewayImageRegistry(gateway);
       ConductorLease lease = new ConductorLease(db, config.heartbeatInterval(),

@@ -1,27 +1,23 @@
 package io.stratus.conductor.compute;
 
-import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.EventRelay;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.domain.TaskState;
-import io.stratus.conductor.events.EventSink;
 import io.stratus.conductor.events.ServerEvents;
 import java.time.Clock;
 import java.util.Map;
 import java.util.UUID;
 
 /**
- * Publishes committed instance changes, notifications and progress to watchers (through
- * the replicas' shared {@link io.stratus.conductor.db.EventRelay} in a running conductor).
+ * Publishes instance changes, notifications and progress to every replica's watchers,
+ * through the replicas' shared {@link EventRelay}.
  */
 public final class StatePublisher {
-  private final Database db;
   private final InstanceStore instances;
-  private final EventSink bus;
+  private final EventRelay bus;
   private final Clock clock;
 
-  public StatePublisher(Database db, InstanceStore instances, EventSink bus, Clock clock) {
-    this.db = db;
+  public StatePublisher(InstanceStore instances, EventRelay bus, Clock clock) {
     this.instances = instances;
     this.bus = bus;
     this.clock = clock;
@@ -29,13 +25,8 @@ public final class StatePublisher {
 
   /** Publishes the instance's committed state; call after the transaction committed. */
   public void stateChanged(UUID uuid, TaskState oldTask) {
-    if (bus instanceof EventRelay relay) {
-      // read and notify in one transaction: one round trip fewer per transition
-      relay.publishRead(s -> instances.findAny(s, uuid).map(i -> event(i, oldTask)));
-      return;
-    }
-    db.inTransaction(s -> instances.findAny(s, uuid))
-        .ifPresent(i -> bus.publish(event(i, oldTask)));
+    // read and notify in one transaction: one round trip fewer per transition
+    bus.publishRead(s -> instances.findAny(s, uuid).map(i -> event(i, oldTask)));
   }
 
   /**
@@ -44,15 +35,7 @@ public final class StatePublisher {
    * a replica that dies right after its commit loses no event.
    */
   public void stateChangedIn(org.hibernate.Session session, UUID uuid, TaskState oldTask) {
-    var i = instances.findAny(session, uuid);
-    if (i.isEmpty()) {
-      return;
-    }
-    if (bus instanceof EventRelay relay) {
-      relay.notifyIn(session, event(i.get(), oldTask));
-    } else {
-      bus.publish(event(i.get(), oldTask));
-    }
+    instances.findAny(session, uuid).ifPresent(i -> bus.notifyIn(session, event(i, oldTask)));
   }
 
   private io.stratus.proto.conductor.v1.ServerEvent event(

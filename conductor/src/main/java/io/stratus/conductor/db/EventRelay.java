@@ -2,7 +2,6 @@ package io.stratus.conductor.db;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.stratus.conductor.events.EventBus;
-import io.stratus.conductor.events.EventSink;
 import io.stratus.proto.conductor.v1.Notification;
 import io.stratus.proto.conductor.v1.ServerEvent;
 import java.sql.Connection;
@@ -32,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * clients watch again from a fresh snapshot. A payload is at most 8000 bytes in PostgreSQL;
  * an event over {@link #MAX_PAYLOAD} has its notification payload's values cut short.
  */
-public final class EventRelay implements EventSink, AutoCloseable {
+public final class EventRelay implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EventRelay.class);
   /** The {@code NOTIFY} channel. */
   public static final String CHANNEL = "stratus_server_events";
@@ -68,7 +67,6 @@ public final class EventRelay implements EventSink, AutoCloseable {
     return relay;
   }
 
-  @Override
   public void publish(ServerEvent event) {
     try {
       db.run(s -> publish(s, event));

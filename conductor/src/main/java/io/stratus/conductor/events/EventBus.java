@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory;
  * published after their transaction commits, so a watcher never sees a change that was
  * rolled back. Listeners must not block; {@link EventSubscription} queues for them.
  */
-public final class EventBus implements EventSink {
+public final class EventBus {
   private static final Logger LOG = LoggerFactory.getLogger(EventBus.class);
 
   private record Listener(Predicate<ServerEvent> filter, Consumer<ServerEvent> sink,
@@ -49,7 +49,6 @@ public final class EventBus implements EventSink {
   }
 
   /** Delivers an event to every listener whose filter accepts it. */
-  @Override
   public void publish(ServerEvent event) {
     for (Listener l : listeners) {
       try {
