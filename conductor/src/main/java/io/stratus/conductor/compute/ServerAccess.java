@@ -1,10 +1,13 @@
 package io.stratus.conductor.compute;
 
 import io.stratus.conductor.db.Database;
+import io.stratus.conductor.db.HostEntity;
 import io.stratus.conductor.db.InstanceEntity;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.domain.Operation;
 import io.stratus.conductor.domain.TaskState;
+import io.stratus.conductor.hosts.HostRegistry;
+import io.stratus.proto.agent.v1.InstanceSpec;
 import io.stratus.support.errors.ApiException;
 import java.util.Optional;
 import java.util.UUID;
@@ -23,10 +26,24 @@ final class ServerAccess {
     this.instances = instances;
   }
 
-  /** Checks visibility, lock and the operation's state rules (before the CAS re-checks). */
-  InstanceEntity checkedForOperation(Caller caller, UUID uuid, String serverId,
-      Operation op) {
-    InstanceEntity i = db.inTransaction(s -> visible(caller, instances.find(s, uuid), serverId));
+  /**
+   * What an operation on a server needs, read in one transaction: the instance, checked for
+   * visibility, lock and the operation's states (the swap re-checks those), its host, checked up, and the spec its agent gets.
+   */
+  record Target(InstanceEntity instance, HostEntity host, InstanceSpec spec) {}
+
+  /** Reads and checks the {@link Target} of {@code op} on server {@code uuid}. */
+  Target target(Caller caller, UUID uuid, String serverId, Operation op, HostRegistry hosts,
+      InstanceSpecs specs) {
+    return db.inTransaction(s -> {
+      InstanceEntity i = check(caller, instances.find(s, uuid), serverId, op);
+      return new Target(i, hosts.requireUp(s, i.host()), specs.of(s, i));
+    });
+  }
+
+  private static InstanceEntity check(Caller caller, Optional<InstanceEntity> found,
+      String serverId, Operation op) {
+    InstanceEntity i = visible(caller, found, serverId);
     if (i.locked() && !caller.admin()) {
       throw ApiException.failedPrecondition("server " + serverId + " is locked");
     }

@@ -119,8 +119,8 @@ public final class ServerCreation {
           planned.forEach(v -> volumes.insert(s, v));
           c.actions().start(s, requestId, uuid, Operation.CREATE.actionName(), caller.projectId(),
               caller.userId());
+          c.publisher().stateChangedIn(s, uuid, null);
         });
-    c.publisher().stateChanged(uuid, null);
     LOG.info("server accepted; instance={} host={} request={}", uuid, host.name(), requestId);
     c.driver().dispatch(new AgentTask(Operation.CREATE, requestId, specs.of(instance),
         host.name(), host.address(), null, 0));

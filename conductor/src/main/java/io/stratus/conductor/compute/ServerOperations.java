@@ -4,7 +4,6 @@ import io.stratus.conductor.config.ApiToken;
 import io.stratus.conductor.db.HostEntity;
 import io.stratus.conductor.db.InstanceEntity;
 import io.stratus.conductor.db.StateUpdate;
-import io.stratus.conductor.db.VolumeStore;
 import io.stratus.conductor.domain.Operation;
 import io.stratus.conductor.domain.TaskState;
 import io.stratus.support.errors.ApiException;
@@ -25,7 +24,6 @@ public final class ServerOperations {
 
   private final ComputeContext c;
   private final InstanceSpecs specs;
-  private final VolumeStore volumes = new VolumeStore();
   private final ApiToken.Role volumeBackedSnapshotRole;
   private final ServerAccess access;
 
@@ -43,8 +41,9 @@ public final class ServerOperations {
     String name = RequestValidator.name("name", rawName);
     Map<String, String> props = new HashMap<>(c.validator().imageMetadata("metadata", metadata));
     Operation op = Operation.CREATE_IMAGE;
-    InstanceEntity instance = access.checkedForOperation(caller, uuid, serverId, op);
-    HostEntity host = c.hosts().requireUp(instance.host());
+    ServerAccess.Target target = access.target(caller, uuid, serverId, op, c.hosts(), specs);
+    InstanceEntity instance = target.instance();
+    HostEntity host = target.host();
     // Nova copies the boot image's properties into its snapshots, so that a server booted
     // from one gets the same devices; these are the ones the instance keeps. The caller's
     // metadata wins.
@@ -54,8 +53,7 @@ public final class ServerOperations {
     if (instance.requireQuiesce()) {
       props.putIfAbsent("os_require_quiesce", "yes");
     }
-    boolean volumeBacked = c.db().inTransaction(s -> !volumes.ofInstance(s, uuid).isEmpty());
-    if (volumeBacked) {
+    if (target.spec().getVolumesCount() > 0) {
       if (volumeBackedSnapshotRole == ApiToken.Role.ADMIN && !caller.admin()) {
         throw ApiException.permissionDenied("policy create_image:allow_volume_backed lets only"
             + " admins snapshot volume-backed servers");
@@ -85,6 +83,7 @@ public final class ServerOperations {
             if (ok) {
               c.actions().start(s, requestId, uuid, op.actionName(), caller.projectId(),
                   caller.userId());
+              c.publisher().stateChangedIn(s, uuid, null);
             }
             return ok;
           });
@@ -97,9 +96,8 @@ public final class ServerOperations {
       throw ApiException.aborted("server " + serverId
           + " changed state while the snapshot was being accepted; nothing was done");
     }
-    c.publisher().stateChanged(uuid, null);
     LOG.info("snapshot accepted; instance={} image={} request={}", uuid, imageId, requestId);
-    c.driver().dispatch(new AgentTask(op, requestId, specs.of(instance), host.name(),
+    c.driver().dispatch(new AgentTask(op, requestId, target.spec(), host.name(),
         host.address(), imageId, 0, instance.requireQuiesce()));
     return new Accepted(requestId, uuid, imageId);
   }
@@ -128,10 +126,10 @@ public final class ServerOperations {
 
   private Accepted powerOperation(Caller caller, String serverId, Operation op, int timeout) {
     UUID uuid = RequestValidator.uuid("server_id", serverId);
-    InstanceEntity instance = access.checkedForOperation(caller, uuid, serverId, op);
-    HostEntity host = c.hosts().requireUp(instance.host());
+    ServerAccess.Target target = access.target(caller, uuid, serverId, op, c.hosts(), specs);
+    HostEntity host = target.host();
     String requestId = ServerAccess.newRequestId();
-    TaskState before = instance.taskState();
+    TaskState before = target.instance().taskState();
     boolean accepted =
         c.db().inTransaction(
             s -> {
@@ -146,6 +144,7 @@ public final class ServerOperations {
               if (ok) {
                 c.actions().start(s, requestId, uuid, op.actionName(), caller.projectId(),
                     caller.userId());
+                c.publisher().stateChangedIn(s, uuid, before);
               }
               return ok;
             });
@@ -153,9 +152,8 @@ public final class ServerOperations {
       throw ApiException.aborted("server " + serverId + " changed state while the "
           + op.actionName() + " request was being accepted; nothing was done");
     }
-    c.publisher().stateChanged(uuid, before);
     LOG.info("{} accepted; instance={} request={}", op.actionName(), uuid, requestId);
-    c.driver().dispatch(new AgentTask(op, requestId, specs.of(instance), host.name(),
+    c.driver().dispatch(new AgentTask(op, requestId, target.spec(), host.name(),
         host.address(), null, timeout));
     return new Accepted(requestId, uuid, null);
   }
@@ -190,8 +188,8 @@ public final class ServerOperations {
       String requestId = ServerAccess.newRequestId();
       c.actions().start(s, requestId, i.uuid(), "lock", caller.projectId(), caller.userId());
       c.actions().finishAction(s, requestId, null);
+      c.publisher().stateChangedIn(s, uuid, null);
     });
-    c.publisher().stateChanged(uuid, null);
   }
 
   /** Unlocks a server; a lock set by an admin needs an admin. */
@@ -207,8 +205,8 @@ public final class ServerOperations {
       String requestId = ServerAccess.newRequestId();
       c.actions().start(s, requestId, i.uuid(), "unlock", caller.projectId(), caller.userId());
       c.actions().finishAction(s, requestId, null);
+      c.publisher().stateChangedIn(s, uuid, null);
     });
-    c.publisher().stateChanged(uuid, null);
   }
 
   private void deleteQuietly(String imageId) {

@@ -23,12 +23,6 @@ public final class StatePublisher {
     this.clock = clock;
   }
 
-  /** Publishes the instance's committed state; call after the transaction committed. */
-  public void stateChanged(UUID uuid, TaskState oldTask) {
-    // read and notify in one transaction: one round trip fewer per transition
-    bus.publishRead(s -> instances.findAny(s, uuid).map(i -> event(i, oldTask)));
-  }
-
   /**
    * Publishes the instance's state as part of {@code session}'s transaction, the one whose
    * swap changed it: delivered to every replica's watchers when, and only if, it commits —
@@ -44,6 +38,17 @@ public final class StatePublisher {
         i.powerState(), i.host(), oldTask, clock.instant());
   }
 
+  /**
+   * Sends a notification as part of {@code session}'s transaction (the one recording what
+   * it tells), so that it costs no transaction of its own and is sent only if that commits.
+   */
+  public void notifyIn(org.hibernate.Session session, UUID uuid, String eventType,
+      String requestId, Map<String, String> payload) {
+    bus.notifyIn(session, ServerEvents.notification(uuid.toString(), eventType, requestId,
+        payload, clock.instant()));
+  }
+
+  /** Sends a notification in a transaction of its own. */
   public void notify(UUID uuid, String eventType, String requestId, Map<String, String> payload) {
     bus.publish(
         ServerEvents.notification(uuid.toString(), eventType, requestId, payload, clock.instant()));

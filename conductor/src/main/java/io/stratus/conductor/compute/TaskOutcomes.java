@@ -70,9 +70,10 @@ final class TaskOutcomes {
     Operation op = task.operation();
     durably(s -> {
       actions.startEvent(s, task.requestId(), op.eventName());
+      publisher.notifyIn(s, task.uuid(), op.startNotification(), task.requestId(),
+          payload(task));
       return null;
     });
-    publisher.notify(task.uuid(), op.startNotification(), task.requestId(), payload(task));
   }
 
   /** Applies a step the agent reported. */
@@ -138,8 +139,13 @@ final class TaskOutcomes {
     if (op == Operation.DELETE) {
       u.power(PowerState.NOSTATE).deletedAt(clock.instant());
     }
-    TaskState before = currentTask(task);
+    Map<String, String> p = payload(task);
+    if (r.hasSnapshot()) {
+      p.put("size", Long.toString(r.getSnapshot().getSize()));
+      p.put("live", Boolean.toString(r.getSnapshot().getLive()));
+    }
     durably(s -> {
+      TaskState before = currentTask(s, task);
       boolean ok = instances.apply(s, u);
       if (ok && op == Operation.DELETE) {
         volumes.detachAll(s, task.uuid(), clock.instant());
@@ -149,14 +155,9 @@ final class TaskOutcomes {
       }
       actions.finishEvent(s, task.requestId(), op.eventName(), true,
           ok ? r.getDetails() : "finished, but the instance had moved on meanwhile");
+      publisher.notifyIn(s, task.uuid(), op.endNotification(), task.requestId(), p);
       return ok;
     });
-    Map<String, String> p = payload(task);
-    if (r.hasSnapshot()) {
-      p.put("size", Long.toString(r.getSnapshot().getSize()));
-      p.put("live", Boolean.toString(r.getSnapshot().getLive()));
-    }
-    publisher.notify(task.uuid(), op.endNotification(), task.requestId(), p);
     LOG.info("task finished; op={} instance={} request={} power={}",
         op, task.uuid(), task.requestId(), power);
   }
@@ -172,9 +173,11 @@ final class TaskOutcomes {
     if (op.vmOnFailure() != null) {
       u.vm(op.vmOnFailure());
     }
-    TaskState before = currentTask(task);
     boolean cancelled = status.getCode() == Status.Code.CANCELLED;
+    Map<String, String> p = payload(task);
+    p.put("error", message);
     durably(s -> {
+      TaskState before = currentTask(s, task);
       boolean ok = instances.apply(s, u);
       if (ok) {
         publisher.stateChangedIn(s, task.uuid(), before);
@@ -184,12 +187,10 @@ final class TaskOutcomes {
       }
       actions.finishEvent(s, task.requestId(), op.eventName(), false,
           cancelled ? "cancelled" : message);
+      publisher.notifyIn(s, task.uuid(), op.name().toLowerCase(Locale.ROOT) + ".error",
+          task.requestId(), p);
       return ok;
     });
-    Map<String, String> p = payload(task);
-    p.put("error", message);
-    publisher.notify(task.uuid(), op.name().toLowerCase(Locale.ROOT) + ".error",
-        task.requestId(), p);
   }
 
   private void undo(AgentTask task) {
@@ -198,8 +199,8 @@ final class TaskOutcomes {
     }
   }
 
-  private TaskState currentTask(AgentTask task) {
-    return durably(s -> instances.findAny(s, task.uuid())).map(i -> i.taskState()).orElse(null);
+  private TaskState currentTask(Session s, AgentTask task) {
+    return instances.findAny(s, task.uuid()).map(i -> i.taskState()).orElse(null);
   }
 
   private static Map<String, String> payload(AgentTask task) {

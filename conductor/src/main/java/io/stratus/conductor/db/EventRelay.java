@@ -78,21 +78,6 @@ public final class EventRelay implements AutoCloseable {
   }
 
   /**
-   * Reads the event to send with {@code read} and sends it in the same transaction (none
-   * when it returns empty): one round trip for both. A failure is reported as a gap to
-   * this replica's watchers, as in {@link #publish(ServerEvent)}.
-   */
-  public void publishRead(java.util.function.Function<Session,
-      java.util.Optional<ServerEvent>> read) {
-    try {
-      db.run(s -> read.apply(s).ifPresent(e -> publish(s, e)));
-    } catch (RuntimeException e) {
-      LOG.warn("could not relay a server event", e);
-      bus.gap();
-    }
-  }
-
-  /**
    * Sends {@code event} in {@code session}'s transaction: it is delivered if and when that
    * commits. The transaction's commit does not wait for its WAL to reach the disk
    * ({@code synchronous_commit = off}): a notification is not durable anyway (a crashed

@@ -144,11 +144,14 @@ public final class HostRegistry {
 
   /** The host record, checked up; UNAVAILABLE when it is down or unknown. */
   public HostEntity requireUp(String host) {
-    record Seen(HostEntity host, boolean up) {}
-    Seen seen = db.inTransaction(s -> hosts.find(s, host).map(h -> new Seen(h, isUp(h, DbClock.now(s)))))
-            .orElseThrow(() -> ApiException.unavailable("host " + host + " is not registered", null));
-    HostEntity h = seen.host();
-    if (!seen.up()) {
+    return db.inTransaction(s -> requireUp(s, host));
+  }
+
+  /** As {@link #requireUp(String)}, reading in {@code session}'s transaction. */
+  public HostEntity requireUp(org.hibernate.Session session, String host) {
+    HostEntity h = hosts.find(session, host)
+        .orElseThrow(() -> ApiException.unavailable("host " + host + " is not registered", null));
+    if (!isUp(h, DbClock.now(session))) {
       throw ApiException.unavailable(
           "host " + host + " is down (no heartbeat since " + h.lastHeartbeatAt() + ")", null);
     }

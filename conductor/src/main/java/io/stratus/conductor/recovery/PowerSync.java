@@ -161,13 +161,18 @@ public final class PowerSync implements AutoCloseable {
     if (actual == i.powerState()) {
       return false;
     }
-    boolean applied = db.inTransaction(s -> instances.apply(s, StateUpdate.of(i.uuid())
-        .expectTask((TaskState) null).expectVm(java.util.Set.of(vm)).expectVersion(i.version())
-        .power(actual)));
+    boolean applied = db.inTransaction(s -> {
+      boolean ok = instances.apply(s, StateUpdate.of(i.uuid())
+          .expectTask((TaskState) null).expectVm(java.util.Set.of(vm))
+          .expectVersion(i.version()).power(actual));
+      if (ok) {
+        publisher.stateChangedIn(s, i.uuid(), null);
+      }
+      return ok;
+    });
     if (applied) {
       LOG.info("power state synced; instance={} vm_state={} power_state {} -> {}", i.uuid(),
           vm.dbName(), i.powerState(), actual);
-      publisher.stateChanged(i.uuid(), null);
     }
     return applied;
   }
@@ -187,6 +192,7 @@ public final class PowerSync implements AutoCloseable {
           .taskRequest(requestId, null, conductorId));
       if (ok) {
         actions.start(s, requestId, i.uuid(), Operation.STOP.actionName(), i.projectId(), USER);
+        publisher.stateChangedIn(s, i.uuid(), null);
       }
       return ok;
     });
@@ -194,7 +200,6 @@ public final class PowerSync implements AutoCloseable {
       return false;
     }
     LOG.warn("{}; stopping it; instance={} request={}", why, i.uuid(), requestId);
-    publisher.stateChanged(i.uuid(), null);
     // no clean shutdown: a guest that should be off is powered off (Nova's force_stop)
     driver.dispatch(new AgentTask(Operation.STOP, requestId, specs.of(i), host.name(),
         host.address(), null, 0));

@@ -212,16 +212,15 @@ public final class Reconciler implements AutoCloseable {
     if (vm != null) {
       u.vm(vm);
     }
-    boolean applied = db.inTransaction(s -> {
+    db.run(s -> {
       boolean ok = instances.apply(s, u);
       if (ok && i.taskRequestId() != null && op != null) {
         actions.finishEvent(s, i.taskRequestId(), op.eventName(), false, why);
       }
-      return ok;
+      if (ok) {
+        publisher.stateChangedIn(s, i.uuid(), i.taskState());
+      }
     });
-    if (applied) {
-      publisher.stateChanged(i.uuid(), i.taskState());
-    }
   }
 
   private static Optional<Operation> operationOf(TaskState task) {
