@@ -1,7 +1,9 @@
 package io.stratus.conductor.db;
 
 import java.time.Clock;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.hibernate.Session;
@@ -26,38 +28,35 @@ public final class ActionLog {
 
   /** Opens a step of an action. */
   public void startEvent(Session session, String requestId, String event) {
-    find(session, requestId)
-        .ifPresent(a -> {
-          InstanceActionEventEntity e = new InstanceActionEventEntity(a, event, clock.instant());
-          session.persist(e);
-          a.addEvent(e);
-        });
+    Jdbc.update(session, "INSERT INTO instance_action_events (action_id, event, start_time)"
+        + " SELECT id, :event, :now FROM instance_actions WHERE request_id = :request",
+        Map.of("event", event, "now", clock.instant(), "request", requestId));
   }
 
   /**
    * Closes a step (opening it first if it never was) and, when it failed, records the
-   * failure as the action's message.
+   * failure as the action's message. One statement: this is on every task's path.
    */
   public void finishEvent(
       Session session, String requestId, String event, boolean success, String details) {
-    find(session, requestId)
-        .ifPresent(a -> {
-          InstanceActionEventEntity open =
-              a.events().stream()
-                  .filter(e -> e.event().equals(event) && e.finishTime() == null)
-                  .findFirst()
-                  .orElseGet(() -> {
-                    InstanceActionEventEntity e =
-                        new InstanceActionEventEntity(a, event, clock.instant());
-                    session.persist(e);
-                    a.addEvent(e);
-                    return e;
-                  });
-          open.finish(clock.instant(),
-              success ? InstanceActionEventEntity.SUCCESS : InstanceActionEventEntity.ERROR,
-              details);
-          a.finish(clock.instant(), success ? null : details);
-        });
+    Map<String, Object> p = new HashMap<>();
+    p.put("request", requestId);
+    p.put("event", event);
+    p.put("now", clock.instant());
+    p.put("result", success ? InstanceActionEventEntity.SUCCESS
+        : InstanceActionEventEntity.ERROR);
+    p.put("details", details);
+    p.put("message", success ? null : details);
+    Jdbc.update(session, "WITH a AS (SELECT id FROM instance_actions WHERE request_id ="
+        + " :request), open AS (SELECT min(e.id) AS id FROM instance_action_events e, a"
+        + " WHERE e.action_id = a.id AND e.event = :event AND e.finish_time IS NULL),"
+        + " closed AS (UPDATE instance_action_events SET finish_time = :now,"
+        + " result = :result, details = :details WHERE id = (SELECT id FROM open)"
+        + " RETURNING id), opened AS (INSERT INTO instance_action_events (action_id, event,"
+        + " start_time, finish_time, result, details) SELECT a.id, :event, :now, :now,"
+        + " :result, :details FROM a WHERE (SELECT id FROM open) IS NULL RETURNING id)"
+        + " UPDATE instance_actions SET finish_time = :now, message = :message"
+        + " WHERE id = (SELECT id FROM a)", p);
   }
 
   /** Marks an action finished without a step (API-only actions such as lock). */

@@ -84,7 +84,7 @@ public final class EventRelay implements AutoCloseable {
    * PostgreSQL delivers none), and the wait would be a disk flush per event.
    */
   public void publish(Session session, ServerEvent event) {
-    session.createNativeMutationQuery("SET LOCAL synchronous_commit = off").executeUpdate();
+    Jdbc.update(session, "SET LOCAL synchronous_commit = off", java.util.Map.of());
     notifyIn(session, event);
   }
 
@@ -94,10 +94,7 @@ public final class EventRelay implements AutoCloseable {
    * when the swap commits, even if this replica dies right after.
    */
   public void notifyIn(Session session, ServerEvent event) {
-    session.createNativeQuery("SELECT pg_notify(:channel, :payload)", Object.class)
-        .setParameter("channel", CHANNEL)
-        .setParameter("payload", encode(event))
-        .getSingleResult();
+    Jdbc.call(session, "SELECT pg_notify(?, ?)", CHANNEL, encode(event));
   }
 
   /** The event as NOTIFY text (base64 protobuf), cut to fit {@link #MAX_PAYLOAD}. */

@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.hibernate.Session;
-import org.hibernate.query.MutationQuery;
 
 /**
  * Reads and writes {@code instances}. State columns change only through {@link
@@ -39,19 +38,17 @@ public final class InstanceStore {
 
   /** Applies the compare-and-swap; {@code true} when the row matched and changed. */
   public boolean apply(Session session, StateUpdate update) {
-    Instant now = clock.instant();
-    MutationQuery query = session.createNativeMutationQuery(update.sql());
-    for (Map.Entry<String, Object> p : update.parameters(now).entrySet()) {
-      query.setParameter(p.getKey(), p.getValue());
-    }
-    int rows = query.executeUpdate();
+    int rows = Jdbc.update(session, update.sql(), update.parameters(clock.instant()));
     if (rows == 1 && update.setsTask()) {
       TaskTransitionMeter.countOnCommit(session, update.taskTo());
     }
-    // Later reads in this session must see the new row, not a cached copy.
-    InstanceEntity current = session.find(InstanceEntity.class, update.uuid());
-    if (current != null) {
-      session.refresh(current);
+    // Later reads in this session must see the new row, not a copy it holds already; a
+    // reference costs no query when it holds none.
+    InstanceEntity held = session.getReference(InstanceEntity.class, update.uuid());
+    if (org.hibernate.Hibernate.isInitialized(held)) {
+      session.refresh(held);
+    } else {
+      session.detach(held);
     }
     return rows == 1;
   }

@@ -175,12 +175,12 @@ public final class StateUpdate {
         alternatives.add("task_state IS NULL");
       }
       if (!expectedTasks.isEmpty()) {
-        alternatives.add("task_state IN (:expected_tasks)");
+        alternatives.add("task_state = ANY(:expected_tasks)");
       }
       sql.append(" AND (").append(String.join(" OR ", alternatives)).append(")");
     }
     if (expectedVmStates != null) {
-      sql.append(" AND vm_state IN (:expected_vm)");
+      sql.append(" AND vm_state = ANY(:expected_vm)");
     }
     if (checkOwner) {
       sql.append(expectedOwner == null ? " AND task_owner IS NULL" : " AND task_owner = :expected_owner");
