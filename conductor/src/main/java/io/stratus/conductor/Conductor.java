@@ -13,6 +13,8 @@ import io.stratus.conductor.api.IdentityService;
 import io.stratus.conductor.api.TokensService;
 import io.stratus.conductor.db.TokenStore;
 import io.stratus.conductor.identity.Tokens;
+import io.stratus.conductor.identity.Users;
+import io.stratus.conductor.openstack.OpenStackRest;
 import io.stratus.conductor.api.AuthInterceptor;
 import io.stratus.conductor.api.HostsService;
 import io.stratus.conductor.api.ServersService;
@@ -71,11 +73,13 @@ public final class Conductor implements AutoCloseable {
   private final SnapshotGc gc;
   private final EventRelay relay;
   private final HeartbeatWriter heartbeats;
+  private final OpenStackRest rest;
 
   private Conductor(Database db, Server server, TaskDriver driver, AgentClients agents,
       HostRegistry hosts, HealthStatusManager health, ConductorLease lease,
       Reconciler reconciler, PowerSync powerSync, SnapshotGc gc, EventRelay relay,
-      HeartbeatWriter heartbeats) {
+      HeartbeatWriter heartbeats, OpenStackRest rest) {
+    this.rest = rest;
     this.relay = relay;
     this.heartbeats = heartbeats;
     this.powerSync = powerSync;
@@ -125,6 +129,7 @@ public final class Conductor implements AutoCloseable {
         config.dbPoolSize());
     EventRelay relay = null;
     HeartbeatWriter heartbeats = null;
+    OpenStackRest rest = null;
     try {
       InstanceStore instances = new InstanceStore(clock);
       ActionLog actions = new ActionLog(clock);
@@ -157,6 +162,12 @@ public final class Conductor implements AutoCloseable {
       Tokens tokens = new Tokens(db, new TokenStore(), config.apiTokens(), clock);
       AuthInterceptor auth = new AuthInterceptor(tokens);
       HealthStatusManager health = new HealthStatusManager();
+      try {
+        rest = OpenStackRest.start(config.openstack(), api, tokens, new Users(db, clock),
+            security.httpsServerContext());
+      } catch (java.security.GeneralSecurityException e) {
+        throw new IOException("no TLS for the OpenStack REST APIs: " + e.getMessage(), e);
+      }
       Server server =
           builder
               // every call gets its request id, which its logs and its action carry
@@ -187,8 +198,11 @@ public final class Conductor implements AutoCloseable {
       LOG.info("conductor serving; port={} conductor={} config={}", server.getPort(), lease.id(),
           config);
       return new Conductor(db, server, driver, agents, hosts, health, lease, reconciler,
-          powerSync, gc, relay, heartbeats);
+          powerSync, gc, relay, heartbeats, rest);
     } catch (IOException | RuntimeException e) {
+      if (rest != null) {
+        rest.close();
+      }
       if (relay != null) {
         relay.close();
       }
@@ -198,6 +212,11 @@ public final class Conductor implements AutoCloseable {
       db.close();
       throw e;
     }
+  }
+
+  /** The ports of the OpenStack REST APIs (Keystone first), those enabled. */
+  public java.util.List<Integer> restPorts() {
+    return rest.ports();
   }
 
   /** The port served (useful with port 0). */
@@ -236,6 +255,7 @@ public final class Conductor implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     health.enterTerminalState();
+    rest.close();
     GracefulShutdown.stop(server, SHUTDOWN_GRACE);
     reconciler.close();
     powerSync.close();

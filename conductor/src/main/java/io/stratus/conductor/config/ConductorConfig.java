@@ -37,6 +37,7 @@ import java.util.Map;
  * @param snapshotGcAfter how old an unfinished snapshot image that no task fills, or the
  *     volume snapshots of an image that is gone, must be before they are collected
  *     ({@code gc.unfinished.after}, PT15M)
+ * @param openstack the OpenStack REST APIs ({@code openstack.*}, off by default)
  */
 public record ConductorConfig(
     String listenHost,
@@ -59,7 +60,8 @@ public record ConductorConfig(
     Duration powerSyncInterval,
     Duration snapshotGcAfter,
     io.stratus.support.config.OptionalEndpoint health,
-    io.stratus.support.config.OptionalEndpoint metrics) {
+    io.stratus.support.config.OptionalEndpoint metrics,
+    OpenStackSettings openstack) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -84,7 +86,7 @@ public record ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
         heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
         volumesPool, volumeBackedSnapshotRole, tls, watchesPerProject, agentReattachWindow,
-        powerSyncInterval, snapshotGcAfter, health, metrics);
+        powerSyncInterval, snapshotGcAfter, health, metrics, openstack);
   }
 
   @Override

@@ -64,12 +64,13 @@ public final class ConfigLoader {
     var gcAfter = s.duration("gc.unfinished.after", java.time.Duration.ofMinutes(15));
     var health = io.stratus.support.config.OptionalEndpoint.read(s, "health", listenHost);
     var metrics = io.stratus.support.config.OptionalEndpoint.read(s, "metrics", listenHost);
+    var openstack = OpenStackSettings.read(s, listenHost);
     s.validate();
     return new ConductorConfig(
         listenHost, port, dbUrl, dbUser, dbPassword, pool, gateway, heartbeat, missed,
         callTimeout, maxProps, tokens, volumesPool,
         ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls, watches, reattach, powerSync,
-        gcAfter, health, metrics);
+        gcAfter, health, metrics, openstack);
   }
 
   private static Map<String, ApiToken> tokens(Settings s, String spec) {

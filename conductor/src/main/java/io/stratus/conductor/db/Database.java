@@ -76,6 +76,7 @@ public final class Database implements AutoCloseable {
               .addAnnotatedClass(InstanceFaultEntity.class)
               .addAnnotatedClass(HostEntity.class)
               .addAnnotatedClass(ApiTokenEntity.class)
+              .addAnnotatedClass(UserEntity.class)
               .addAnnotatedClass(VolumeEntity.class)
               .addAnnotatedClass(VolumeSnapshotEntity.class)
               .buildMetadata()

@@ -85,17 +85,42 @@ public final class Tokens {
     }
     String about = description == null || description.isEmpty() ? ""
         : RequestValidator.name("description", description);
+    return issue(project, user, role, ttlSeconds, about, caller.userId());
+  }
+
+  /**
+   * Issues a token for a user who proved who it is (the Keystone subset's password or
+   * token authentication), expiring after {@code ttlSeconds}.
+   */
+  public Issued issueAuthenticated(String projectId, String userId, ApiToken.Role role,
+      long ttlSeconds, String method) {
+    return issue(projectId, userId, role, ttlSeconds, "keystone " + method, userId);
+  }
+
+  /**
+   * The token's record when it is known, unexpired and not revoked (a fixed bootstrap token
+   * has none and is not described).
+   */
+  public Optional<TokenView> describe(String secret) {
+    if (secret == null || !secret.startsWith(PREFIX) || secret.length() > 512) {
+      return Optional.empty();
+    }
+    return db.inTransaction(s -> store.findUsable(s, hash(secret))).map(Tokens::view);
+  }
+
+  private Issued issue(String project, String user, ApiToken.Role role, long ttlSeconds,
+      String about, String createdBy) {
     byte[] bits = new byte[32];
     random.nextBytes(bits);
     String secret = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bits);
     // PostgreSQL keeps microseconds: the record answered now equals the one read later
     Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
     ApiTokenEntity token = new ApiTokenEntity(UUID.randomUUID(), hash(secret), project, user,
-        role.name().toLowerCase(Locale.ROOT), about, caller.userId(), now,
+        role.name().toLowerCase(Locale.ROOT), about, createdBy, now,
         ttlSeconds == 0 ? null : now.plusSeconds(ttlSeconds));
     db.run(s -> store.insert(s, token));
     LOG.info("token issued; id={} project={} user={} role={} by={} expires={}", token.id(),
-        project, user, token.role(), caller.userId(), token.expiresAt());
+        project, user, token.role(), createdBy, token.expiresAt());
     return new Issued(secret, view(token));
   }
 

@@ -160,6 +160,22 @@ public final class TransportSecurity implements AutoCloseable {
   }
 
   /**
+   * A TLS context for an HTTPS server that presents this service's certificate (reloaded
+   * as for gRPC) and asks no client certificate: for a REST API whose callers a token
+   * authenticates. Null without TLS.
+   *
+   * @throws GeneralSecurityException if the JDK has no TLS
+   */
+  public javax.net.ssl.SSLContext httpsServerContext() throws GeneralSecurityException {
+    if (!secure() || keys == null) {
+      return null;
+    }
+    javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+    context.init(new javax.net.ssl.KeyManager[] {keys}, null, null);
+    return context;
+  }
+
+  /**
    * Credentials of a channel to a server that must hold {@code expected}'s certificate for
    * the name dialled; this process's certificate is presented when it has one.
    */
