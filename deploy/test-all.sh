@@ -20,6 +20,9 @@ stratus_log "java: $JAVA_HOME"
 
 # the multi-host tests make network namespaces, veth pairs, a bridge and tc limits
 stratus_ensure_apt iproute2 || stratus_die "iproute2 (ip, tc) is required for the multi-host tests"
+# OpenStack's own clients drive the Keystone, Nova and Glance REST subsets in the e2e suite
+stratus_ensure_apt python3-openstackclient python3-glanceclient \
+    || stratus_die "python3-openstackclient and python3-glanceclient are required for the OpenStack API tests"
 
 PG_BIN="$("$here/scripts/ensure-postgres.sh")"
 export STRATUS_PG_BIN="$PG_BIN"

@@ -35,6 +35,9 @@ import java.util.Map;
  *     ({@code queued.expire}, PT24H)
  * @param maxUploadsPerProject uploads in progress to one project's images ({@code
  *     uploads.max.per.project}, 8)
+ * @param glanceApi where the Glance v2 REST subset listens ({@code openstack.image.port},
+ *     0: off, the default; {@code openstack.image.listen.host}); it needs TLS and {@code
+ *     identity.address}, which check its callers' tokens
  */
 public record GatewayConfig(
     String listenHost,
@@ -55,7 +58,8 @@ public record GatewayConfig(
     Duration queuedExpire,
     int maxUploadsPerProject,
     io.stratus.support.config.OptionalEndpoint health,
-    io.stratus.support.config.OptionalEndpoint metrics) {
+    io.stratus.support.config.OptionalEndpoint metrics,
+    io.stratus.support.config.OptionalEndpoint glanceApi) {
 
   public static final int DEFAULT_PORT = 9292;
 
@@ -100,10 +104,16 @@ public record GatewayConfig(
     int perProject = s.integer("uploads.max.per.project", 8, 1, 1024);
     var health = io.stratus.support.config.OptionalEndpoint.read(s, "health", host);
     var metrics = io.stratus.support.config.OptionalEndpoint.read(s, "metrics", host);
+    var glanceApi = io.stratus.support.config.OptionalEndpoint.read(s, "openstack.image", host);
+    if (glanceApi.enabled() && tls.insecure()) {
+      s.problem("openstack.image.port needs TLS and identity.address: the Glance API checks"
+          + " its callers' tokens with the conductor");
+    }
     s.validate();
     return new GatewayConfig(host, port, backend, fsDir == null ? null : Path.of(fsDir),
         glanceUrl, s.string("glance.token", ""), cephConf == null ? null : Path.of(cephConf),
         cephPool, uploads, extent, maxVirtual, idle,
-        checksums.equals("background"), tls, identity, queuedExpire, perProject, health, metrics);
+        checksums.equals("background"), tls, identity, queuedExpire, perProject, health, metrics,
+        glanceApi);
   }
 }

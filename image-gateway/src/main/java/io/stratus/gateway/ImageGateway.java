@@ -15,6 +15,9 @@ import io.stratus.gateway.checksum.ChecksumFiller;
 import io.stratus.gateway.domain.QueuedImageReaper;
 import io.stratus.gateway.identity.CallerInterceptor;
 import io.stratus.gateway.identity.TokenValidator;
+import io.stratus.gateway.openstack.GlanceApi;
+import io.stratus.support.rest.RestServer;
+import io.stratus.support.rest.Router;
 import io.stratus.gateway.store.ImageBackend;
 import io.stratus.proto.image.v1.ImagesGrpc;
 import io.stratus.support.grpc.GracefulShutdown;
@@ -47,9 +50,13 @@ public final class ImageGateway implements AutoCloseable {
   private final QueuedImageReaper reaper;
   /** To the conductor, which resolves users' tokens; null without TLS. */
   private final ManagedChannel identity;
+  /** The Glance REST API; null when off. */
+  private final RestServer glance;
 
   private ImageGateway(Server server, ImageBackend backend, HealthStatusManager health,
-      ChecksumFiller checksums, QueuedImageReaper reaper, ManagedChannel identity) {
+      ChecksumFiller checksums, QueuedImageReaper reaper, ManagedChannel identity,
+      RestServer glance) {
+    this.glance = glance;
     this.reaper = reaper;
     this.identity = identity;
     this.server = server;
@@ -76,12 +83,24 @@ public final class ImageGateway implements AutoCloseable {
         : null;
     TokenValidator tokens = identity == null ? null
         : new TokenValidator(identity, Duration.ofSeconds(30), Clock.systemUTC());
+    ImagesService images = new ImagesService(backend, config.uploadLimits(), checksums);
+    RestServer glance = null;
+    if (config.glanceApi().enabled()) {
+      Router routes = new Router();
+      new GlanceApi(images.access(), backend, tokens).routes(routes);
+      try {
+        glance = RestServer.start("glance", config.glanceApi().host(), config.glanceApi().port(),
+            security.httpsServerContext(), routes, GlanceApi::error,
+            java.util.List.of("x-openstack-request-id"));
+      } catch (java.security.GeneralSecurityException e) {
+        throw new IOException("no TLS for the Glance API: " + e.getMessage(), e);
+      }
+    }
     Server server = builder
         .intercept(io.stratus.support.grpc.RequestIds.serverPropagating())
         // a data extent of maxExtentBytes plus its framing must fit in one message
         .maxInboundMessageSize(config.maxExtentBytes() + (64 << 10))
-        .addService(ServerInterceptors.intercept(AliasingUploads.of(new ImagesService(backend,
-            config.uploadLimits(), checksums).bindService()),
+        .addService(ServerInterceptors.intercept(AliasingUploads.of(images.bindService()),
             new CallerInterceptor(tokens), callers(security)))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
@@ -97,7 +116,7 @@ public final class ImageGateway implements AutoCloseable {
         backend.info().backend(), checksums != null);
     QueuedImageReaper reaper = new QueuedImageReaper(backend, config.queuedExpire(),
         Clock.systemUTC()).start();
-    return new ImageGateway(server, backend, health, checksums, reaper, identity);
+    return new ImageGateway(server, backend, health, checksums, reaper, identity, glance);
   }
 
   /** Who may call which image RPC: internal calls are for the conductor and agents. */
@@ -112,6 +131,11 @@ public final class ImageGateway implements AutoCloseable {
     return server.getPort();
   }
 
+  /** The Glance REST API's port; 0 when it is off. */
+  public int glancePort() {
+    return glance == null ? 0 : glance.port();
+  }
+
   /** The health service (for {@link io.stratus.support.grpc.HealthEndpoint}). */
   public io.grpc.BindableService healthService() {
     return health.getHealthService();
@@ -124,6 +148,9 @@ public final class ImageGateway implements AutoCloseable {
   @Override
   public void close() throws InterruptedException, IOException {
     health.enterTerminalState();
+    if (glance != null) {
+      glance.close();
+    }
     GracefulShutdown.stop(server, SHUTDOWN_GRACE);
     reaper.close();
     if (identity != null) {

@@ -48,6 +48,14 @@ final class StratusSystem implements AutoCloseable {
   /** A member of another project. */
   static final String MEMBER_B = "e2e-member-b-token";
   static final String HOST = "e2e-host";
+  /** The Keystone user of project e2e-project (a member), and its password. */
+  static final String OS_USER = "e2e-os-user";
+  static final String OS_PASSWORD = "e2e-os-password";
+  /** A Keystone user of project other-project (a member), with the same password. */
+  static final String OS_OTHER_USER = "e2e-os-other";
+  /** Where the Keystone (conductor) and Glance (gateway) REST APIs listen, HTTPS. */
+  final int keystonePort;
+  final int glancePort;
 
   final PostgresCluster postgres;
   final Path root;
@@ -107,6 +115,10 @@ final class StratusSystem implements AutoCloseable {
         gatewayEnv.putAll(Map.of("STRATUS_GATEWAY_BACKEND", "glance",
             "STRATUS_GATEWAY_GLANCE_URL", glance.toString()));
       }
+      // the OpenStack REST APIs, for OpenStack's own clients (OpenStackClientsEndToEndTest)
+      glancePort = freePort();
+      keystonePort = freePort();
+      gatewayEnv.put("STRATUS_GATEWAY_OPENSTACK_IMAGE_PORT", Integer.toString(glancePort));
       gateway = new ServiceProcess("image-gateway", "io.stratus.gateway.GatewayMain", gatewayEnv,
           logs);
       conductorEnv = new HashMap<>(tlsEnv("STRATUS_CONDUCTOR_",
@@ -122,6 +134,13 @@ final class StratusSystem implements AutoCloseable {
           "STRATUS_CONDUCTOR_API_TOKENS",
           MEMBER + "=e2e-project:e2e-user:member," + MEMBER_B + "=other-project:other-user:member,"
               + ADMIN + "=admin:root:admin"));
+      conductorEnv.put("STRATUS_CONDUCTOR_OPENSTACK_IDENTITY_PORT",
+          Integer.toString(keystonePort));
+      conductorEnv.put("STRATUS_CONDUCTOR_OPENSTACK_COMPUTE_PORT", Integer.toString(freePort()));
+      conductorEnv.put("STRATUS_CONDUCTOR_OPENSTACK_IMAGE_URL", "https://127.0.0.1:" + glancePort);
+      conductorEnv.put("STRATUS_CONDUCTOR_OPENSTACK_USERS", OS_USER + ":e2e-project:member:"
+          + OS_PASSWORD + "," + OS_OTHER_USER + ":other-project:member:" + OS_PASSWORD
+          + ",root:admin:admin:" + OS_PASSWORD);
       conductor = new ServiceProcess("conductor", "io.stratus.conductor.ConductorMain",
           conductorEnv, logs);
       agentEnv = new HashMap<>(Map.of(

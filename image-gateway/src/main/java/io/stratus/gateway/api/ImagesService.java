@@ -3,6 +3,7 @@ package io.stratus.gateway.api;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.stratus.gateway.checksum.ChecksumFiller;
+import io.stratus.gateway.domain.ImageAccess;
 import io.stratus.gateway.domain.ImageCatalog;
 import io.stratus.gateway.domain.ImageMembers;
 import io.stratus.gateway.domain.ImageMessages;
@@ -55,6 +56,7 @@ import java.util.HashSet;
 public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   private final ImageBackend backend;
   private final ImageCatalog catalog;
+  private final ImageAccess access;
   private final UploadSlots uploadSlots;
   private final UploadLimits limits;
   private final int maxExtentBytes;
@@ -68,11 +70,17 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
   public ImagesService(ImageBackend backend, UploadLimits limits, ChecksumFiller checksums) {
     this.backend = backend;
     this.catalog = new ImageCatalog(backend);
+    this.access = new ImageAccess(backend, catalog);
     this.uploadSlots = new UploadSlots(limits.maxConcurrent(), limits.maxPerProject());
     this.limits = limits;
     this.maxExtentBytes = limits.maxExtentBytes();
     this.checksums = checksums;
     this.members = new ImageMembers(backend);
+  }
+
+  /** The rules this service applies, for the other adapters of the same images. */
+  public ImageAccess access() {
+    return access;
   }
 
   private UploadSession newSession() {
@@ -88,62 +96,29 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
 
   /** The image, if the caller may see it; otherwise it does not exist for them. */
   private ImageRecord visible(String id) {
-    return visible(ImageCaller.current(), id);
+    return access.visible(ImageCaller.current(), id);
   }
 
   private ImageRecord visible(ImageCaller caller, String id) {
-    ImageRecord image = catalog.get(id);
-    if (!caller.sees(image)) {
-      throw ApiException.notFound("image " + image.id() + " not found");
-    }
-    return image;
+    return access.visible(caller, id);
   }
 
   /** The image, if the caller may upload to, change or delete it. */
   private ImageRecord changeable(String id) {
-    return changeable(ImageCaller.current(), id);
+    return access.changeable(ImageCaller.current(), id);
   }
 
   private ImageRecord changeable(ImageCaller caller, String id) {
-    ImageRecord image = visible(caller, id);
-    if (!caller.mayChange(image)) {
-      throw ApiException.permissionDenied("image " + image.id() + " belongs to project "
-          + image.owner() + ": only its owner or an admin may change it");
-    }
-    return image;
-  }
-
-  /** The owner of a new image: a user's own project, whatever the request says. */
-  private static String ownerFor(CreateImageRequest r) {
-    ImageCaller c = ImageCaller.current();
-    if (c.service()) {
-      return r.getOwner();
-    }
-    if (!r.getOwner().isEmpty() && !r.getOwner().equals(c.project()) && !c.admin()) {
-      throw ApiException.permissionDenied("owner: images are created in your own project ("
-          + c.project() + "); only an admin may name another");
-    }
-    if ("public".equals(r.getVisibility()) && !c.admin()) {
-      throw ApiException.permissionDenied("visibility: only an admin may make an image public");
-    }
-    return r.getOwner().isEmpty() ? c.project() : r.getOwner();
+    return access.changeable(caller, id);
   }
 
   @Override
   public void createImage(CreateImageRequest r, StreamObserver<CreateImageResponse> o) {
     GrpcErrors.unary(o, () -> {
-      ImageRecord created = catalog.create(new NewImage(r.getId(), r.getName(),
-          r.getDiskFormat(), r.getContainerFormat(), ownerFor(r), r.getVisibility(),
-          r.getMinDisk(), r.getMinRam(), r.getPropertiesMap()));
-      if (r.getProtected()) {
-        try {
-          created = backend.setProtected(created.id(), true);
-        } catch (RuntimeException e) {
-          // no half-made image: one the caller asked to protect is not left unprotected
-          catalog.delete(created.id());
-          throw e;
-        }
-      }
+      ImageRecord created = access.create(ImageCaller.current(), new NewImage(r.getId(),
+          r.getName(), r.getDiskFormat(), r.getContainerFormat(), r.getOwner(),
+          r.getVisibility(), r.getMinDisk(), r.getMinRam(), r.getPropertiesMap()),
+          r.getProtected());
       return CreateImageResponse.newBuilder().setImage(ImageMessages.toProto(created)).build();
     });
   }
@@ -162,8 +137,8 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
         case UNRECOGNIZED -> throw ApiException.invalidArgument("status", "unknown value");
         default -> ImageStatus.valueOf(r.getStatus().name().substring("IMAGE_STATUS_".length()));
       };
-      var page = catalog.list(r.getOwner(), status, r.getPropertiesMap(), r.getPageSize(),
-          r.getPageToken(), ImageCaller.current()::lists);
+      var page = access.list(ImageCaller.current(), r.getOwner(), status,
+          r.getPropertiesMap(), r.getPageSize(), r.getPageToken());
       var b = ListImagesResponse.newBuilder().setNextPageToken(page.nextToken());
       page.images().forEach(i -> b.addImages(ImageMessages.toProto(i)));
       return b.build();
@@ -172,21 +147,16 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
 
   @Override
   public void updateImage(UpdateImageRequest r, StreamObserver<UpdateImageResponse> o) {
-    GrpcErrors.unary(o, () -> {
-      String id = changeable(r.getImageId()).id();
-      ImageRecord updated = catalog.update(id, r.getName(), r.getSetPropertiesMap(),
-          new HashSet<>(r.getRemovePropertiesList()));
-      if (r.hasProtected() && r.getProtected() != updated.isProtected()) {
-        updated = backend.setProtected(id, r.getProtected());
-      }
-      return UpdateImageResponse.newBuilder().setImage(ImageMessages.toProto(updated)).build();
-    });
+    GrpcErrors.unary(o, () -> UpdateImageResponse.newBuilder().setImage(ImageMessages.toProto(
+        access.update(ImageCaller.current(), r.getImageId(), r.getName(),
+            r.getSetPropertiesMap(), new HashSet<>(r.getRemovePropertiesList()),
+            r.hasProtected() ? r.getProtected() : null))).build());
   }
 
   @Override
   public void deleteImage(DeleteImageRequest r, StreamObserver<DeleteImageResponse> o) {
     GrpcErrors.unary(o, () -> {
-      catalog.delete(changeable(r.getImageId()).id(), r.getVolumeSnapshotsReleased());
+      access.delete(ImageCaller.current(), r.getImageId(), r.getVolumeSnapshotsReleased());
       return DeleteImageResponse.getDefaultInstance();
     });
   }
