@@ -26,10 +26,13 @@
 #            each is listening and the agent has registered;
 #         6. writes .aio/env (`. .aio/env` sets CONDUCTOR_ADDR, GATEWAY_ADDR,
 #            API_TOKEN (member), ADMIN_TOKEN, AIO_HYPERVISOR, STRATUS_CA_CERT,
-#            STRATUS_CLIENT_CERT, STRATUS_CLIENT_KEY);
+#            STRATUS_CLIENT_CERT, STRATUS_CLIENT_KEY) and .aio/openrc (user demo)
+#            and .aio/openrc-admin for OpenStack's clients (`. .aio/openrc &&
+#            openstack server list`: Keystone, Nova and Glance REST over HTTPS);
 #         7. unless --no-demo, and when deploy/cli/stratus exists: uploads a
 #            small base image, boots a server, snapshots it live and lists the
-#            images.
+#            images, then lists them again with `openstack` (installing
+#            python3-openstackclient when missing and root).
 #         Any failure before the demo stops everything it started.
 # status  what runs, and the endpoints. Exit 0 all up, 1 partly, 3 not running.
 # stop    stops the agent, conductor and gateway (SIGTERM, then SIGKILL after
@@ -108,6 +111,7 @@ AIO_ID="" VARDIR="" PG_BIN="" PG_DIR="" PG_DATA="" PG_PORT="" PG_AS_POSTGRES=0
 LIBVIRT_URI="" LIBVIRT_STARTED=0 HYPERVISOR_REASON="" INSTANCES_DIR="" IMAGE_CACHE_DIR=""
 GATEWAY_ADDR="" CONDUCTOR_ADDR="" AGENT_ADDR="" MEMBER_TOKEN="" ADMIN_TOKEN=""
 METRICS_GATEWAY="" METRICS_CONDUCTOR="" METRICS_AGENT=""
+KEYSTONE_PORT="" NOVA_PORT="" GLANCE_PORT="" OS_DEMO_PASSWORD="" OS_ADMIN_PASSWORD=""
 load_state() {
     if [[ -r "$AIO/state" ]]; then
         # shellcheck source=/dev/null
@@ -663,7 +667,15 @@ step_services() {
         port="$(free_port)" || stratus_die "no free TCP port found"
         state_set "METRICS_$m" "$port"
     done
+    # OpenStack's REST APIs (Keystone and Nova on the conductor, Glance on the gateway)
+    for m in KEYSTONE NOVA GLANCE; do
+        port="$(free_port)" || stratus_die "no free TCP port found"
+        state_set "${m}_PORT" "$port"
+    done
+    state_set OS_DEMO_PASSWORD "demo-$(rand_hex 12)"
+    state_set OS_ADMIN_PASSWORD "admin-$(rand_hex 12)"
     start_service gateway \
+        STRATUS_GATEWAY_OPENSTACK_IMAGE_PORT="$GLANCE_PORT" \
         STRATUS_GATEWAY_METRICS_PORT="$METRICS_GATEWAY" \
         STRATUS_GATEWAY_IDENTITY_ADDRESS="127.0.0.1:$conductor_port" \
         STRATUS_GATEWAY_TLS_CA="$ca" STRATUS_GATEWAY_TLS_CERT="$pki/gateway.pem" \
@@ -685,6 +697,10 @@ step_services() {
         STRATUS_CONDUCTOR_DB_USER=stratus STRATUS_CONDUCTOR_DB_PASSWORD= \
         STRATUS_CONDUCTOR_GATEWAY_ADDRESS="$GATEWAY_ADDR" \
         STRATUS_CONDUCTOR_HEARTBEAT_INTERVAL=PT2S \
+        STRATUS_CONDUCTOR_OPENSTACK_IDENTITY_PORT="$KEYSTONE_PORT" \
+        STRATUS_CONDUCTOR_OPENSTACK_COMPUTE_PORT="$NOVA_PORT" \
+        STRATUS_CONDUCTOR_OPENSTACK_IMAGE_URL="https://127.0.0.1:$GLANCE_PORT" \
+        STRATUS_CONDUCTOR_OPENSTACK_USERS="demo:demo:member:$OS_DEMO_PASSWORD,admin:admin:admin:$OS_ADMIN_PASSWORD" \
         STRATUS_CONDUCTOR_API_TOKENS="$admin=admin:admin:admin,$member=demo:demo:member"
     state_set CONDUCTOR_ADDR "$LISTEN_ADDR"
 
@@ -734,15 +750,39 @@ step_env() {
     } >"$AIO/env.tmp"
     chmod 600 "$AIO/env.tmp"
     mv -f "$AIO/env.tmp" "$AIO/env"
+    write_openrc "$AIO/openrc" demo "$OS_DEMO_PASSWORD" demo
+    write_openrc "$AIO/openrc-admin" admin "$OS_ADMIN_PASSWORD" admin
     say "6. endpoints (also in $AIO/env)"
     note "conductor (public API)  $CONDUCTOR_ADDR   tokens: member \$API_TOKEN (project demo), admin \$ADMIN_TOKEN"
     note "image-gateway           $GATEWAY_ADDR"
     note "compute-agent $HOST_NAME  $AGENT_ADDR   hypervisor $LIBVIRT_URI"
     note "postgresql              127.0.0.1:$PG_PORT/stratus (user stratus, trust)"
     note "TLS                     CA \$STRATUS_CA_CERT, your certificate \$STRATUS_CLIENT_CERT (key \$STRATUS_CLIENT_KEY)"
+    note "OpenStack APIs (HTTPS)  keystone https://127.0.0.1:$KEYSTONE_PORT/v3," \
+        "nova https://127.0.0.1:$NOVA_PORT/v2.1, glance https://127.0.0.1:$GLANCE_PORT"
+    note "                        . $AIO/openrc && openstack server list   (admin: $AIO/openrc-admin)"
     note "logs                    $AIO/logs/"
     note "metrics (Prometheus)    conductor http://127.0.0.1:$METRICS_CONDUCTOR/metrics," \
         "gateway http://127.0.0.1:$METRICS_GATEWAY/metrics, agent http://127.0.0.1:$METRICS_AGENT/metrics"
+}
+
+# write_openrc FILE USER PASSWORD PROJECT : what `openstack` and `glance` need to reach
+# this all-in-one's Keystone as USER.
+write_openrc() {
+    {
+        printf '# Stratus all-in-one %s: OpenStack clients as %s; load it with: . %s\n' "$AIO_ID" "$2" "$1"
+        printf 'export OS_AUTH_URL=%s\n' "$(sq "https://127.0.0.1:$KEYSTONE_PORT/v3")"
+        printf 'export OS_USERNAME=%s\n' "$(sq "$2")"
+        printf 'export OS_PASSWORD=%s\n' "$(sq "$3")"
+        printf 'export OS_PROJECT_NAME=%s\n' "$(sq "$4")"
+        printf 'export OS_USER_DOMAIN_NAME=Default\n'
+        printf 'export OS_PROJECT_DOMAIN_NAME=Default\n'
+        printf 'export OS_IDENTITY_API_VERSION=3\n'
+        printf 'export OS_REGION_NAME=RegionOne\n'
+        printf 'export OS_CACERT=%s\n' "$(sq "$AIO/pki/ca.pem")"
+    } >"$1.tmp"
+    chmod 600 "$1.tmp"
+    mv -f "$1.tmp" "$1"
 }
 
 # id_row : the value of the "id" row of a `show`-style table on stdin.
@@ -822,6 +862,16 @@ step_demo() {
     stratus image list
     note "\$ stratus server list"
     stratus server list
+    # the same system through OpenStack's own client and the REST APIs
+    if command -v openstack >/dev/null 2>&1 \
+        || stratus_ensure_apt python3-openstackclient python3-glanceclient; then
+        note "\$ . $AIO/openrc && openstack server list && openstack image list"
+        ( . "$AIO/openrc" && openstack server list && openstack image list ) \
+            || { stratus_log "the openstack client failed against the REST APIs"; return 1; }
+    else
+        stratus_log "WARNING: python3-openstackclient could not be installed: the OpenStack" \
+            "client demo is skipped (. $AIO/openrc works once it is installed)"
+    fi
     rm -f "$base"
     say "demo done in $(since "$t0"): uploaded base image aio-base ($img), booted server aio-demo ($srv)" \
         "on $LIBVIRT_URI, snapshotted it while running into image aio-demo-snap"

@@ -8,6 +8,7 @@ import io.stratus.agent.tasks.DestroyTask;
 import io.stratus.agent.tasks.PowerOffTask;
 import io.stratus.agent.tasks.PowerOnTask;
 import io.stratus.agent.tasks.RebootTask;
+import io.stratus.agent.tasks.SoftRebootTask;
 import io.stratus.agent.tasks.RbdSnapshotTask;
 import io.stratus.agent.tasks.SnapshotTask;
 import io.stratus.agent.tasks.SpawnTask;
@@ -161,10 +162,16 @@ public final class AgentService extends ComputeAgentGrpc.ComputeAgentImplBase {
   @Override
   public void reboot(RebootRequest r, StreamObserver<TaskUpdate> o) {
     operations.run(r.getOperationId(), "Reboot", r.getInstance().getUuid(), o, () -> {
-      if (r.getType() != RebootType.REBOOT_TYPE_HARD) {
-        throw ApiException.invalidArgument("type", "only HARD reboots are supported");
+      if (r.getCleanShutdownTimeoutSeconds() < 0 || r.getCleanShutdownTimeoutSeconds() > 3600) {
+        throw ApiException.invalidArgument("clean_shutdown_timeout_seconds",
+            "must be between 0 and 3600");
       }
-      return new RebootTask(env, checked(r.getInstance()));
+      return switch (r.getType()) {
+        case REBOOT_TYPE_HARD -> new RebootTask(env, checked(r.getInstance()));
+        case REBOOT_TYPE_SOFT -> new SoftRebootTask(env, checked(r.getInstance()),
+            r.getCleanShutdownTimeoutSeconds());
+        default -> throw ApiException.invalidArgument("type", "must be HARD or SOFT");
+      };
     });
   }
 

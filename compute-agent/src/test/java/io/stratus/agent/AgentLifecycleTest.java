@@ -127,6 +127,27 @@ class AgentLifecycleTest {
   }
 
   @Test
+  void aSoftRebootShutsTheGuestDownCleanlyAndStartsItAgain() throws Exception {
+    InstanceSpec i = running();
+    var soft = AgentHarness.drain(h.stub().reboot(RebootRequest.newBuilder()
+        .setOperationId(op()).setInstance(i).setType(RebootType.REBOOT_TYPE_SOFT)
+        .setCleanShutdownTimeoutSeconds(10).build()));
+    assertEquals(List.of(TaskState.TASK_STATE_REBOOT_PENDING, TaskState.TASK_STATE_REBOOT_STARTED),
+        soft.stream().filter(TaskUpdate::hasTransition).map(u -> u.getTransition().getTaskState())
+            .toList());
+    var result = soft.get(soft.size() - 1).getResult();
+    assertEquals(PowerState.POWER_STATE_RUNNING, result.getPowerState());
+    assertEquals("soft reboot", result.getDetails(), "the test driver's guest obeys ACPI");
+    assertEquals(Hypervisor.Power.RUNNING, h.hypervisor.find(i.getUuid()).orElseThrow().power());
+
+    var badTimeout = assertThrows(StatusRuntimeException.class, () -> AgentHarness.drain(
+        h.stub().reboot(RebootRequest.newBuilder().setOperationId(op()).setInstance(i)
+            .setType(RebootType.REBOOT_TYPE_SOFT).setCleanShutdownTimeoutSeconds(-1).build())));
+    assertEquals(Status.Code.INVALID_ARGUMENT, badTimeout.getStatus().getCode());
+    assertTrue(badTimeout.getStatus().getDescription().contains("clean_shutdown_timeout_seconds"));
+  }
+
+  @Test
   void aColdSnapshotStreamsTheDisksGuestVisibleBytesAndRestoresTheGuest() throws Exception {
     InstanceSpec i = running();
     Path disk = root.resolve("instances").resolve(i.getUuid()).resolve("disk");

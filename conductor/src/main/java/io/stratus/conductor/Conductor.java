@@ -150,7 +150,7 @@ public final class Conductor implements AutoCloseable {
       ComputeApi api = ComputeApi.create(new ComputeContext(db, instances, actions, hosts, images,
               driver, publisher, new RequestValidator(config.maxImageProperties()), lease.id()),
           clock, new ComputeApi.VolumeSettings(config.volumesPool(),
-              config.volumeBackedSnapshotRole()));
+              config.volumeBackedSnapshotRole()), config.softRebootTimeout());
       Reconciler reconciler = new Reconciler(db, instances, actions, hosts, images, driver,
           publisher, lease, config.heartbeatInterval());
       PowerSync powerSync = new PowerSync(db, instances, actions, hosts, agents, driver,

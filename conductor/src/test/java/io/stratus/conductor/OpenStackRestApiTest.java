@@ -212,6 +212,11 @@ class OpenStackRestApiTest {
     assertEquals(202, call("POST", nova + "/servers/" + id + "/action", alice,
         "{\"os-start\": null}").status());
     assertEquals(VmState.VM_STATE_ACTIVE, h.awaitIdle(id).getVmState());
+    assertEquals(202, call("POST", nova + "/servers/" + id + "/action", alice,
+        "{\"reboot\": {\"type\": \"SOFT\"}}").status());
+    assertEquals(VmState.VM_STATE_ACTIVE, h.awaitIdle(id).getVmState());
+    assertEquals("reboot", call("GET", nova + "/servers/" + id + "/os-instance-actions", alice,
+        null).body().at("/instanceActions/0/action").asText());
 
     Answer snap = call("POST", nova + "/servers/" + id + "/action", alice,
         "{\"createImage\": {\"name\": \"nova-snap\", \"metadata\": {\"k\": \"v\"}}}");
@@ -275,7 +280,7 @@ class OpenStackRestApiTest {
     assertTrue(notJson.body().at("/badRequest/message").asText().contains("body"));
     Answer unknown = call("POST", action, alice, "{\"os-migrateLive\": {}}");
     assertEquals(400, unknown.status());
-    Answer soft = call("POST", action, alice, "{\"reboot\": {\"type\": \"SOFT\"}}");
+    Answer soft = call("POST", action, alice, "{\"reboot\": {\"type\": \"WARM\"}}");
     assertEquals(400, soft.status());
     assertTrue(soft.body().at("/badRequest/message").asText().contains("reboot.type"));
     Answer noName = call("POST", action, alice, "{\"createImage\": {}}");

@@ -149,7 +149,32 @@ class PowerOperationsTest extends ConductorTest {
   }
 
   @Test
-  void rebootInBuildingIsRefusedAndSoftRebootIsNotOffered() throws Exception {
+  void softRebootGoesThroughNovasSoftTaskStatesAndIsForActiveServersOnly() throws Exception {
+    String id = h.bootActive("soft-reboot");
+    try (EventRecorder watch = new EventRecorder(h.serversAsync(MEMBER_A), id)) {
+      h.servers(MEMBER_A).rebootServer(RebootServerRequest.newBuilder().setServerId(id)
+          .setType(RebootType.REBOOT_TYPE_SOFT).build());
+      watch.awaitNotification("reboot.end");
+      assertEquals(List.of(
+          "snapshot",
+          "rebooting/active/RUNNING", "n:reboot.start",
+          "reboot_pending/active/RUNNING",
+          "reboot_started/active/RUNNING",
+          "none/active/RUNNING", "n:reboot.end"), watch.render());
+    }
+    stopServer(id);
+    h.awaitIdle(id);
+    var e = refused(Status.Code.FAILED_PRECONDITION, () -> h.servers(MEMBER_A).rebootServer(
+        RebootServerRequest.newBuilder().setServerId(id).setType(RebootType.REBOOT_TYPE_SOFT)
+            .build()));
+    assertEquals("cannot reboot server " + id + " while it is in vm_state stopped",
+        e.getStatus().getDescription());
+    assertEquals(PowerState.POWER_STATE_SHUTDOWN, h.agent.powerState(id).orElseThrow(),
+        "the refused soft reboot did nothing");
+  }
+
+  @Test
+  void rebootInBuildingIsRefusedAndATypeIsRequired() throws Exception {
     String id = h.bootActive("building");
     h.forceState(id, "building", null, 0);
     var e = refused(Status.Code.FAILED_PRECONDITION, () -> rebootHard(id));

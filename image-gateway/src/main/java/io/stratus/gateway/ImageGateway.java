@@ -87,7 +87,8 @@ public final class ImageGateway implements AutoCloseable {
     RestServer glance = null;
     if (config.glanceApi().enabled()) {
       Router routes = new Router();
-      new GlanceApi(images.access(), backend, tokens).routes(routes);
+      new GlanceApi(images.access(), backend, tokens, images::newUploadSession,
+          images::afterActivation).routes(routes);
       try {
         glance = RestServer.start("glance", config.glanceApi().host(), config.glanceApi().port(),
             security.httpsServerContext(), routes, GlanceApi::error,

@@ -30,17 +30,7 @@ public final class PowerOffTask implements Task {
   public TaskResult run(TaskContext ctx) throws Exception {
     Hypervisor hv = env.hypervisor();
     String uuid = spec.getUuid();
-    long deadline = System.nanoTime() + cleanTimeout.toNanos();
-    long nextRequest = 0;
-    while (PowerStates.current(hv, uuid) == Hypervisor.Power.RUNNING
-        && System.nanoTime() < deadline) {
-      ctx.checkCancelled();
-      if (System.nanoTime() >= nextRequest) {
-        hv.shutdown(uuid);
-        nextRequest = System.nanoTime() + env.config().shutdownRetry().toNanos();
-      }
-      Thread.sleep(100);
-    }
+    CleanShutdown.await(env, uuid, cleanTimeout, ctx);
     if (PowerStates.current(hv, uuid) != Hypervisor.Power.SHUTDOWN
         && PowerStates.current(hv, uuid) != Hypervisor.Power.NOSTATE) {
       LOG.info("clean shutdown did not finish, powering off; instance={} timeout={}",

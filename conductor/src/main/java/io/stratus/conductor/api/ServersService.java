@@ -190,16 +190,12 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   @Override
   public void rebootServer(RebootServerRequest r, StreamObserver<RebootServerResponse> o) {
     GrpcErrors.unary(o, () -> {
-      if (r.getType() == RebootType.REBOOT_TYPE_SOFT) {
-        throw ApiException.failedPrecondition(
-            "type: SOFT reboot is not supported by this release; use HARD");
-      }
-      if (r.getType() != RebootType.REBOOT_TYPE_HARD) {
-        throw ApiException.invalidArgument("type", "must be HARD or SOFT");
-      }
-      return RebootServerResponse.newBuilder()
-          .setRequestId(api.operations().rebootHard(caller(), r.getServerId()).requestId())
-          .build();
+      var accepted = switch (r.getType()) {
+        case REBOOT_TYPE_HARD -> api.operations().rebootHard(caller(), r.getServerId());
+        case REBOOT_TYPE_SOFT -> api.operations().rebootSoft(caller(), r.getServerId());
+        default -> throw ApiException.invalidArgument("type", "must be HARD or SOFT");
+      };
+      return RebootServerResponse.newBuilder().setRequestId(accepted.requestId()).build();
     });
   }
 

@@ -77,6 +77,9 @@ final class AgentCalls {
           .setCleanShutdownTimeoutSeconds(task.stopTimeoutSeconds()).build(), typed(stream));
       case REBOOT_HARD -> stub.reboot(RebootRequest.newBuilder().setOperationId(id)
           .setInstance(spec).setType(RebootType.REBOOT_TYPE_HARD).build(), typed(stream));
+      case REBOOT_SOFT -> stub.reboot(RebootRequest.newBuilder().setOperationId(id)
+          .setInstance(spec).setType(RebootType.REBOOT_TYPE_SOFT)
+          .setCleanShutdownTimeoutSeconds(task.stopTimeoutSeconds()).build(), typed(stream));
       case CREATE -> stub.spawn(
           SpawnRequest.newBuilder().setOperationId(id).setInstance(spec).build(), typed(stream));
       case DELETE -> stub.destroy(

@@ -20,10 +20,11 @@ public record ComputeApi(ServerReads reads, ServerCreation creation, ServerOpera
 
   /** Wires the three parts over the shared {@code context}. */
   public static ComputeApi create(ComputeContext context, Clock clock,
-      VolumeSettings volumeSettings) {
+      VolumeSettings volumeSettings, java.time.Duration softRebootTimeout) {
     return new ComputeApi(
         new ServerReads(context.db(), context.instances(), context.actions()),
         new ServerCreation(context, clock, volumeSettings.pool()),
-        new ServerOperations(context, volumeSettings.snapshotRole()));
+        new ServerOperations(context, volumeSettings.snapshotRole(),
+            (int) Math.max(1, softRebootTimeout.toSeconds())));
   }
 }

@@ -26,8 +26,11 @@ public final class ServerOperations {
   private final InstanceSpecs specs;
   private final ApiToken.Role volumeBackedSnapshotRole;
   private final ServerAccess access;
+  private final int softRebootSeconds;
 
-  ServerOperations(ComputeContext c, ApiToken.Role volumeBackedSnapshotRole) {
+  ServerOperations(ComputeContext c, ApiToken.Role volumeBackedSnapshotRole,
+      int softRebootSeconds) {
+    this.softRebootSeconds = softRebootSeconds;
     this.c = c;
     this.specs = new InstanceSpecs(c.db());
     this.access = new ServerAccess(c.db(), c.instances());
@@ -117,6 +120,14 @@ public final class ServerOperations {
   /** Hard-reboots a server. */
   public Accepted rebootHard(Caller caller, String serverId) {
     return powerOperation(caller, serverId, Operation.REBOOT_HARD, 0);
+  }
+
+  /**
+   * Soft-reboots a server the Nova way: the guest is asked to shut down (ACPI) and started
+   * again; one that has not shut down within the soft-reboot timeout is hard-rebooted.
+   */
+  public Accepted rebootSoft(Caller caller, String serverId) {
+    return powerOperation(caller, serverId, Operation.REBOOT_SOFT, softRebootSeconds);
   }
 
   /** Deletes a server (any state, superseding a task in flight). */

@@ -38,6 +38,9 @@ import java.util.Map;
  *     volume snapshots of an image that is gone, must be before they are collected
  *     ({@code gc.unfinished.after}, PT15M)
  * @param openstack the OpenStack REST APIs ({@code openstack.*}, off by default)
+ * @param softRebootTimeout how long a guest has to shut down cleanly in a SOFT reboot
+ *     before it is hard-rebooted ({@code reboot.soft.timeout}, PT120S, Nova's
+ *     wait_soft_reboot_seconds)
  */
 public record ConductorConfig(
     String listenHost,
@@ -61,7 +64,8 @@ public record ConductorConfig(
     Duration snapshotGcAfter,
     io.stratus.support.config.OptionalEndpoint health,
     io.stratus.support.config.OptionalEndpoint metrics,
-    OpenStackSettings openstack) {
+    OpenStackSettings openstack,
+    Duration softRebootTimeout) {
 
   public static final String DEFAULT_LISTEN_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8774;
@@ -86,7 +90,7 @@ public record ConductorConfig(
         listenHost, newPort, dbUrl, dbUser, dbPassword, dbPoolSize, gatewayAddress,
         heartbeatInterval, missedHeartbeats, agentCallTimeout, maxImageProperties, apiTokens,
         volumesPool, volumeBackedSnapshotRole, tls, watchesPerProject, agentReattachWindow,
-        powerSyncInterval, snapshotGcAfter, health, metrics, openstack);
+        powerSyncInterval, snapshotGcAfter, health, metrics, openstack, softRebootTimeout);
   }
 
   @Override

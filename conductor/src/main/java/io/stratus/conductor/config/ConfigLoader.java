@@ -65,12 +65,16 @@ public final class ConfigLoader {
     var health = io.stratus.support.config.OptionalEndpoint.read(s, "health", listenHost);
     var metrics = io.stratus.support.config.OptionalEndpoint.read(s, "metrics", listenHost);
     var openstack = OpenStackSettings.read(s, listenHost);
+    var softReboot = s.duration("reboot.soft.timeout", java.time.Duration.ofSeconds(120));
+    if (softReboot.isNegative() || softReboot.toSeconds() > 3600) {
+      s.problem("reboot.soft.timeout must be between 0 and 1 hour, got " + softReboot);
+    }
     s.validate();
     return new ConductorConfig(
         listenHost, port, dbUrl, dbUser, dbPassword, pool, gateway, heartbeat, missed,
         callTimeout, maxProps, tokens, volumesPool,
         ApiToken.Role.valueOf(role.toUpperCase(Locale.ROOT)), tls, watches, reattach, powerSync,
-        gcAfter, health, metrics, openstack);
+        gcAfter, health, metrics, openstack, softReboot);
   }
 
   private static Map<String, ApiToken> tokens(Settings s, String spec) {

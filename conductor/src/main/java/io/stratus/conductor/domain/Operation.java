@@ -17,6 +17,9 @@ import java.util.Set;
  * reboot HARD  active|stopped|paused|suspended|error    null|reboot*|pausing|unpausing|
  *                                                       suspending|resuming → rebooting_hard
  *                 → reboot_pending_hard → reboot_started_hard → null (active)
+ * reboot SOFT  active                                   null → rebooting → reboot_pending
+ *                 → reboot_started → null (active); a guest that does not shut down in
+ *                 time is hard-rebooted in reboot_started (Nova's fallback)
  * delete       any                                      any → deleting → (deleted)
  * </pre>
  */
@@ -72,6 +75,16 @@ public enum Operation {
       "reboot",
       List.of(TaskState.REBOOTING_HARD, TaskState.REBOOT_PENDING_HARD,
           TaskState.REBOOT_STARTED_HARD),
+      VmState.ACTIVE,
+      VmState.ERROR),
+  REBOOT_SOFT(
+      "reboot",
+      EnumSet.of(VmState.ACTIVE),
+      EnumSet.noneOf(TaskState.class),
+      TaskState.REBOOTING,
+      "compute_reboot_instance",
+      "reboot",
+      List.of(TaskState.REBOOTING, TaskState.REBOOT_PENDING, TaskState.REBOOT_STARTED),
       VmState.ACTIVE,
       VmState.ERROR),
   CREATE(

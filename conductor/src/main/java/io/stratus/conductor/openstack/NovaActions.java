@@ -76,8 +76,7 @@ final class NovaActions {
     String type = args.path("type").asText("").toUpperCase(Locale.ROOT);
     switch (type) {
       case "HARD" -> compute.operations().rebootHard(c, id);
-      case "SOFT" -> throw ApiException.invalidArgument("reboot.type",
-          "SOFT reboot is not served by Stratus yet; ask for HARD");
+      case "SOFT" -> compute.operations().rebootSoft(c, id);
       default -> throw ApiException.invalidArgument("reboot.type", "must be SOFT or HARD");
     }
   }

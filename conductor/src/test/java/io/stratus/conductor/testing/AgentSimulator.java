@@ -341,8 +341,14 @@ public class AgentSimulator extends ComputeAgentGrpc.ComputeAgentImplBase {
             () -> domains.put(uuid, PowerState.POWER_STATE_SHUTDOWN));
         run.transition(TaskState.TASK_STATE_REBOOT_PENDING_HARD,
             TaskState.TASK_STATE_REBOOT_STARTED_HARD, "define and start domain", () -> { });
+      } else {
+        // Soft reboot: the guest shuts down cleanly, then the domain starts again.
+        run.transition(TaskState.TASK_STATE_REBOOTING, TaskState.TASK_STATE_REBOOT_PENDING,
+            "asking the guest to shut down",
+            () -> domains.put(uuid, PowerState.POWER_STATE_SHUTDOWN));
+        run.transition(TaskState.TASK_STATE_REBOOT_PENDING, TaskState.TASK_STATE_REBOOT_STARTED,
+            "the guest shut down; starting it again", () -> { });
       }
-      // agent.v1 has no soft-reboot task states: a SOFT reboot reports only its result.
       run.result(() -> {
         domains.put(uuid, PowerState.POWER_STATE_RUNNING);
         return resultOf(PowerState.POWER_STATE_RUNNING, "rebooted");

@@ -125,6 +125,20 @@ class LinuxGuestEndToEndTest {
     assertEquals(VmState.VM_STATE_ACTIVE, system.awaitIdle(s.getId(), Duration.ofSeconds(60)).getVmState());
     assertEquals(0, c.lastBoot().fsckExitCode().orElse(-1), "a hard reboot loses no consistency:\n" + c.tail(30));
     assertEquals("running", StratusSystem.domstate(s.getId()));
+
+    long softly = System.nanoTime();
+    system.servers(MEMBER).rebootServer(RebootServerRequest.newBuilder().setServerId(s.getId())
+        .setType(RebootType.REBOOT_TYPE_SOFT).build());
+    c = LinuxGuestChecks.awaitReady(log, 4);
+    report("soft RebootServer to ready %d ms", msSince(softly));
+    assertEquals(VmState.VM_STATE_ACTIVE, system.awaitIdle(s.getId(), Duration.ofSeconds(60)).getVmState());
+    assertTrue(c.lastBoot().journalClean(), "a soft reboot shuts the guest down cleanly first:\n"
+        + c.tail(30));
+    var reboot = system.servers(MEMBER).listServerActions(
+        io.stratus.proto.conductor.v1.ListServerActionsRequest.newBuilder().setServerId(s.getId())
+            .build()).getActions(0);
+    assertEquals("reboot", reboot.getAction());
+    assertEquals("soft reboot", reboot.getEvents(0).getDetails(), "no fallback to a hard one");
   }
 
   @Test

@@ -95,6 +95,7 @@ class OpenStackClientsEndToEndTest {
     Path err = Files.createTempFile(home, "stderr", ".txt");
     pb.redirectError(err.toFile());
     Process p = pb.start();
+    p.getOutputStream().close();  // nothing on stdin: the clients would read image data there
     String out = new String(p.getInputStream().readAllBytes());
     assertTrue(p.waitFor(300, TimeUnit.SECONDS), String.join(" ", command) + " hung");
     assertEquals(0, p.exitValue(), String.join(" ", command) + " failed:\n" + out + "\n"
@@ -157,6 +158,14 @@ class OpenStackClientsEndToEndTest {
     run("openstack", "server", "reboot", "--hard", "--wait", id);
     assertEquals(VmState.VM_STATE_ACTIVE, system.awaitIdle(id, Duration.ofSeconds(120))
         .getVmState());
+    // the blank test disk boots no OS, so nothing answers ACPI: after reboot.soft.timeout
+    // (5 s here) the soft reboot falls back to a hard one, as Nova's does
+    run("openstack", "server", "reboot", "--soft", "--wait", id);
+    assertEquals(VmState.VM_STATE_ACTIVE, system.awaitIdle(id, Duration.ofSeconds(120))
+        .getVmState());
+    assertEquals("soft reboot fell back to a hard reboot", system.servers(MEMBER)
+        .listServerActions(ListServerActionsRequest.newBuilder().setServerId(id).build())
+        .getActions(0).getEvents(0).getDetails());
 
     JsonNode image = json("openstack", "server", "image", "create", "--wait", "--name",
         "os-client-snap", id);
@@ -176,7 +185,7 @@ class OpenStackClientsEndToEndTest {
         .setServerId(id).build()).getActionsList().forEach(a -> actions.add(a.getAction() + " "
             + a.getRequestId()));
     assertEquals(actions, events, "the same actions, newest first, under the same request ids");
-    assertEquals(List.of("createImage", "reboot", "start", "stop", "create"),
+    assertEquals(List.of("createImage", "reboot", "reboot", "start", "stop", "create"),
         events.stream().map(e -> e.split(" ")[0]).toList());
 
     JsonNode images = json("openstack", "image", "list");
@@ -234,6 +243,104 @@ class OpenStackClientsEndToEndTest {
     // nothing was changed by the refused calls
     assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, system.images(MEMBER).getImage(
         GetImageRequest.newBuilder().setImageId(queued).build()).getImage().getStatus());
+  }
+
+  @Test
+  void imagesAreCreatedAndChangedThroughTheGlanceApi() throws Exception {
+    // 3 MiB and a tail: random data, a MiB of zeros (sent as a zero extent), random again
+    Path raw = home.resolve("upload.raw");
+    byte[] content = new byte[(3 << 20) + 123];
+    new java.util.Random(7).nextBytes(content);
+    java.util.Arrays.fill(content, 1 << 20, 2 << 20, (byte) 0);
+    Files.write(raw, content);
+    JsonNode created = json("openstack", "image", "create", "--disk-format", "raw",
+        "--container-format", "bare", "--property", "purpose=test", "--file", raw.toString(),
+        "os-client-created");
+    String id = created.get("id").asText();
+    var image = system.images(MEMBER).getImage(GetImageRequest.newBuilder().setImageId(id)
+        .build()).getImage();
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, image.getStatus());
+    assertEquals(content.length, image.getSize());
+    assertEquals("e2e-project", image.getOwner());
+    assertEquals("test", image.getPropertiesMap().get("purpose"));
+    Path back = home.resolve("upload-back.raw");
+    run("openstack", "image", "save", "--file", back.toString(), id);
+    assertEquals(sha256(raw), sha256(back), "the bytes uploaded are the bytes stored");
+
+    // glanceclient sends its data chunked, without Content-Length
+    String glanceOut = run("glance", "image-create", "--name", "glance-created",
+        "--disk-format", "raw", "--container-format", "bare", "--file", raw.toString());
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+        "\\|\\s*id\\s*\\|\\s*([0-9a-f-]{36})").matcher(glanceOut);
+    assertTrue(m.find(), glanceOut);
+    var chunked = system.images(MEMBER).getImage(GetImageRequest.newBuilder()
+        .setImageId(m.group(1)).build()).getImage();
+    assertEquals(ImageStatus.IMAGE_STATUS_ACTIVE, chunked.getStatus());
+    assertEquals(content.length, chunked.getSize());
+    run("glance", "image-delete", m.group(1));
+
+    // only raw data is taken: another format is refused, and the image stays queued
+    HttpClient client = HttpClient.newBuilder().sslContext(trusting(system.pki.caCert()))
+        .build();
+    String token = keystoneToken(client, StratusSystem.OS_USER, "e2e-project");
+    String qcow = system.images(MEMBER).createImage(CreateImageRequest.newBuilder()
+        .setName("qcow").setDiskFormat("qcow2").setContainerFormat("bare").build())
+        .getImage().getId();
+    HttpResponse<String> refused = client.send(HttpRequest.newBuilder(URI.create(
+        "https://127.0.0.1:" + system.glancePort + "/v2/images/" + qcow + "/file"))
+        .PUT(HttpRequest.BodyPublishers.ofByteArray(content)).header("X-Auth-Token", token)
+        .header("Content-Type", "application/octet-stream").build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, refused.statusCode(), refused.body());
+    assertTrue(refused.body().contains("disk_format"), refused.body());
+    assertEquals(ImageStatus.IMAGE_STATUS_QUEUED, system.images(MEMBER).getImage(
+        GetImageRequest.newBuilder().setImageId(qcow).build()).getImage().getStatus());
+
+    run("openstack", "image", "set", "--name", "os-client-renamed", "--property", "color=blue",
+        id);
+    run("openstack", "image", "unset", "--property", "purpose", id);
+    image = system.images(MEMBER).getImage(GetImageRequest.newBuilder().setImageId(id).build())
+        .getImage();
+    assertEquals("os-client-renamed", image.getName());
+    assertEquals("blue", image.getPropertiesMap().get("color"));
+    assertFalse(image.getPropertiesMap().containsKey("purpose"));
+
+    HttpClient http = HttpClient.newBuilder().sslContext(trusting(system.pki.caCert())).build();
+    String member = keystoneToken(http, StratusSystem.OS_USER, "e2e-project");
+    String other = keystoneToken(http, StratusSystem.OS_OTHER_USER, "other-project");
+    String url = "https://127.0.0.1:" + system.glancePort + "/v2/images/" + id;
+    assertEquals(200, patch(http, url, member, "application/openstack-images-v2.0-json-patch",
+        "[{\"replace\": \"/color\", \"value\": \"red\"}]").statusCode(),
+        "the older patch media type");
+    assertEquals(415, patch(http, url, member, "application/json",
+        "[{\"op\": \"add\", \"path\": \"/x\", \"value\": \"y\"}]").statusCode());
+    assertEquals(403, patch(http, url, member, GLANCE_PATCH,
+        "[{\"op\": \"replace\", \"path\": \"/status\", \"value\": \"active\"}]")
+        .statusCode());
+    assertEquals(409, patch(http, url, member, GLANCE_PATCH,
+        "[{\"op\": \"remove\", \"path\": \"/no-such\"}]").statusCode());
+    assertEquals(400, patch(http, url, member, GLANCE_PATCH, "{\"op\": 1").statusCode());
+    assertEquals(404, patch(http, url, other, GLANCE_PATCH,
+        "[{\"op\": \"add\", \"path\": \"/x\", \"value\": \"y\"}]").statusCode());
+    image = system.images(MEMBER).getImage(GetImageRequest.newBuilder().setImageId(id).build())
+        .getImage();
+    assertEquals("red", image.getPropertiesMap().get("color"));
+    assertFalse(image.getPropertiesMap().containsKey("x"), "no refused patch changed anything");
+
+    run("openstack", "image", "delete", id);
+    assertEquals(Status.Code.NOT_FOUND, assertThrows(StatusRuntimeException.class,
+        () -> system.images(MEMBER).getImage(GetImageRequest.newBuilder().setImageId(id)
+            .build())).getStatus().getCode());
+  }
+
+  private static final String GLANCE_PATCH = "application/openstack-images-v2.1-json-patch";
+
+  private static HttpResponse<String> patch(HttpClient http, String url, String token,
+      String type, String body) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(url))
+        .method("PATCH", HttpRequest.BodyPublishers.ofString(body))
+        .header("X-Auth-Token", token).header("Content-Type", type).build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   private static HttpResponse<String> get(HttpClient http, String url, String token)

@@ -134,6 +134,8 @@ final class StratusSystem implements AutoCloseable {
           "STRATUS_CONDUCTOR_API_TOKENS",
           MEMBER + "=e2e-project:e2e-user:member," + MEMBER_B + "=other-project:other-user:member,"
               + ADMIN + "=admin:root:admin"));
+      // a guest that ignores ACPI (the blank test disks) is hard-rebooted after 5 s
+      conductorEnv.put("STRATUS_CONDUCTOR_REBOOT_SOFT_TIMEOUT", "PT5S");
       conductorEnv.put("STRATUS_CONDUCTOR_OPENSTACK_IDENTITY_PORT",
           Integer.toString(keystonePort));
       conductorEnv.put("STRATUS_CONDUCTOR_OPENSTACK_COMPUTE_PORT", Integer.toString(freePort()));

@@ -83,6 +83,16 @@ public final class ImagesService extends ImagesGrpc.ImagesImplBase {
     return access;
   }
 
+  /** A new upload session (its slots and limits shared with this service's uploads). */
+  public UploadSession newUploadSession() {
+    return newSession();
+  }
+
+  /** What follows an upload that made an image active: the background checksum pass. */
+  public ImageRecord afterActivation(ImageRecord active) {
+    return activated(active);
+  }
+
   private UploadSession newSession() {
     return new UploadSession(backend, uploadSlots, limits, checksums != null);
   }

@@ -29,9 +29,10 @@ import java.util.UUID;
 /**
  * The Glance v2 subset (REST) over the gateway's {@link ImageAccess}, the rules its gRPC
  * API applies too: version discovery, images list (filters, sort, marker paging), show,
- * delete, the data streamed out ({@code GET …/file}; 204 while an image has none), and the
- * schemas {@code glanceclient} reads. Callers authenticate with a Keystone token ({@code
- * X-Auth-Token}), checked by the conductor ({@link TokenValidator}).
+ * create and JSON patch ({@link GlanceWrites}), delete, the data streamed out ({@code GET
+ * …/file}; 204 while an image has none), and the schemas {@code glanceclient} reads.
+ * Callers authenticate with a Keystone token ({@code X-Auth-Token}), checked by the
+ * conductor ({@link TokenValidator}).
  */
 public final class GlanceApi {
   /** Glance's {@code api_limit_max}. */
@@ -43,11 +44,22 @@ public final class GlanceApi {
   private final ImageAccess access;
   private final ImageBackend backend;
   private final TokenValidator tokens;
+  private final java.util.function.Supplier<io.stratus.gateway.upload.UploadSession> uploads;
+  private final java.util.function.UnaryOperator<ImageRecord> activated;
 
-  public GlanceApi(ImageAccess access, ImageBackend backend, TokenValidator tokens) {
+  /**
+   * @param uploads a new upload session (limits and slots shared with the gRPC uploads)
+   * @param activated what follows an upload that made an image active (the checksums'
+   *     background pass); returns the record to answer with
+   */
+  public GlanceApi(ImageAccess access, ImageBackend backend, TokenValidator tokens,
+      java.util.function.Supplier<io.stratus.gateway.upload.UploadSession> uploads,
+      java.util.function.UnaryOperator<ImageRecord> activated) {
     this.access = access;
     this.backend = backend;
     this.tokens = tokens;
+    this.uploads = uploads;
+    this.activated = activated;
   }
 
   /** Adds the routes to {@code router}. */
@@ -57,13 +69,29 @@ public final class GlanceApi {
         .get("/v2/schemas/image", x -> x.json(200, GlanceViews.imageSchema()))
         .get("/v2/schemas/images", x -> x.json(200, GlanceViews.imagesSchema()))
         .get("/v2/images", this::list)
+        .post("/v2/images", x -> {
+          ImageRecord created = GlanceWrites.create(access, caller(x), x.json());
+          x.responseHeader("Location", x.baseUrl() + "/v2/images/" + created.id());
+          x.json(201, GlanceViews.image(created));
+        })
+        .patch("/v2/images/{id}", x -> {
+          ImageCaller c = caller(x);
+          String id = imageId(x);
+          x.json(200, GlanceViews.image(GlanceWrites.patch(access, c, id,
+              x.header("Content-Type"), x.json())));
+        })
         .get("/v2/images/{id}", x -> x.json(200, GlanceViews.image(
             access.visible(caller(x), imageId(x)))))
         .delete("/v2/images/{id}", x -> {
           access.delete(caller(x), imageId(x), false);
           x.empty(204);
         })
-        .get("/v2/images/{id}/file", this::download);
+        .get("/v2/images/{id}/file", this::download)
+        .put("/v2/images/{id}/file", x -> {
+          ImageRecord image = access.changeable(caller(x), imageId(x));
+          GlanceUpload.put(x, image, uploads.get(), activated);
+          x.empty(204);
+        });
   }
 
   private void versions(RestExchange x, int status) throws IOException {

@@ -88,6 +88,28 @@ public final class RestServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Reads what is left of a request body the handler did not read (an upload refused
+   * before its data), up to {@link #DRAIN_LIMIT}, before the error is answered: a client
+   * still sending then gets the answer instead of a reset connection (the JDK's server
+   * reads at most 64 KiB of it and then drops the connection). A bigger rest is cut off.
+   */
+  private static void drain(RestExchange x) {
+    try {
+      var in = x.body();
+      byte[] buf = new byte[64 << 10];
+      long left = DRAIN_LIMIT;
+      for (int n; left > 0 && (n = in.read(buf)) >= 0;) {
+        left -= n;
+      }
+    } catch (IOException e) {
+      // the client is gone, or the handler closed the body: nothing to drain
+    }
+  }
+
+  /** The most of an unread request body {@link #drain} reads. */
+  static final long DRAIN_LIMIT = 64L << 20;
+
   private static void run(RestExchange x, Router.Match match, ErrorMapper errors) {
     try {
       if (match == null) {
@@ -109,6 +131,7 @@ public final class RestServer implements AutoCloseable {
       if (x.answered()) {
         return;  // a streamed answer cut short: the connection closes
       }
+      drain(x);
       try {
         errors.answer(x, e);
       } catch (IOException | RuntimeException io) {
