@@ -184,6 +184,9 @@ class OpenStackRestApiTest {
 
     Answer flavor = call("GET", nova + "/flavors/m1.nano", alice, null);
     assertEquals(128, flavor.body().at("/flavor/ram").asInt());
+    Answer specs = call("GET", nova + "/flavors/m1.nano/os-extra_specs", alice, null);
+    assertEquals(0, specs.body().get("extra_specs").size(), "what openstack flavor list reads");
+    assertEquals(404, call("GET", nova + "/flavors/none/os-extra_specs", alice, null).status());
   }
 
   @Test

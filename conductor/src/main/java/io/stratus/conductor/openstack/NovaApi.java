@@ -51,6 +51,11 @@ public final class NovaApi {
           caller(x);
           x.json(200, Map.of("flavor", Flavors.json(x.baseUrl(), flavors.find(x.param("id")),
               true)));
+        })
+        .get("/v2.1/flavors/{id}/os-extra_specs", x -> {
+          caller(x);
+          flavors.find(x.param("id"));
+          x.json(200, Map.of("extra_specs", Map.of()));  // Stratus flavors have none
         });
   }
 

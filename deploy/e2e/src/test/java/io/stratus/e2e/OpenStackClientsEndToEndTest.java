@@ -127,6 +127,9 @@ class OpenStackClientsEndToEndTest {
     assertEquals("e2e-project", token.get("project_id").asText());
     assertFalse(token.get("id").asText().isEmpty());
 
+    JsonNode flavors = json("openstack", "flavor", "list");
+    assertEquals(128, find(flavors, "Name", "m1.nano").get("RAM").asInt());
+
     JsonNode created = json("openstack", "server", "create", "--image", base, "--flavor",
         "m1.nano", "--wait", "os-client-server");
     String id = created.get("id").asText();
