@@ -318,6 +318,36 @@ class OpenStackRestApiTest {
     assertEquals("project-a", s.getProjectId());
   }
 
+  @Test
+  void novaBootsFromAVolumeMadeFromAnImage() throws Exception {
+    h.registerOnFakeAgent("ceph-host", java.util.List.of("local", "rbd"));
+    h.keepBeating("ceph-host");
+    String alice = token("alice", "pw-alice", "project-a");
+    Answer created = call("POST", nova + "/servers", alice, """
+        {"server": {"name": "bfv", "flavorRef": "m1.nano", "block_device_mapping_v2": [
+          {"source_type": "image", "destination_type": "volume", "uuid": "%s",
+           "boot_index": 0, "volume_size": 1, "delete_on_termination": true}]}}"""
+        .formatted(h.baseImageId));
+    assertEquals(202, created.status(), created.raw().body());
+    String id = created.body().at("/server/id").asText();
+    var s = h.awaitIdle(id);
+    assertEquals(VmState.VM_STATE_ACTIVE, s.getVmState());
+    assertEquals(1, s.getVolumesCount(), "one volume, made from the image");
+    JsonNode shown = call("GET", nova + "/servers/" + id, alice, null).body().get("server");
+    assertEquals("", shown.get("image").asText(), "Nova shows no image for a volume-backed server");
+    assertEquals(s.getVolumes(0).getId(),
+        shown.at("/os-extended-volumes:volumes_attached/0/id").asText());
+
+    Answer twoBoots = call("POST", nova + "/servers", alice, """
+        {"server": {"name": "bfv2", "flavorRef": "m1.nano", "block_device_mapping_v2": [
+          {"source_type": "image", "destination_type": "volume", "uuid": "%s",
+           "boot_index": 0, "volume_size": 1},
+          {"source_type": "blank", "destination_type": "volume", "boot_index": 0,
+           "volume_size": 1}]}}""".formatted(h.baseImageId));
+    assertEquals(400, twoBoots.status());
+    assertTrue(twoBoots.body().at("/badRequest/message").asText().contains("block_devices"));
+  }
+
   private static java.util.List<String> ids(JsonNode servers) {
     java.util.List<String> ids = new java.util.ArrayList<>();
     servers.forEach(s -> ids.add(s.get("id").asText()));

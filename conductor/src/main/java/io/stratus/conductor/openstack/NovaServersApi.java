@@ -132,12 +132,27 @@ public final class NovaServersApi {
     }
     Flavors.Flavor flavor = flavors.find(lastSegment(required(s, "flavorRef")));
     List<VolumePlan.BlockDevice> devices = new ArrayList<>();
-    for (JsonNode d : s.path("block_device_mapping_v2")) {
-      devices.add(new VolumePlan.BlockDevice(d.path("source_type").asText("unspecified"),
-          d.path("uuid").asText(""), d.path("volume_size").asInt(0),
-          d.path("boot_index").asInt(-1), d.path("delete_on_termination").asBoolean(false)));
-    }
     String imageRef = s.path("imageRef").asText("");
+    for (JsonNode d : s.path("block_device_mapping_v2")) {
+      String source = d.path("source_type").asText("unspecified");
+      String target = d.path("destination_type").asText("volume");
+      int bootIndex = d.path("boot_index").asInt(-1);
+      if (target.equals("local")) {
+        // Nova's way of naming the image an ordinary root disk comes from
+        if (source.equals("image") && bootIndex == 0 && imageRef.isEmpty()) {
+          imageRef = d.path("uuid").asText("");
+        }
+        continue;
+      }
+      devices.add(new VolumePlan.BlockDevice(source, d.path("uuid").asText(""),
+          d.path("volume_size").asInt(0), bootIndex,
+          d.path("delete_on_termination").asBoolean(false)));
+    }
+    if (imageRef.isEmpty()) {
+      // boot from volume: the image the boot volume is made from is the server's image
+      imageRef = devices.stream().filter(d -> d.bootIndex() == 0 && d.sourceType().equals("image"))
+          .map(VolumePlan.BlockDevice::uuid).findFirst().orElse("");
+    }
     if (imageRef.isEmpty() && devices.isEmpty()) {
       throw ApiException.invalidArgument("imageRef", "required unless booting from a volume");
     }
