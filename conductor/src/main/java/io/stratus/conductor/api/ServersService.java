@@ -76,14 +76,13 @@ public final class ServersService extends ServersGrpc.ServersImplBase {
   public void createServer(CreateServerRequest r, StreamObserver<CreateServerResponse> o) {
     GrpcErrors.unary(o, () -> {
       Caller c = caller();
-      var accepted = api.creation().createServer(c, new ServerCreation.BootRequest(
+      var created = api.creation().create(c, new ServerCreation.BootRequest(
           r.getName(), r.getImageRef(), r.getFlavor().getVcpus(), r.getFlavor().getMemoryMb(),
           r.getFlavor().getRootGb(), r.getHost(), rootDisk(r), r.getMetadataMap(),
           r.getBlockDevicesList().stream().map(ServersService::blockDevice).toList()));
-      var view = api.reads().get(c, accepted.instance().toString());
       return CreateServerResponse.newBuilder()
-          .setServer(ServerMessages.server(view))
-          .setRequestId(accepted.requestId())
+          .setServer(ServerMessages.server(created.server()))
+          .setRequestId(created.accepted().requestId())
           .build();
     });
   }

@@ -61,8 +61,19 @@ public final class ServerCreation {
         .orElseThrow(() -> ApiException.notFound(field + ": image " + imageId + " not found"));
   }
 
+  /** A server accepted for boot, and its record as accepted (building, spawning). */
+  public record Created(Accepted accepted, ServerView server) {}
+
   /** Boots a server: record in building/spawning, then the agent's Spawn. */
   public Accepted createServer(Caller caller, BootRequest r) {
+    return create(caller, r).accepted();
+  }
+
+  /**
+   * As {@link #createServer}, with the record as it was accepted: read after the agent was
+   * asked, it could already show the server active.
+   */
+  public Created create(Caller caller, BootRequest r) {
     String name = RequestValidator.name("name", r.name());
     if (r.imageRef() == null || r.imageRef().isBlank()) {
       throw ApiException.invalidArgument("image_ref", "is required");
@@ -112,7 +123,7 @@ public final class ServerCreation {
             requestId, c.conductorId(), now);
     instance.setImageTraits(yes(imageProps.get("hw_qemu_guest_agent")),
         yes(imageProps.get("os_require_quiesce")));
-    c.db().run(
+    ServerView accepted = c.db().inTransaction(
         s -> {
           c.instances().insert(s, instance);
           s.flush();
@@ -120,11 +131,12 @@ public final class ServerCreation {
           c.actions().start(s, requestId, uuid, Operation.CREATE.actionName(), caller.projectId(),
               caller.userId());
           c.publisher().stateChangedIn(s, uuid, null);
+          return ServerView.of(instance, java.util.Optional.empty(), planned);
         });
     LOG.info("server accepted; instance={} host={} request={}", uuid, host.name(), requestId);
     c.driver().dispatch(new AgentTask(Operation.CREATE, requestId, specs.of(instance),
         host.name(), host.address(), null, 0));
-    return new Accepted(requestId, uuid, null);
+    return new Created(new Accepted(requestId, uuid, null), accepted);
   }
 
   private static boolean yes(String value) {

@@ -29,13 +29,9 @@ public final class StatePublisher {
    * a replica that dies right after its commit loses no event.
    */
   public void stateChangedIn(org.hibernate.Session session, UUID uuid, TaskState oldTask) {
-    instances.findAny(session, uuid).ifPresent(i -> bus.notifyIn(session, event(i, oldTask)));
-  }
-
-  private io.stratus.proto.conductor.v1.ServerEvent event(
-      io.stratus.conductor.db.InstanceEntity i, TaskState oldTask) {
-    return ServerEvents.stateChange(i.uuid().toString(), i.vmState(), i.taskState(),
-        i.powerState(), i.host(), oldTask, clock.instant());
+    instances.state(session, uuid).ifPresent(st -> bus.notifyIn(session,
+        ServerEvents.stateChange(uuid.toString(), st.vm(), st.task(), st.power(), st.host(),
+            oldTask, clock.instant())));
   }
 
   /**

@@ -200,7 +200,7 @@ final class TaskOutcomes {
   }
 
   private TaskState currentTask(Session s, AgentTask task) {
-    return instances.findAny(s, task.uuid()).map(i -> i.taskState()).orElse(null);
+    return instances.state(s, task.uuid()).map(InstanceStore.State::task).orElse(null);
   }
 
   private static Map<String, String> payload(AgentTask task) {

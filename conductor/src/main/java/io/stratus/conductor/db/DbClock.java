@@ -15,7 +15,7 @@ public final class DbClock {
 
   /** The database's time now (clock_timestamp(), not the transaction's start). */
   public static Instant now(Session session) {
-    return session.createNativeQuery("SELECT clock_timestamp()", OffsetDateTime.class)
-        .getSingleResult().toInstant();
+    return Jdbc.queryOne(session, "SELECT clock_timestamp()",
+        rs -> rs.getObject(1, OffsetDateTime.class).toInstant()).orElseThrow();
   }
 }

@@ -27,6 +27,24 @@ public final class InstanceStore {
     return Optional.ofNullable(e).filter(i -> i.deletedAt() == null);
   }
 
+  /** An instance's state columns, as a state-change event tells them. */
+  public record State(io.stratus.conductor.domain.VmState vm,
+      io.stratus.conductor.domain.TaskState task, io.stratus.conductor.domain.PowerState power,
+      String host) {}
+
+  /**
+   * The state columns of an instance, deleted or not, read with one plain statement in
+   * {@code session}'s transaction (every transition's event reads them).
+   */
+  public Optional<State> state(Session session, UUID uuid) {
+    return Jdbc.queryOne(session, "SELECT vm_state, task_state, power_state, host"
+        + " FROM instances WHERE uuid = ?", rs -> new State(
+            VmState.fromDb(rs.getString(1)),
+            io.stratus.conductor.domain.TaskState.fromDb(rs.getString(2)),
+            io.stratus.conductor.domain.PowerState.fromCode(rs.getInt(3)),
+            rs.getString(4)), uuid);
+  }
+
   /** An instance, deleted or not. */
   public Optional<InstanceEntity> findAny(Session session, UUID uuid) {
     return Optional.ofNullable(session.find(InstanceEntity.class, uuid));

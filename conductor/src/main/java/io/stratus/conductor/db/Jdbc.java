@@ -64,6 +64,28 @@ final class Jdbc {
     });
   }
 
+  /** Reads one row of a row's columns. */
+  @FunctionalInterface
+  interface Row<T> {
+    T read(java.sql.ResultSet rs) throws SQLException;
+  }
+
+  /** The first row of a query, read by {@code row}; empty when there is none. */
+  static <T> java.util.Optional<T> queryOne(Session session, String sql, Row<T> row,
+      Object... values) {
+    return session.doReturningWork(c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (int i = 0; i < values.length; i++) {
+          bind(c, ps, i + 1, values[i]);
+        }
+        try (java.sql.ResultSet rs = ps.executeQuery()) {
+          return rs.next() ? java.util.Optional.ofNullable(row.read(rs))
+              : java.util.Optional.<T>empty();
+        }
+      }
+    });
+  }
+
   private static void bind(Connection c, PreparedStatement ps, int i, Object v)
       throws SQLException {
     if (v instanceof Instant t) {
