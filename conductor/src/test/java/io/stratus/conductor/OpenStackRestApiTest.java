@@ -289,6 +289,14 @@ class OpenStackRestApiTest {
     Answer noName = call("POST", action, alice, "{\"createImage\": {}}");
     assertEquals(400, noName.status());
     assertTrue(noName.body().at("/badRequest/message").asText().contains("name"));
+    StringBuilder many = new StringBuilder("{\"createImage\": {\"name\": \"n\", \"metadata\": {");
+    for (int i = 0; i < 200; i++) {
+      many.append(i == 0 ? "" : ",").append("\"k").append(i).append("\": \"v\"");
+    }
+    Answer overLimit = call("POST", action, alice, many.append("}}}").toString());
+    assertEquals(413, overLimit.status(), overLimit.raw().body());
+    assertTrue(overLimit.body().at("/overLimit/message").asText().contains("metadata"),
+        overLimit.raw().body());
     Answer badFlavor = call("POST", nova + "/servers", alice,
         "{\"server\": {\"name\": \"x\", \"imageRef\": \"" + h.baseImageId
             + "\", \"flavorRef\": \"no-such\"}}");
