@@ -175,6 +175,23 @@ class OpenStackRestApiTest {
     assertEquals("m1.nano", s.at("/flavor/id").asText(), "1 vCPU, 128 MiB, 1 GiB");
     assertEquals("project-a", s.get("tenant_id").asText());
     assertFalse(s.has("OS-EXT-SRV-ATTR:host"), "host attributes are for admins");
+    // the fields of GET /servers/{id} at 2.1 in Nova's API reference, no more, no fewer
+    java.util.Set<String> v21 = java.util.Set.of("accessIPv4", "accessIPv6", "addresses",
+        "config_drive", "created", "flavor", "hostId", "id", "image", "key_name", "links",
+        "metadata", "name", "OS-DCF:diskConfig", "OS-EXT-AZ:availability_zone",
+        "OS-EXT-STS:power_state", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
+        "OS-SRV-USG:launched_at", "OS-SRV-USG:terminated_at",
+        "os-extended-volumes:volumes_attached", "progress", "security_groups", "status",
+        "tenant_id", "updated", "user_id");
+    assertEquals(new java.util.TreeSet<>(v21), fields(s));
+    assertEquals(java.util.Set.of("id", "links"), fields(s.get("flavor")));
+    assertEquals(java.util.Set.of("id", "links"), fields(s.get("image")));
+    String root = token("root", "pw-root", "admin-project");
+    java.util.Set<String> admin = new java.util.TreeSet<>(v21);
+    admin.addAll(java.util.Set.of("OS-EXT-SRV-ATTR:host", "OS-EXT-SRV-ATTR:hypervisor_hostname",
+        "OS-EXT-SRV-ATTR:instance_name"));
+    assertEquals(admin, fields(call("GET", nova + "/servers/" + id, root, null).body()
+        .get("server")));
     assertEquals("2.1", shown.header("X-OpenStack-Nova-API-Version"));
 
     Answer detail = call("GET", nova + "/servers/detail", alice, null);
@@ -187,6 +204,12 @@ class OpenStackRestApiTest {
     Answer specs = call("GET", nova + "/flavors/m1.nano/os-extra_specs", alice, null);
     assertEquals(0, specs.body().get("extra_specs").size(), "what openstack flavor list reads");
     assertEquals(404, call("GET", nova + "/flavors/none/os-extra_specs", alice, null).status());
+  }
+
+  private static java.util.Set<String> fields(JsonNode object) {
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    object.fieldNames().forEachRemaining(names::add);
+    return names;
   }
 
   @Test
@@ -211,6 +234,10 @@ class OpenStackRestApiTest {
     Answer one = call("GET", nova + "/servers/" + id + "/os-instance-actions/" + requestId,
         alice, null);
     assertEquals("Success", one.body().at("/instanceAction/events/0/result").asText());
+    assertEquals(java.util.Set.of("action", "events", "instance_uuid", "message", "project_id",
+        "request_id", "start_time", "user_id"), fields(one.body().get("instanceAction")));
+    assertEquals(java.util.Set.of("event", "finish_time", "result", "start_time"),
+        fields(one.body().at("/instanceAction/events/0")), "traceback is for admins");
 
     assertEquals(202, call("POST", nova + "/servers/" + id + "/action", alice,
         "{\"os-start\": null}").status());

@@ -223,7 +223,16 @@ class OpenStackClientsEndToEndTest {
 
     assertEquals(401, get(http, glance + "/v2/images", null).statusCode());
     assertEquals(401, get(http, glance + "/v2/images", "not-a-token").statusCode());
-    assertEquals(200, get(http, glance + "/v2/images/" + queued, member).statusCode());
+    HttpResponse<String> shown = get(http, glance + "/v2/images/" + queued, member);
+    assertEquals(200, shown.statusCode());
+    // the fields of GET /v2/images/{id} in Glance's API reference (no locations or
+    // direct_url: Glance leaves them out too unless an operator shows them)
+    java.util.Set<String> fields = new java.util.TreeSet<>();
+    JSON.readTree(shown.body()).fieldNames().forEachRemaining(fields::add);
+    assertEquals(new java.util.TreeSet<>(java.util.Set.of("checksum", "container_format",
+        "created_at", "disk_format", "file", "id", "min_disk", "min_ram", "name",
+        "os_hash_algo", "os_hash_value", "os_hidden", "owner", "protected", "schema", "self",
+        "size", "status", "tags", "updated_at", "virtual_size", "visibility")), fields);
     assertEquals(404, get(http, glance + "/v2/images/" + queued, other).statusCode(),
         "another project's private image does not exist for it");
     assertEquals(404, get(http, glance + "/v2/images/glance-queued", member).statusCode(),
