@@ -2,12 +2,10 @@ package io.stratus.conductor.compute;
 
 import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.InstanceEntity;
-import io.stratus.conductor.db.VolumeEntity;
 import io.stratus.conductor.db.VolumeStore;
 import io.stratus.conductor.domain.RootDiskKind;
 import io.stratus.proto.agent.v1.InstanceSpec;
 import io.stratus.proto.agent.v1.Volume;
-import java.util.UUID;
 import org.hibernate.Session;
 
 /**
@@ -42,13 +40,13 @@ public final class InstanceSpecs {
             : io.stratus.proto.agent.v1.RootDiskKind.ROOT_DISK_KIND_LOCAL)
         .setGuestAgent(i.guestAgent())
         .putAllMetadata(i.metadata());
-    for (VolumeEntity v : volumes.ofInstance(session, i.uuid())) {
-      b.addVolumes(volume(session, v));
+    for (VolumeStore.Attached v : volumes.attached(session, i.uuid())) {
+      b.addVolumes(volume(v));
     }
     return b.build();
   }
 
-  private Volume volume(Session session, VolumeEntity v) {
+  private static Volume volume(VolumeStore.Attached v) {
     Volume.Builder b = Volume.newBuilder()
         .setId(v.id().toString())
         .setPool(v.pool())
@@ -59,10 +57,11 @@ public final class InstanceSpecs {
         .setDeleteOnTermination(v.deleteOnTermination());
     switch (v.sourceType()) {
       case "image" -> b.setSourceImage(v.sourceId());
-      case "snapshot" -> volumes.findSnapshot(session, UUID.fromString(v.sourceId()))
-          .flatMap(snap -> volumes.find(session, snap.volumeId())
-              .map(parent -> parent.pool() + "/" + parent.rbdImage() + "@" + snap.rbdSnapshot()))
-          .ifPresent(b::setSourceSnapshot);
+      case "snapshot" -> {
+        if (v.sourceSnapshot() != null) {
+          b.setSourceSnapshot(v.sourceSnapshot());
+        }
+      }
       default -> { /* blank */ }
     }
     return b.build();

@@ -1,7 +1,7 @@
 package io.stratus.conductor.compute;
 
 import io.stratus.conductor.db.Database;
-import io.stratus.conductor.db.HostEntity;
+import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceEntity;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.domain.Operation;
@@ -30,14 +30,14 @@ final class ServerAccess {
    * What an operation on a server needs, read in one transaction: the instance, checked for
    * visibility, lock and the operation's states (the swap re-checks those), its host, checked up, and the spec its agent gets.
    */
-  record Target(InstanceEntity instance, HostEntity host, InstanceSpec spec) {}
+  record Target(InstanceEntity instance, HostStore.Reachability host, InstanceSpec spec) {}
 
   /** Reads and checks the {@link Target} of {@code op} on server {@code uuid}. */
   Target target(Caller caller, UUID uuid, String serverId, Operation op, HostRegistry hosts,
       InstanceSpecs specs) {
     return db.inTransaction(s -> {
       InstanceEntity i = check(caller, instances.find(s, uuid), serverId, op);
-      return new Target(i, hosts.requireUp(s, i.host()), specs.of(s, i));
+      return new Target(i, hosts.reachable(s, i.host()), specs.of(s, i));
     });
   }
 

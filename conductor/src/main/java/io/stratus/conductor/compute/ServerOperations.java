@@ -2,6 +2,7 @@ package io.stratus.conductor.compute;
 
 import io.stratus.conductor.config.ApiToken;
 import io.stratus.conductor.db.HostEntity;
+import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceEntity;
 import io.stratus.conductor.db.StateUpdate;
 import io.stratus.conductor.domain.Operation;
@@ -46,7 +47,7 @@ public final class ServerOperations {
     Operation op = Operation.CREATE_IMAGE;
     ServerAccess.Target target = access.target(caller, uuid, serverId, op, c.hosts(), specs);
     InstanceEntity instance = target.instance();
-    HostEntity host = target.host();
+    HostStore.Reachability host = target.host();
     // Nova copies the boot image's properties into its snapshots, so that a server booted
     // from one gets the same devices; these are the ones the instance keeps. The caller's
     // metadata wins.
@@ -138,7 +139,7 @@ public final class ServerOperations {
   private Accepted powerOperation(Caller caller, String serverId, Operation op, int timeout) {
     UUID uuid = RequestValidator.uuid("server_id", serverId);
     ServerAccess.Target target = access.target(caller, uuid, serverId, op, c.hosts(), specs);
-    HostEntity host = target.host();
+    HostStore.Reachability host = target.host();
     String requestId = ServerAccess.newRequestId();
     TaskState before = target.instance().taskState();
     boolean accepted =

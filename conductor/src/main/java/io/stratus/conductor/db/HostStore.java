@@ -18,6 +18,20 @@ public final class HostStore {
         .getSingleResult();
   }
 
+  /** Where a host's agent listens and when it last beat, by the database's clock. */
+  public record Reachability(String name, String address, java.time.Instant lastHeartbeatAt,
+      java.time.Instant now) {}
+
+  /**
+   * {@link Reachability} of {@code name} in one plain JDBC statement (every operation on a
+   * server reads it; an entity load cost more than the query).
+   */
+  public Optional<Reachability> reachability(Session session, String name) {
+    return Jdbc.queryOne(session, "SELECT name, address, last_heartbeat_at, now() FROM hosts"
+        + " WHERE name = ?", rs -> new Reachability(rs.getString(1), rs.getString(2),
+            Jdbc.instant(rs, 3), Jdbc.instant(rs, 4)), name);
+  }
+
   public Optional<HostEntity> find(Session session, String name) {
     return Optional.ofNullable(session.find(HostEntity.class, name));
   }

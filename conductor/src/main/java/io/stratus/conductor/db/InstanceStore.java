@@ -60,13 +60,14 @@ public final class InstanceStore {
     if (rows == 1 && update.setsTask()) {
       TaskTransitionMeter.countOnCommit(session, update.taskTo());
     }
-    // Later reads in this session must see the new row, not a copy it holds already; a
-    // reference costs no query when it holds none.
-    InstanceEntity held = session.getReference(InstanceEntity.class, update.uuid());
-    if (org.hibernate.Hibernate.isInitialized(held)) {
+    // Later reads in this session must see the new row, not a copy it holds already (a
+    // lookup in the persistence context: no query, no proxy, when it holds none).
+    var si = session.unwrap(org.hibernate.engine.spi.SharedSessionContractImplementor.class);
+    Object held = si.getPersistenceContextInternal().getEntity(si.generateEntityKey(
+        update.uuid(), si.getFactory().getMappingMetamodel()
+            .getEntityDescriptor(InstanceEntity.class)));
+    if (held != null) {
       session.refresh(held);
-    } else {
-      session.detach(held);
     }
     return rows == 1;
   }

@@ -23,27 +23,42 @@ import org.hibernate.Session;
 final class Jdbc {
   private static final Pattern NAMED = Pattern.compile("(?<!:):([a-z_]+)");
 
+  /** The statements seen so far, parsed once: the task path has a few dozen shapes. */
+  private static final Map<String, Named> PARSED = new java.util.concurrent.ConcurrentHashMap<>();
+
   private Jdbc() {}
+
+  /** A statement with {@code :name} parameters as JDBC's {@code ?} and the names in order. */
+  private record Named(String positional, List<String> names) {
+    static Named parse(String sql) {
+      List<String> names = new ArrayList<>();
+      StringBuilder positional = new StringBuilder();
+      Matcher m = NAMED.matcher(sql);
+      while (m.find()) {
+        names.add(m.group(1));
+        m.appendReplacement(positional, "?");
+      }
+      m.appendTail(positional);
+      return new Named(positional.toString(), List.copyOf(names));
+    }
+  }
 
   /**
    * Runs {@code sql} with {@code :name} parameters from {@code params} (a collection
    * binds as a text array: write {@code = ANY(:name)}); the number of rows changed.
    */
   static int update(Session session, String sql, Map<String, Object> params) {
-    List<Object> values = new ArrayList<>();
-    StringBuilder positional = new StringBuilder();
-    Matcher m = NAMED.matcher(sql);
-    while (m.find()) {
-      if (!params.containsKey(m.group(1))) {
-        throw new IllegalArgumentException("no value for :" + m.group(1) + " in " + sql);
+    Named named = PARSED.computeIfAbsent(sql, Named::parse);
+    List<Object> values = new ArrayList<>(named.names().size());
+    for (String name : named.names()) {
+      if (!params.containsKey(name)) {
+        throw new IllegalArgumentException("no value for :" + name + " in " + sql);
       }
-      values.add(params.get(m.group(1)));
-      m.appendReplacement(positional, "?");
+      values.add(params.get(name));
     }
-    m.appendTail(positional);
     session.flush();
     return session.doReturningWork(c -> {
-      try (PreparedStatement ps = c.prepareStatement(positional.toString())) {
+      try (PreparedStatement ps = c.prepareStatement(named.positional())) {
         for (int i = 0; i < values.size(); i++) {
           bind(c, ps, i + 1, values.get(i));
         }
@@ -84,6 +99,30 @@ final class Jdbc {
         }
       }
     });
+  }
+
+  /** Every row of a query, read by {@code row}. */
+  static <T> List<T> query(Session session, String sql, Row<T> row, Object... values) {
+    return session.doReturningWork(c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (int i = 0; i < values.length; i++) {
+          bind(c, ps, i + 1, values[i]);
+        }
+        List<T> rows = new ArrayList<>();
+        try (java.sql.ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            rows.add(row.read(rs));
+          }
+        }
+        return rows;
+      }
+    });
+  }
+
+  /** A timestamptz column as an instant ({@code null} for NULL). */
+  static Instant instant(java.sql.ResultSet rs, int column) throws SQLException {
+    OffsetDateTime t = rs.getObject(column, OffsetDateTime.class);
+    return t == null ? null : t.toInstant();
   }
 
   private static void bind(Connection c, PreparedStatement ps, int i, Object v)

@@ -134,7 +134,11 @@ public final class HostRegistry {
    * are stamped by it too, see {@link DbClock}).
    */
   private boolean isUp(HostEntity host, Instant now) {
-    return host.lastHeartbeatAt() != null && host.lastHeartbeatAt().plus(downAfter).isAfter(now);
+    return isUp(host.lastHeartbeatAt(), now);
+  }
+
+  private boolean isUp(Instant lastHeartbeatAt, Instant now) {
+    return lastHeartbeatAt != null && lastHeartbeatAt.plus(downAfter).isAfter(now);
   }
 
   /** The host record, up or down; empty when no such host registered. */
@@ -158,7 +162,20 @@ public final class HostRegistry {
     return h;
   }
 
-  /** Picks the up, enabled host with the fewest instances for a new server. */
+  /**
+   * Where {@code host}'s agent listens, checked up as {@link #requireUp(String)} does, in
+   * {@code session}'s transaction and one statement: what every operation on a server reads.
+   */
+  public HostStore.Reachability reachable(org.hibernate.Session session, String host) {
+    HostStore.Reachability h = hosts.reachability(session, host)
+        .orElseThrow(() -> ApiException.unavailable("host " + host + " is not registered", null));
+    if (!isUp(h.lastHeartbeatAt(), h.now())) {
+      throw ApiException.unavailable(
+          "host " + host + " is down (no heartbeat since " + h.lastHeartbeatAt() + ")", null);
+    }
+    return h;
+  }
+
   /**
    * The up, enabled host with the fewest instances among those offering
    * {@code storageKind} ("local" or "rbd") for root disks; UNAVAILABLE when none does.

@@ -66,11 +66,21 @@ class ControlPlaneBenchmark {
   private static final int SIM_HOSTS =
       Integer.parseInt(BenchTools.env("STRATUS_BENCH_SIM_HOSTS", "5000"));
   private static final int SECONDS = Integer.parseInt(BenchTools.env("STRATUS_BENCH_SECONDS", "30"));
+  /**
+   * The agents' niceness. In a deployment they and their snapshots run on compute hosts, not
+   * on the conductor's cores; here all share two cores, so by default the agents' JVM (and
+   * its qemu-img children) run at nice 10 and the control plane gets the cores first. 0
+   * measures them at the same priority.
+   */
+  private static final int AGENT_NICE =
+      Integer.parseInt(BenchTools.env("STRATUS_BENCH_AGENT_NICE", "10"));
   private static final int[] LEVELS = {1, 16, 64, 256};
   private static final Duration HEARTBEAT = Duration.ofSeconds(10);
   private static final int MISSED = 2;
 
   private final ControlPlaneReport report = new ControlPlaneReport();
+  /** The benchmark's own connection to the conductor's database, for its readings. */
+  private java.sql.Connection db;
   private ManagedChannel conductor;
   private int metricsPort;
   private final CpuMeter cpu = new CpuMeter();
@@ -97,6 +107,7 @@ class ControlPlaneBenchmark {
         BenchTools.sh("rm", "-rf", root.toString());
       }
     }
+    report.agentNice = AGENT_NICE;
     report.write(BenchTools.reportDir(), AGENTS, SIM_HOSTS, SECONDS, HEARTBEAT, MISSED);
   }
 
@@ -149,7 +160,7 @@ class ControlPlaneBenchmark {
         "STRATUS_AGENT_IMAGE_CACHE_DIR", root.resolve("{host}").resolve("cache").toString(),
         "STRATUS_AGENT_SNAPSHOTS_MAX", "64"));
     ServiceProcess fleet = new ServiceProcess("agents", "io.stratus.e2e.AgentFleetMain", fleetEnv,
-        logs);
+        logs, AGENT_NICE == 0 ? List.of() : List.of("nice", "-n", Integer.toString(AGENT_NICE)));
     services.add(fleet);
     List<String> agentAddresses = fleetAddresses(fleet, AGENTS);
     cpu.group("conductor", () -> List.of(conductorProcess.pid()))
@@ -166,6 +177,7 @@ class ControlPlaneBenchmark {
     ManagedChannel gatewayChannel = NettyChannelBuilder.forTarget(gateway.address(),
         clientTls.channel(Role.GATEWAY)).maxInboundMessageSize(8 << 20).build();
     try {
+      db = DriverManager.getConnection(dbUrl, pg.user(), pg.password());
       awaitHostsUp(AGENTS);
       String base = StratusSystem.seedBaseImage(gatewayChannel, MEMBER, "cp-project", "cp-base",
           1 << 20);
@@ -182,7 +194,8 @@ class ControlPlaneBenchmark {
         report.cpu.put("stop/start, 64 clients", CpuMeter.between(r0, r1));
         for (int level : LEVELS) {
           CpuMeter.Reading a = cpu.read();
-          report.createImage10.put(level, createImages(servers, waiters, level));
+          report.createImage10.put(level, createImages(servers, waiters, level,
+              level + " clients, " + AGENTS + " hosts"));
           report.cpu.put("CreateImage, " + level + " clients, " + AGENTS + " hosts",
               CpuMeter.between(a, cpu.read()));
         }
@@ -197,6 +210,9 @@ class ControlPlaneBenchmark {
         waiters.forEach(ServerWaiter::close);
       }
     } finally {
+      if (db != null) {
+        db.close();
+      }
       gatewayChannel.shutdownNow();
       clientTls.close();
     }
@@ -239,9 +255,17 @@ class ControlPlaneBenchmark {
         ops.size(), seconds, clients, report.pgbenchTps);
   }
 
-  /** CreateImage by {@code clients} clients, each on its own server: the call's latency. */
+  /**
+   * CreateImage by {@code clients} clients, each on its own server: the call's latency, and
+   * what became of the snapshots the calls started ({@link #snapshotOutcomes}).
+   */
   private Percentiles createImages(List<String> servers, List<ServerWaiter> waiters,
-      int clients) throws Exception {
+      int clients, String phase) throws Exception {
+    java.sql.Timestamp since;
+    try (var st = db.createStatement(); var rs = st.executeQuery("SELECT now()")) {
+      rs.next();
+      since = rs.getTimestamp(1);
+    }
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(SECONDS);
     List<Double> latencies = runClients(clients, i -> {
       String id = servers.get(i);
@@ -258,8 +282,31 @@ class ControlPlaneBenchmark {
       return lat;
     });
     Percentiles p = Percentiles.of(latencies);
-    System.out.printf("[bench] control-plane: CreateImage at %d clients: %s%n", clients, p);
+    String outcomes = snapshotOutcomes(since);
+    report.snapshotOutcomes.put(phase, outcomes);
+    System.out.printf("[bench] control-plane: CreateImage at %d clients: %s; snapshots: %s%n",
+        clients, p, outcomes);
     return p;
+  }
+
+  /**
+   * The snapshots started since {@code since}: completed, refused by the gateway's upload
+   * limits ({@code uploads.max}, {@code uploads.max.per.project}: deployed defaults, so
+   * part of what a client sees), or failed otherwise. A refused snapshot ends quickly and
+   * its client asks again, so the mix says how much data-path work the phase carried.
+   */
+  private String snapshotOutcomes(java.sql.Timestamp since) throws java.sql.SQLException {
+    try (var ps = db.prepareStatement("SELECT count(*) FILTER (WHERE finish_time IS NOT NULL"
+        + " AND message IS NULL), count(*) FILTER (WHERE message LIKE '%uploads.max%'),"
+        + " count(*) FILTER (WHERE message IS NOT NULL AND message NOT LIKE '%uploads.max%')"
+        + " FROM instance_actions WHERE action = 'createImage' AND start_time >= ?")) {
+      ps.setTimestamp(1, since);
+      try (var rs = ps.executeQuery()) {
+        rs.next();
+        return String.format("%d completed, %d refused by the gateway's upload limits,"
+            + " %d failed otherwise", rs.getLong(1), rs.getLong(2), rs.getLong(3));
+      }
+    }
   }
 
   /** With every simulated host beating: heap, beat lag, a silent host, API latency. */
@@ -269,9 +316,9 @@ class ControlPlaneBenchmark {
     // two samplers, so a slow scrape of the conductor's metrics never delays the other
     var sampler = Executors.newScheduledThreadPool(2);
     long t0 = System.nanoTime();
-    var db = DriverManager.getConnection(dbUrl, pg.user(), pg.password());
+    var sampleDb = DriverManager.getConnection(dbUrl, pg.user(), pg.password());
     sampler.scheduleAtFixedRate(() -> {
-      try (var st = db.createStatement();
+      try (var st = sampleDb.createStatement();
           var rs = st.executeQuery("SELECT extract(epoch FROM max(clock_timestamp()"
               + " - last_heartbeat_at)) FROM hosts")) {
         rs.next();
@@ -292,7 +339,8 @@ class ControlPlaneBenchmark {
     }, 0, 2, TimeUnit.SECONDS);
     try {
       CpuMeter.Reading a = cpu.read();
-      report.createImageScaled = createImages(servers, waiters, 64);
+      report.createImageScaled = createImages(servers, waiters, 64,
+          "64 clients, " + (AGENTS + SIM_HOSTS) + " hosts");
       report.cpu.put("CreateImage, 64 clients, " + (AGENTS + SIM_HOSTS) + " hosts",
           CpuMeter.between(a, cpu.read()));
       report.heartbeatAckUnderLoad = Percentiles.of(sims.drainAcks());
@@ -323,7 +371,7 @@ class ControlPlaneBenchmark {
       report.simErrors = sims.errors.size();
     } finally {
       sampler.shutdownNow();
-      db.close();
+      sampleDb.close();
     }
     report.liveHeapAfterGc = conductorMetric("jvm_gc_live_data_size_bytes");
     report.heapMax = conductorMetric("jvm_memory_max_bytes", "area=\"heap\"");

@@ -30,11 +30,14 @@ final class ControlPlaneReport {
   record Sample(double seconds, double heapBytes, double stalestBeatSeconds) {}
 
   double pgbenchTps;
+  int agentNice;
   double transitionsPerSecond;
   int powerOps;
   Percentiles powerOpMillis;
   final Map<Integer, Percentiles> createImage10 = new TreeMap<>();
   Percentiles createImageScaled;
+  /** Per CreateImage phase: what became of the snapshots its calls started. */
+  final Map<String, String> snapshotOutcomes = new java.util.LinkedHashMap<>();
   Percentiles heartbeatAckMillis;
   Percentiles heartbeatAckUnderLoad;
   /** Where each phase's CPU went. */
@@ -82,7 +85,12 @@ final class ControlPlaneReport {
         .append(" (synchronous commit), ").append(agents).append(" real compute-agents")
         .append(" (in one JVM, `AgentFleetMain`, each with its own certificate, gRPC server")
         .append(" and conductor link) on the **simulated hypervisor** (`simulator:///`:")
-        .append(" domains in memory, real disk files and snapshot data path), and for the")
+        .append(" domains in memory, real disk files and snapshot data path)")
+        .append(agentNice == 0 ? ", at the same priority as the rest,"
+            : ", at **nice " + agentNice + "** with their qemu-img children (in a deployment"
+            + " they run on their own hosts; here the control plane gets the shared cores"
+            + " first; `STRATUS_BENCH_AGENT_NICE=0` measures them at the same priority),")
+        .append(" and for the")
         .append(" scale phase ")
         .append(simHosts).append(" **simulated hosts** (`SimulatedHosts`: each registers and")
         .append(" heartbeats on its own mutual-TLS connection; the agent address it registers")
@@ -136,6 +144,11 @@ final class ControlPlaneReport {
           createImageScaled.p50(), createImageScaled.p99(), createImageScaled.max(),
           createImageScaled.count()));
     }
+    md.append("\nWhat became of the snapshots the calls started (the gateway's upload limits"
+        + " are its defaults, as deployed: a refused snapshot ends at once and its client asks"
+        + " again):\n\n");
+    snapshotOutcomes.forEach((phase, o) -> md.append("- ").append(phase).append(": ")
+        .append(o).append('\n'));
     md.append(String.format("%nHeartbeats of the %d hosts, beat to acknowledgement: while the"
         + " 64 CreateImage clients ran %s; afterwards (one quiet interval and the silent-host"
         + " wait) %s."
