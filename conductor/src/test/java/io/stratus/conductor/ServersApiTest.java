@@ -39,7 +39,8 @@ class ServersApiTest extends ConductorTest {
 
   @Test
   void bootRecordsTheServerAndTheAgentSpawnsIt() throws Exception {
-    var created = h.servers(MEMBER_A).createServer(boot("web-1").putMetadata("role", "web").build());
+    var created = h.servers(MEMBER_A).createServer(boot("web-1").putMetadata("role", "web")
+        .putMetadata("tier", "front").build());
     Server s = created.getServer();
     assertEquals(VmState.VM_STATE_BUILDING, s.getVmState());
     assertEquals("project-a", s.getProjectId());
@@ -50,6 +51,18 @@ class ServersApiTest extends ConductorTest {
     assertEquals("web", active.getMetadataMap().get("role"));
     assertTrue(active.getVersion() > s.getVersion(), "version bumps on every change");
     assertEquals(1, h.agent.executionCount("Spawn") - countOtherSpawns(s.getId()));
+
+    // an operation's task carries the record as read for it: flavor, image and metadata
+    h.servers(MEMBER_A).stopServer(io.stratus.proto.conductor.v1.StopServerRequest.newBuilder()
+        .setServerId(s.getId()).build());
+    h.awaitIdle(s.getId());
+    var spec = h.agent.taskSpecs().stream().filter(t -> t.getUuid().equals(s.getId()))
+        .reduce((a, b) -> b).orElseThrow();
+    assertEquals("web-1", spec.getName());
+    assertEquals(java.util.Map.of("role", "web", "tier", "front"), spec.getMetadataMap());
+    assertEquals(128, spec.getMemoryMb());
+    assertEquals(1, spec.getVcpus());
+    assertEquals(h.baseImageId, spec.getImageRef());
   }
 
   private static int countOtherSpawns(String id) {

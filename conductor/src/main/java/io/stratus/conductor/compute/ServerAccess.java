@@ -36,7 +36,7 @@ final class ServerAccess {
   Target target(Caller caller, UUID uuid, String serverId, Operation op, HostRegistry hosts,
       InstanceSpecs specs) {
     return db.inTransaction(s -> {
-      InstanceEntity i = check(caller, instances.find(s, uuid), serverId, op);
+      InstanceEntity i = check(caller, instances.read(s, uuid), serverId, op);
       return new Target(i, hosts.reachable(s, i.host()), specs.of(s, i));
     });
   }

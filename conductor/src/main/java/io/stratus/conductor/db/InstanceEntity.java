@@ -105,6 +105,42 @@ public class InstanceEntity {
 
   protected InstanceEntity() {}
 
+  /** A detached copy of {@link InstanceStore#read}'s row: to read, never to change. */
+  static InstanceEntity fromRow(java.sql.ResultSet rs) throws java.sql.SQLException {
+    InstanceEntity e = new InstanceEntity();
+    e.uuid = rs.getObject(1, UUID.class);
+    e.name = rs.getString(2);
+    e.projectId = rs.getString(3);
+    e.userId = rs.getString(4);
+    e.host = rs.getString(5);
+    e.vmState = rs.getString(6);
+    e.taskState = rs.getString(7);
+    e.powerState = rs.getInt(8);
+    e.imageRef = rs.getString(9);
+    e.rootDiskKind = rs.getString(10);
+    e.guestAgent = rs.getBoolean(11);
+    e.requireQuiesce = rs.getBoolean(12);
+    e.vcpus = rs.getInt(13);
+    e.memoryMb = rs.getInt(14);
+    e.rootGb = rs.getInt(15);
+    e.locked = rs.getBoolean(16);
+    e.lockedBy = rs.getString(17);
+    e.lockReason = rs.getString(18);
+    e.taskRequestId = rs.getString(19);
+    e.taskImageId = rs.getString(20);
+    e.taskOwner = rs.getString(21);
+    e.createdAt = Jdbc.instant(rs, 22);
+    e.updatedAt = Jdbc.instant(rs, 23);
+    e.deletedAt = Jdbc.instant(rs, 24);
+    e.version = rs.getLong(25);
+    String[] keys = (String[]) rs.getArray(26).getArray();
+    String[] values = (String[]) rs.getArray(27).getArray();
+    for (int k = 0; k < keys.length; k++) {
+      e.metadata.put(keys[k], values[k]);
+    }
+    return e;
+  }
+
   /** A new instance record in vm_state building, task spawning. */
   public InstanceEntity(
       UUID uuid,

@@ -27,6 +27,25 @@ public final class InstanceStore {
     return Optional.ofNullable(e).filter(i -> i.deletedAt() == null);
   }
 
+  /**
+   * A live instance as a detached copy read with one plain JDBC statement, metadata
+   * included: for the checks and the agent's spec every operation reads (the entity load
+   * with its metadata collection cost the conductor more than the query). Never to change.
+   */
+  public Optional<InstanceEntity> read(Session session, UUID uuid) {
+    return Jdbc.queryOne(session, "SELECT i.uuid, i.name, i.project_id, i.user_id, i.host,"
+        + " i.vm_state, i.task_state, i.power_state, i.image_ref, i.root_disk_kind,"
+        + " i.guest_agent, i.require_quiesce, i.vcpus, i.memory_mb, i.root_gb, i.locked,"
+        + " i.locked_by, i.lock_reason, i.task_request_id, i.task_image_id, i.task_owner,"
+        + " i.created_at, i.updated_at, i.deleted_at, i.version,"
+        + " array(SELECT m.key FROM instance_metadata m WHERE m.instance_uuid = i.uuid"
+        + "   ORDER BY m.key),"
+        + " array(SELECT m.value FROM instance_metadata m WHERE m.instance_uuid = i.uuid"
+        + "   ORDER BY m.key)"
+        + " FROM instances i WHERE i.uuid = ? AND i.deleted_at IS NULL",
+        InstanceEntity::fromRow, uuid);
+  }
+
   /** An instance's state columns, as a state-change event tells them. */
   public record State(io.stratus.conductor.domain.VmState vm,
       io.stratus.conductor.domain.TaskState task, io.stratus.conductor.domain.PowerState power,

@@ -103,6 +103,7 @@ public class AgentSimulator extends ComputeAgentGrpc.ComputeAgentImplBase {
   private final List<Call> calls = new CopyOnWriteArrayList<>();
   private final List<String> volumeSnapshots = new CopyOnWriteArrayList<>();
   private final List<InstanceSpec> spawned = new CopyOnWriteArrayList<>();
+  private final List<InstanceSpec> taskSpecs = new CopyOnWriteArrayList<>();
   private final List<Call> executions = new CopyOnWriteArrayList<>();
 
   /** A simulated agent for {@code host} with no image gateway (snapshots upload nowhere). */
@@ -298,6 +299,11 @@ public class AgentSimulator extends ComputeAgentGrpc.ComputeAgentImplBase {
   }
 
   /** The instance specs Spawn received, in order. */
+  /** The instance spec of every task started, in order. */
+  public List<InstanceSpec> taskSpecs() {
+    return List.copyOf(taskSpecs);
+  }
+
   public List<InstanceSpec> spawned() {
     return List.copyOf(spawned);
   }
@@ -603,6 +609,7 @@ public class AgentSimulator extends ComputeAgentGrpc.ComputeAgentImplBase {
     attached.attach(observer);
     if (fresh) {
       executions.add(new Call(rpc, operationId, instance.getUuid()));
+      taskSpecs.add(instance);
       List<Fault> faults = takeFaults(rpc);
       Thread worker = Thread.ofVirtual().name("fake-agent-" + rpc + "-" + operationId)
           .unstarted(() -> execute(attached, faults, work));
