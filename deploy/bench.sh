@@ -9,7 +9,9 @@
 #     deploy/bench.sh GlanceDataPathBenchmark  # the same into a real Glance against curl -T:
 #                                          # docs/benchmarks/data-path-glance.md
 #     deploy/bench.sh ControlPlaneBenchmark    # the conductor with 5,000 simulated hosts:
-#                                          # docs/benchmarks/control-plane.md
+#                                          # docs/benchmarks/control-plane.md (its agents
+#                                          # run at nice 10; STRATUS_BENCH_AGENT_NICE=0
+#                                          # runs them at the control plane's priority)
 #
 # Needs free disk under /var/lib/stratus-test: about 4 × the largest point's virtual size
 # (the default matrix goes to 16 GiB fully allocated).
