@@ -10,9 +10,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One gRPC channel per agent (host name and address), made on first use and reused. Over
- * TLS a channel accepts only an agent certificate that names the host it was opened for, so
- * an agent cannot receive another host's calls by registering that host's address.
+ * One gRPC channel per agent host, made on first use and reused while the host keeps its
+ * address. When a host re-registers at another address its old channel is shut down
+ * (calls in flight on it finish; new ones go to the new address), so a conductor that
+ * sees hosts come and go does not keep a channel per address it ever saw. Over TLS a
+ * channel accepts only an agent certificate that names the host it was opened for, so an
+ * agent cannot receive another host's calls by registering that host's address.
  */
 public final class AgentClients implements AutoCloseable {
   /** Opens the channel to the agent of {@code host} listening at {@code address}. */
@@ -21,8 +24,10 @@ public final class AgentClients implements AutoCloseable {
     ManagedChannel open(String host, String address);
   }
 
+  private record Link(String address, ManagedChannel channel) {}
+
   private final ChannelFactory channelFactory;
-  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Map<String, Link> links = new ConcurrentHashMap<>();
 
   /** Channels from {@code channelFactory} (tests pass in-process channels). */
   public AgentClients(ChannelFactory channelFactory) {
@@ -41,18 +46,31 @@ public final class AgentClients implements AutoCloseable {
 
   /** An async stub for the agent of {@code host} at {@code address}. */
   public ComputeAgentGrpc.ComputeAgentStub stub(String host, String address) {
-    return ComputeAgentGrpc.newStub(channels.computeIfAbsent(host + "\n" + address,
-        k -> channelFactory.open(host, address)));
+    Link link = links.compute(host, (h, old) -> {
+      if (old != null && old.address().equals(address)) {
+        return old;
+      }
+      if (old != null) {
+        old.channel().shutdown();
+      }
+      return new Link(address, channelFactory.open(host, address));
+    });
+    return ComputeAgentGrpc.newStub(link.channel());
+  }
+
+  /** The number of open channels (one per host at most). */
+  int open() {
+    return links.size();
   }
 
   @Override
   public void close() throws InterruptedException {
-    for (ManagedChannel c : channels.values()) {
-      c.shutdown();
+    for (Link l : links.values()) {
+      l.channel().shutdown();
     }
-    for (ManagedChannel c : channels.values()) {
-      if (!c.awaitTermination(5, TimeUnit.SECONDS)) {
-        c.shutdownNow();
+    for (Link l : links.values()) {
+      if (!l.channel().awaitTermination(5, TimeUnit.SECONDS)) {
+        l.channel().shutdownNow();
       }
     }
   }
