@@ -35,10 +35,15 @@ final class ServerAccess {
   /** Reads and checks the {@link Target} of {@code op} on server {@code uuid}. */
   Target target(Caller caller, UUID uuid, String serverId, Operation op, HostRegistry hosts,
       InstanceSpecs specs) {
-    return db.inTransaction(s -> {
-      InstanceEntity i = check(caller, instances.read(s, uuid), serverId, op);
-      return new Target(i, hosts.reachable(s, i.host()), specs.of(s, i));
-    });
+    return db.inTransaction(s -> target(s, caller, uuid, serverId, op, hosts, specs));
+  }
+
+  /** As {@link #target(Caller, UUID, String, Operation, HostRegistry, InstanceSpecs)}, in
+   * {@code session}'s transaction. */
+  Target target(org.hibernate.Session session, Caller caller, UUID uuid, String serverId,
+      Operation op, HostRegistry hosts, InstanceSpecs specs) {
+    InstanceEntity i = check(caller, instances.read(session, uuid), serverId, op);
+    return new Target(i, hosts.reachable(session, i.host()), specs.of(session, i));
   }
 
   private static InstanceEntity check(Caller caller, Optional<InstanceEntity> found,

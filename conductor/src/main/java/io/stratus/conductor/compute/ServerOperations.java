@@ -4,6 +4,7 @@ import io.stratus.conductor.config.ApiToken;
 import io.stratus.conductor.db.HostEntity;
 import io.stratus.conductor.db.HostStore;
 import io.stratus.conductor.db.InstanceEntity;
+import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.db.StateUpdate;
 import io.stratus.conductor.domain.Operation;
 import io.stratus.conductor.domain.TaskState;
@@ -77,19 +78,19 @@ public final class ServerOperations {
     try {
       accepted = c.db().inTransaction(
           s -> {
-            boolean ok =
-                c.instances().apply(s,
+            var now =
+                c.instances().swap(s,
                     StateUpdate.of(uuid)
                         .expectTask((TaskState) null)
                         .expectVm(op.allowedVmStates())
                         .task(op.startTaskState())
                         .taskRequest(requestId, imageId, c.conductorId()));
-            if (ok) {
+            now.ifPresent(st -> {
               c.actions().start(s, requestId, uuid, op.actionName(), caller.projectId(),
                   caller.userId());
-              c.publisher().stateChangedIn(s, uuid, null);
-            }
-            return ok;
+              c.publisher().stateChangedIn(s, uuid, st, null);
+            });
+            return now.isPresent();
           });
     } catch (RuntimeException e) {
       deleteQuietly(imageId);
@@ -138,32 +139,27 @@ public final class ServerOperations {
 
   private Accepted powerOperation(Caller caller, String serverId, Operation op, int timeout) {
     UUID uuid = RequestValidator.uuid("server_id", serverId);
-    ServerAccess.Target target = access.target(caller, uuid, serverId, op, c.hosts(), specs);
-    HostStore.Reachability host = target.host();
     String requestId = ServerAccess.newRequestId();
-    TaskState before = target.instance().taskState();
-    boolean accepted =
-        c.db().inTransaction(
-            s -> {
-              StateUpdate u = StateUpdate.of(uuid).task(op.startTaskState())
-                  .taskRequest(requestId, null, c.conductorId());
-              if (op == Operation.DELETE) {
-                u.anyTask();
-              } else {
-                u.expectTask(op.interruptibleTaskStates(), true).expectVm(op.allowedVmStates());
-              }
-              boolean ok = c.instances().apply(s, u);
-              if (ok) {
-                c.actions().start(s, requestId, uuid, op.actionName(), caller.projectId(),
-                    caller.userId());
-                c.publisher().stateChangedIn(s, uuid, before);
-              }
-              return ok;
-            });
-    if (!accepted) {
-      throw ApiException.aborted("server " + serverId + " changed state while the "
-          + op.actionName() + " request was being accepted; nothing was done");
-    }
+    // The checks, the swap (which re-checks the states), the action and the event in one
+    // transaction: nothing else happens between them.
+    ServerAccess.Target target = c.db().inTransaction(s -> {
+      ServerAccess.Target t = access.target(s, caller, uuid, serverId, op, c.hosts(), specs);
+      StateUpdate u = StateUpdate.of(uuid).task(op.startTaskState())
+          .taskRequest(requestId, null, c.conductorId());
+      if (op == Operation.DELETE) {
+        u.anyTask();
+      } else {
+        u.expectTask(op.interruptibleTaskStates(), true).expectVm(op.allowedVmStates());
+      }
+      InstanceStore.State now = c.instances().swap(s, u).orElseThrow(() ->
+          ApiException.aborted("server " + serverId + " changed state while the "
+              + op.actionName() + " request was being accepted; nothing was done"));
+      c.actions().start(s, requestId, uuid, op.actionName(), caller.projectId(),
+          caller.userId());
+      c.publisher().stateChangedIn(s, uuid, now, t.instance().taskState());
+      return t;
+    });
+    HostStore.Reachability host = target.host();
     LOG.info("{} accepted; instance={} request={}", op.actionName(), uuid, requestId);
     c.driver().dispatch(new AgentTask(op, requestId, target.spec(), host.name(),
         host.address(), null, timeout));

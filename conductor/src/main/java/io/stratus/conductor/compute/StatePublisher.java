@@ -29,9 +29,14 @@ public final class StatePublisher {
    * a replica that dies right after its commit loses no event.
    */
   public void stateChangedIn(org.hibernate.Session session, UUID uuid, TaskState oldTask) {
-    instances.state(session, uuid).ifPresent(st -> bus.notifyIn(session,
-        ServerEvents.stateChange(uuid.toString(), st.vm(), st.task(), st.power(), st.host(),
-            oldTask, clock.instant())));
+    instances.state(session, uuid).ifPresent(st -> stateChangedIn(session, uuid, st, oldTask));
+  }
+
+  /** As {@link #stateChangedIn(org.hibernate.Session, UUID, TaskState)}, state {@code now}. */
+  public void stateChangedIn(org.hibernate.Session session, UUID uuid, InstanceStore.State now,
+      TaskState oldTask) {
+    bus.notifyIn(session, ServerEvents.stateChange(uuid.toString(), now.vm(), now.task(),
+        now.power(), now.host(), oldTask, clock.instant()));
   }
 
   /**

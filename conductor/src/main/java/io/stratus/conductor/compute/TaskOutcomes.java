@@ -86,11 +86,9 @@ final class TaskOutcomes {
       return Step.ILLEGAL;
     }
     if (durably(s -> {
-      boolean ok = instances.apply(s, ownUpdate(task).expectTask(expected).task(next));
-      if (ok) {
-        publisher.stateChangedIn(s, task.uuid(), expected);
-      }
-      return ok;
+      var now = instances.swap(s, ownUpdate(task).expectTask(expected).task(next));
+      now.ifPresent(st -> publisher.stateChangedIn(s, task.uuid(), st, expected));
+      return now.isPresent();
     })) {
       return Step.APPLIED;
     }
@@ -146,13 +144,12 @@ final class TaskOutcomes {
     }
     durably(s -> {
       TaskState before = currentTask(s, task);
-      boolean ok = instances.apply(s, u);
+      var now = instances.swap(s, u);
+      boolean ok = now.isPresent();
       if (ok && op == Operation.DELETE) {
         volumes.detachAll(s, task.uuid(), clock.instant());
       }
-      if (ok) {
-        publisher.stateChangedIn(s, task.uuid(), before);
-      }
+      now.ifPresent(st -> publisher.stateChangedIn(s, task.uuid(), st, before));
       actions.finishEvent(s, task.requestId(), op.eventName(), true,
           ok ? r.getDetails() : "finished, but the instance had moved on meanwhile");
       publisher.notifyIn(s, task.uuid(), op.endNotification(), task.requestId(), p);
@@ -178,10 +175,9 @@ final class TaskOutcomes {
     p.put("error", message);
     durably(s -> {
       TaskState before = currentTask(s, task);
-      boolean ok = instances.apply(s, u);
-      if (ok) {
-        publisher.stateChangedIn(s, task.uuid(), before);
-      }
+      var now = instances.swap(s, u);
+      boolean ok = now.isPresent();
+      now.ifPresent(st -> publisher.stateChangedIn(s, task.uuid(), st, before));
       if (!cancelled) {
         actions.recordFault(s, task.uuid(), status.getCode().value(), message, op.name());
       }

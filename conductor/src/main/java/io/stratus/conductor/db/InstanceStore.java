@@ -57,11 +57,13 @@ public final class InstanceStore {
    */
   public Optional<State> state(Session session, UUID uuid) {
     return Jdbc.queryOne(session, "SELECT vm_state, task_state, power_state, host"
-        + " FROM instances WHERE uuid = ?", rs -> new State(
-            VmState.fromDb(rs.getString(1)),
-            io.stratus.conductor.domain.TaskState.fromDb(rs.getString(2)),
-            io.stratus.conductor.domain.PowerState.fromCode(rs.getInt(3)),
-            rs.getString(4)), uuid);
+        + " FROM instances WHERE uuid = ?", InstanceStore::state, uuid);
+  }
+
+  private static State state(java.sql.ResultSet rs) throws java.sql.SQLException {
+    return new State(VmState.fromDb(rs.getString(1)),
+        io.stratus.conductor.domain.TaskState.fromDb(rs.getString(2)),
+        io.stratus.conductor.domain.PowerState.fromCode(rs.getInt(3)), rs.getString(4));
   }
 
   /** An instance, deleted or not. */
@@ -75,8 +77,18 @@ public final class InstanceStore {
 
   /** Applies the compare-and-swap; {@code true} when the row matched and changed. */
   public boolean apply(Session session, StateUpdate update) {
-    int rows = Jdbc.update(session, update.sql(), update.parameters(clock.instant()));
-    if (rows == 1 && update.setsTask()) {
+    return swap(session, update).isPresent();
+  }
+
+  /**
+   * Applies the compare-and-swap; the instance's state columns as it left them, read in
+   * the same statement ({@code RETURNING}), or empty when the row did not match.
+   */
+  public Optional<State> swap(Session session, StateUpdate update) {
+    Optional<State> after = Jdbc.updateReturning(session, update.sql()
+        + " RETURNING vm_state, task_state, power_state, host",
+        update.parameters(clock.instant()), InstanceStore::state);
+    if (after.isPresent() && update.setsTask()) {
       TaskTransitionMeter.countOnCommit(session, update.taskTo());
     }
     // Later reads in this session must see the new row, not a copy it holds already (a
@@ -88,7 +100,7 @@ public final class InstanceStore {
     if (held != null) {
       session.refresh(held);
     }
-    return rows == 1;
+    return after;
   }
 
   /** Filters and paging for {@link #list}. */

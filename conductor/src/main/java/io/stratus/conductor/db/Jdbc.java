@@ -49,31 +49,43 @@ final class Jdbc {
    */
   static int update(Session session, String sql, Map<String, Object> params) {
     Named named = PARSED.computeIfAbsent(sql, Named::parse);
-    List<Object> values = new ArrayList<>(named.names().size());
-    for (String name : named.names()) {
-      if (!params.containsKey(name)) {
-        throw new IllegalArgumentException("no value for :" + name + " in " + sql);
-      }
-      values.add(params.get(name));
-    }
+    Object[] values = values(named, sql, params);
     session.flush();
     return session.doReturningWork(c -> {
-      try (PreparedStatement ps = c.prepareStatement(named.positional())) {
-        for (int i = 0; i < values.size(); i++) {
-          bind(c, ps, i + 1, values.get(i));
-        }
+      try (PreparedStatement ps = prepare(c, named.positional(), values)) {
         return ps.executeUpdate();
       }
     });
   }
 
+  /**
+   * As {@link #update}, for a statement with a {@code RETURNING} clause that changes at most
+   * one row: that row, read by {@code row}; empty when none changed.
+   */
+  static <T> java.util.Optional<T> updateReturning(Session session, String sql,
+      Map<String, Object> params, Row<T> row) {
+    Named named = PARSED.computeIfAbsent(sql, Named::parse);
+    Object[] values = values(named, sql, params);
+    session.flush();
+    return session.doReturningWork(c -> first(c, named.positional(), row, values));
+  }
+
+  private static Object[] values(Named named, String sql, Map<String, Object> params) {
+    Object[] values = new Object[named.names().size()];
+    for (int i = 0; i < values.length; i++) {
+      String name = named.names().get(i);
+      if (!params.containsKey(name)) {
+        throw new IllegalArgumentException("no value for :" + name + " in " + sql);
+      }
+      values[i] = params.get(name);
+    }
+    return values;
+  }
+
   /** Runs a query whose answer is not needed ({@code SELECT pg_notify(…)}). */
   static void call(Session session, String sql, Object... values) {
     session.doWork(c -> {
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        for (int i = 0; i < values.length; i++) {
-          bind(c, ps, i + 1, values[i]);
-        }
+      try (PreparedStatement ps = prepare(c, sql, values)) {
         ps.executeQuery().close();
       }
     });
@@ -88,35 +100,45 @@ final class Jdbc {
   /** The first row of a query, read by {@code row}; empty when there is none. */
   static <T> java.util.Optional<T> queryOne(Session session, String sql, Row<T> row,
       Object... values) {
-    return session.doReturningWork(c -> {
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        for (int i = 0; i < values.length; i++) {
-          bind(c, ps, i + 1, values[i]);
-        }
-        try (java.sql.ResultSet rs = ps.executeQuery()) {
-          return rs.next() ? java.util.Optional.ofNullable(row.read(rs))
-              : java.util.Optional.<T>empty();
-        }
-      }
-    });
+    return session.doReturningWork(c -> first(c, sql, row, values));
   }
 
   /** Every row of a query, read by {@code row}. */
   static <T> List<T> query(Session session, String sql, Row<T> row, Object... values) {
     return session.doReturningWork(c -> {
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        for (int i = 0; i < values.length; i++) {
-          bind(c, ps, i + 1, values[i]);
+      List<T> rows = new ArrayList<>();
+      try (PreparedStatement ps = prepare(c, sql, values);
+          java.sql.ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          rows.add(row.read(rs));
         }
-        List<T> rows = new ArrayList<>();
-        try (java.sql.ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            rows.add(row.read(rs));
-          }
-        }
-        return rows;
       }
+      return rows;
     });
+  }
+
+  private static <T> java.util.Optional<T> first(Connection c, String sql, Row<T> row,
+      Object[] values) throws SQLException {
+    try (PreparedStatement ps = prepare(c, sql, values);
+        java.sql.ResultSet rs = ps.executeQuery()) {
+      return rs.next() ? java.util.Optional.ofNullable(row.read(rs))
+          : java.util.Optional.<T>empty();
+    }
+  }
+
+  /** {@code sql} prepared with {@code values} bound; the caller closes it. */
+  private static PreparedStatement prepare(Connection c, String sql, Object[] values)
+      throws SQLException {
+    PreparedStatement ps = c.prepareStatement(sql);
+    try {
+      for (int i = 0; i < values.length; i++) {
+        bind(c, ps, i + 1, values[i]);
+      }
+      return ps;
+    } catch (SQLException | RuntimeException e) {
+      ps.close();
+      throw e;
+    }
   }
 
   /** A timestamptz column as an instant ({@code null} for NULL). */
