@@ -6,7 +6,6 @@ import io.stratus.conductor.db.Database;
 import io.stratus.conductor.db.InstanceStore;
 import io.stratus.conductor.domain.TaskState;
 import io.stratus.conductor.hosts.HostRegistry;
-import io.stratus.conductor.hosts.HostView;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -71,14 +70,7 @@ final class ConductorMeters {
     }
     try {
       tasks = db.inTransaction(instances::countsByTaskState);
-      Map<String, Long> h = new java.util.HashMap<>();
-      for (HostView v : hosts.list()) {
-        h.merge(v.up() ? "up" : "down", 1L, Long::sum);
-        if (v.host().disabled()) {
-          h.merge("disabled", 1L, Long::sum);
-        }
-      }
-      hostCounts = h;
+      hostCounts = hosts.countByStatus();
     } catch (RuntimeException e) {
       // the database is away: keep the last figures; the pool's meters show why
     }

@@ -21,6 +21,27 @@ class PowerSyncTest extends ConductorTest {
   }
 
   @Test
+  void aHostWithNoIdleInstancesIsNotAsked() throws Exception {
+    h.registerOnFakeAgent("sync-empty-host", java.util.List.of("local"));
+    // disabled at once, so that no other test's server lands on it
+    h.hosts(ConductorHarness.ADMIN).disableHost(io.stratus.proto.conductor.v1.DisableHostRequest
+        .newBuilder().setName("sync-empty-host").setReason("test").build());
+    Thread.sleep(200);  // the sync the registration queued
+    long asked = listInstancesCalls();
+    assertEquals(0, h.conductor.powerSync().syncHost("sync-empty-host"));
+    assertEquals(asked, listInstancesCalls(), "an empty host's agent is not asked");
+
+    h.bootActive("sync-asked");  // on the harness's host: the other one is disabled
+    h.conductor.powerSync().syncHost(ConductorHarness.HOST);
+    org.junit.jupiter.api.Assertions.assertTrue(listInstancesCalls() > asked,
+        "a host with an idle instance is asked");
+  }
+
+  private static long listInstancesCalls() {
+    return h.agent.calls().stream().filter(c -> c.rpc().equals("ListInstances")).count();
+  }
+
+  @Test
   void aGuestFoundShutOffIsRecordedStoppedAndNotRestarted() throws Exception {
     String id = h.bootActive("died");
     h.agent.setPowerState(id, PowerState.POWER_STATE_SHUTDOWN);  // the guest powered itself off

@@ -32,6 +32,23 @@ public final class HostStore {
             Jdbc.instant(rs, 3), Jdbc.instant(rs, 4)), name);
   }
 
+  /**
+   * How many hosts are up (a beat within {@code downAfter} of the database's clock), down,
+   * and disabled, in one statement: what the metrics gauges show, without loading every
+   * host.
+   */
+  public java.util.Map<String, Long> countByStatus(Session session,
+      java.time.Duration downAfter) {
+    return Jdbc.queryOne(session, "SELECT"
+        + " count(*) FILTER (WHERE last_heartbeat_at + make_interval(secs => ?) > now()),"
+        + " count(*) FILTER (WHERE last_heartbeat_at IS NULL"
+        + "   OR last_heartbeat_at + make_interval(secs => ?) <= now()),"
+        + " count(*) FILTER (WHERE disabled) FROM hosts",
+        rs -> java.util.Map.of("up", rs.getLong(1), "down", rs.getLong(2),
+            "disabled", rs.getLong(3)),
+        downAfter.toMillis() / 1000.0, downAfter.toMillis() / 1000.0).orElseThrow();
+  }
+
   public Optional<HostEntity> find(Session session, String name) {
     return Optional.ofNullable(session.find(HostEntity.class, name));
   }

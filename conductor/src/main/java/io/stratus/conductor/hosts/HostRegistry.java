@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -139,6 +140,11 @@ public final class HostRegistry {
 
   private boolean isUp(Instant lastHeartbeatAt, Instant now) {
     return lastHeartbeatAt != null && lastHeartbeatAt.plus(downAfter).isAfter(now);
+  }
+
+  /** How many hosts are "up", "down" and "disabled", counted by the database. */
+  public Map<String, Long> countByStatus() {
+    return db.inTransaction(s -> hosts.countByStatus(s, downAfter));
   }
 
   /** The host record, up or down; empty when no such host registered. */

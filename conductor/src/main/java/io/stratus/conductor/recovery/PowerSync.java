@@ -121,14 +121,19 @@ public final class PowerSync implements AutoCloseable {
 
   /** Compares one host's idle instances with its hypervisor; returns how many changed. */
   public int syncHost(String hostName) {
-    HostEntity host = hosts.find(hostName).orElse(null);
-    if (host == null) {
-      return 0;
-    }
     // The database first, the hypervisor second, and every change expects the row's version
     // as read: a task that ran in between (and made the hypervisor's answer news to the row,
     // or the row news to the answer) makes the swap miss, and the next round looks again.
     List<InstanceEntity> idle = db.inTransaction(s -> instances.idleOnHost(s, hostName));
+    if (idle.isEmpty()) {
+      // Nothing to compare (domains the database does not know are not ours to touch): no
+      // call to the agent. Thousands of hosts registering at once cost a query each.
+      return 0;
+    }
+    HostEntity host = hosts.find(hostName).orElse(null);
+    if (host == null) {
+      return 0;
+    }
     List<InstanceInfo> domains = ComputeAgentGrpc.newBlockingStub(
             agents.stub(host.name(), host.address()).getChannel())
         .withDeadlineAfter(30, TimeUnit.SECONDS)
